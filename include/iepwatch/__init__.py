@@ -1,0 +1,1 @@
+"""iepwatch: IEP compliance pipeline."""

@@ -1,0 +1,73 @@
+"""The student-system export contract: file names, columns and their types.
+
+Only the *shape* lives here (what the loader needs to read a file). Every
+check on the values (codes, keys, foreign keys, date order) lives in the
+Great Expectations suites under ``expectations/``, which are the one
+definition the quality gate runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Column kinds. ``date`` is cast to DATE on publish, ``flag`` is normalised
+# to upper-case Y/N on load, everything else stays text.
+ID, TEXT, DATE, FLAG, CODE = "id", "text", "date", "flag", "code"
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: dict[str, str]
+    primary_key: tuple[str, ...]
+
+    @property
+    def file(self) -> str:
+        return f"{self.name}.csv"
+
+    def of_kind(self, kind: str) -> list[str]:
+        return [c for c, k in self.columns.items() if k == kind]
+
+
+def _t(name: str, pk: tuple[str, ...], **cols: str) -> Table:
+    return Table(name, dict(cols), pk)
+
+
+# Load order respects foreign keys (parents first).
+TABLES: tuple[Table, ...] = (
+    _t("schools", ("school_id",), school_id=ID, school_name=TEXT, state_school_code=TEXT,
+       district_code=TEXT),
+    _t("staff", ("staff_id",), staff_id=ID, first_name=TEXT, last_name=TEXT, email=TEXT,
+       primary_role=CODE),
+    _t("coordinator_assignments", ("staff_id", "school_id"), staff_id=ID, school_id=ID),
+    _t("students", ("student_id",), student_id=ID, state_student_id=TEXT, first_name=TEXT,
+       last_name=TEXT, birth_date=DATE, gender=CODE, grade_level=CODE, school_id=ID,
+       case_manager_staff_id=ID, enrollment_status=CODE, exit_date=DATE, sped_status=CODE,
+       in_regular_education=FLAG),
+    _t("guardians", ("guardian_id",), guardian_id=ID, student_id=ID, first_name=TEXT,
+       last_name=TEXT, relationship=CODE),
+    _t("evaluations", ("evaluation_id",), evaluation_id=ID, student_id=ID, evaluation_type=CODE,
+       referral_date=DATE, consent_received_date=DATE, evaluation_completed_date=DATE,
+       eligibility_determination_date=DATE, eligibility_outcome=CODE, delay_reason_code=CODE,
+       reevaluation_waived_date=DATE),
+    _t("parent_requests", ("request_id",), request_id=ID, student_id=ID, received_date=DATE,
+       in_writing=FLAG),
+    _t("meetings", ("meeting_id",), meeting_id=ID, student_id=ID, meeting_type=CODE, status=CODE,
+       scheduled_date=DATE, held_date=DATE, iep_reviewed=FLAG, includes_transition=FLAG,
+       format=CODE, parent_request_id=ID),
+    _t("meeting_notices", ("notice_id",), notice_id=ID, meeting_id=ID, sent_date=DATE,
+       delivery_method=CODE, states_purpose=FLAG, states_time=FLAG, states_location=FLAG,
+       states_attendees=FLAG, states_transition_purpose=FLAG, invites_student=FLAG,
+       parent_waived_notice_period=FLAG),
+    _t("meeting_participants", ("meeting_id", "person_type", "person_id", "team_role"),
+       meeting_id=ID, person_type=CODE, person_id=ID, team_role=CODE, attendance=CODE,
+       attendance_mode=CODE, excusal_parent_consent_date=DATE,
+       excusal_district_agreement_date=DATE, excusal_area_discussed=FLAG,
+       written_input_date=DATE),
+    _t("parent_contact_attempts", ("attempt_id",), attempt_id=ID, meeting_id=ID,
+       attempt_date=DATE, method=CODE),
+    _t("ieps", ("iep_id",), iep_id=ID, student_id=ID, meeting_id=ID, begin_date=DATE,
+       end_date=DATE, status=CODE, has_transition_plan=FLAG),
+)
+
+BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
