@@ -1,0 +1,73 @@
+# iepwatch — the two commands a new user needs: `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+ROOT := $(CURDIR)
+PY := $(ROOT)/.venv/bin/python
+UV := $(ROOT)/.tools/bin/uv
+DEMO_DATE ?= 2026-11-27
+DEMO_STUDENTS ?= 2000
+
+export UV_COMPILE_BYTECODE := 1
+export UV_PROJECT_ENVIRONMENT := $(ROOT)/.venv
+export AIRFLOW_HOME ?= $(ROOT)/airflow_home
+export AIRFLOW__CORE__DAGS_FOLDER := $(ROOT)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(ROOT)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT := 60
+export IEPWATCH_DATA_DIR ?= $(ROOT)/data
+export PYTHONPATH := $(ROOT)/include
+
+.PHONY: help venv airflow-db demo demo-export nightly test lint bench clean
+
+help:
+	@echo "make demo   - set up, generate the demo district, run the nightly DAG once"
+	@echo "make test   - set up and run the test suite"
+	@echo "make nightly DATE=YYYY-MM-DD EXPORT=/abs/path - run one night on an export"
+	@echo "make bench  - ingest figures at 100,000 students"
+
+$(UV):
+	python3 -m venv $(ROOT)/.tools
+	$(ROOT)/.tools/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
+
+.venv/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+venv: .venv/.synced
+
+$(AIRFLOW_HOME)/airflow.db: .venv/.synced
+	@mkdir -p $(AIRFLOW_HOME)
+	$(ROOT)/.venv/bin/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (tail -20 $(AIRFLOW_HOME)/db-migrate.log; exit 1)
+
+airflow-db: $(AIRFLOW_HOME)/airflow.db
+
+demo-export: venv
+	@test -f $(IEPWATCH_DATA_DIR)/exports/$(DEMO_DATE)/students.csv || \
+	  $(PY) -m iepwatch.demo --out $(IEPWATCH_DATA_DIR)/exports/$(DEMO_DATE) --students $(DEMO_STUDENTS) --as-of $(DEMO_DATE)
+
+demo: demo-export airflow-db
+	@$(MAKE) --no-print-directory nightly DATE=$(DEMO_DATE) EXPORT=$(IEPWATCH_DATA_DIR)/exports/$(DEMO_DATE)
+
+nightly: airflow-db
+	@test -n "$(DATE)" || (echo "usage: make nightly DATE=YYYY-MM-DD EXPORT=/abs/path/to/export"; exit 2)
+	@mkdir -p $(IEPWATCH_DATA_DIR)/runs/$(DATE)
+	@echo "running iep_nightly for $(DATE) (log: $(IEPWATCH_DATA_DIR)/runs/$(DATE)/airflow.log)"
+	@set -o pipefail; $(ROOT)/.venv/bin/airflow dags test iep_nightly "$$($(PY) -m iepwatch.cli logical-date $(DATE))" \
+	  --conf '{"export_dir": "$(EXPORT)"}' > $(IEPWATCH_DATA_DIR)/runs/$(DATE)/airflow.log 2>&1; \
+	  status=$$?; grep -oE "DATA ERROR: .*|Task failed with exception.*" $(IEPWATCH_DATA_DIR)/runs/$(DATE)/airflow.log | cut -c1-600 | sort -u | head -10; \
+	  grep -q "DagRun Finished:.*state=success," $(IEPWATCH_DATA_DIR)/runs/$(DATE)/airflow.log && [ $$status -eq 0 ] || \
+	  { echo "iep_nightly FAILED for $(DATE); see the lines above and $(IEPWATCH_DATA_DIR)/runs/$(DATE)/airflow.log"; exit 1; }
+	@$(PY) -m iepwatch.cli summary $(DATE)
+
+test: venv
+	$(PY) -m pytest -q
+
+lint: venv
+	$(ROOT)/.venv/bin/ruff check .
+	$(ROOT)/.venv/bin/ruff check --select AIR3 dags/
+
+bench: venv
+	$(PY) -m iepwatch.bench
+
+clean:
+	rm -rf $(ROOT)/data $(AIRFLOW_HOME)

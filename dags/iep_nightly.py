@@ -1,0 +1,83 @@
+"""iep_nightly: the student-system export into DuckDB behind a Great Expectations gate.
+
+Thin on purpose: every task calls one function of ``iepwatch.nightly``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Asset, CronTriggerTimetable, Param, dag, task
+from iepwatch import nightly
+from iepwatch.config import load_config
+
+CFG = load_config()
+CORE_TABLES = Asset(name="iepwatch_core_tables", uri="iepwatch://warehouse/core")
+
+DOC = f"""
+### IEP compliance, nightly ({CFG.district_name})
+
+Runs at `{CFG.schedule}` ({CFG.timezone}). The **as-of date** is the run's logical date in
+that time zone; every rule is evaluated as of it, never the wall clock.
+
+1. `find_export` — `<export_root>/<as-of>/`, or the `export_dir` param
+2. `archive_export` — copied unchanged to `landing/<as-of>/<export_id>/` with checksums
+3. `load_staging` — each CSV into DuckDB `staging` (DuckDB's CSV reader)
+4. `validate_export` — primary keys; GX suites (`expectations/ingest`); bad rows to
+   `quarantine.rows` (and `runs/<as-of>/quarantine.csv`); Data Docs in `datadocs/`
+5. `publish_core` — all `core` tables swapped in one transaction; emits `{CORE_TABLES.name}`
+
+A **DATA ERROR** in a task log names the file, column and lines; such a task fails at
+once (no retries). Other failures are retried with backoff.
+"""
+
+
+@dag(
+    dag_id="iep_nightly",
+    schedule=CronTriggerTimetable(CFG.schedule, timezone=CFG.timezone),
+    start_date=pendulum.datetime(2026, 7, 1, tz=CFG.timezone),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=DOC,
+    tags=["iepwatch", "compliance", "nightly"],
+    params={"export_dir": Param(None, type=["null", "string"],
+                                description="Absolute path of the export folder (overrides export_root)")},
+    default_args={
+        "owner": CFG.owner,
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=20),
+    },
+)
+def iep_nightly():
+    @task
+    def find_export(params=None, logical_date=None) -> dict:
+        return nightly.find_export(logical_date, params.get("export_dir"))
+
+    @task
+    def archive_export(found: dict) -> dict:
+        return nightly.archive_export(found)
+
+    @task
+    def load_staging(archived: dict) -> dict:
+        return nightly.load_staging(archived)
+
+    @task
+    def validate_export(archived: dict) -> dict:
+        return nightly.validate_export(archived)
+
+    @task(outlets=[CORE_TABLES])
+    def publish_core(archived: dict, outlet_events=None) -> dict:
+        published = nightly.publish_core(archived)
+        outlet_events[CORE_TABLES].extra = {"as_of": published["as_of"], "export_id": published["export_id"]}
+        return published
+
+    archived = archive_export(find_export())
+    loaded = load_staging(archived)
+    validated = validate_export(archived)
+    loaded >> validated >> publish_core(archived)
+
+
+iep_nightly()

@@ -1,0 +1,288 @@
+"""Ingest half of iep_nightly, run as the real DAG: archive, load, GX gate, quarantine, publish."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from builder import AS_OF
+from conftest import run_dag
+from iepwatch.contract import TABLES
+
+NEXT = AS_OF + timedelta(days=1)
+SECRET_FIRST, SECRET_LAST = "Zqxjfirstname", "Vvkwlastname"
+
+
+def snapshot(warehouse: Path) -> dict[str, list]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return {t.name: con.execute(f"SELECT * FROM core.{t.name} ORDER BY ALL").fetchall() for t in TABLES}
+    finally:
+        con.close()
+
+
+def rows(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.reader(f))
+
+
+def write_rows(path: Path, data: list[list[str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f, lineterminator="\n").writerows(data)
+
+
+def set_value(folder: Path, table: str, line: int, column: str, value: str) -> None:
+    """Set one cell; ``line`` is the file's line number (header is line 1)."""
+    data = rows(folder / f"{table}.csv")
+    data[line - 1][data[0].index(column)] = value
+    write_rows(folder / f"{table}.csv", data)
+
+
+@pytest.fixture(scope="session")
+def demo_export(tmp_path_factory) -> Path:
+    from iepwatch.demo import generate
+
+    folder = tmp_path_factory.mktemp("demo") / str(AS_OF)
+    generate(folder, students=300, as_of=AS_OF)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def published_night(airflow_db, demo_export, tmp_path_factory):
+    """A data folder in which the demo export was published for AS_OF by the real DAG."""
+    import os
+
+    data = tmp_path_factory.mktemp("published") / "data"
+    old = os.environ.get("IEPWATCH_DATA_DIR")
+    os.environ["IEPWATCH_DATA_DIR"] = str(data)
+    try:
+        state, tis = run_dag("iep_nightly", AS_OF, {"export_dir": str(demo_export)})
+    finally:
+        if old is None:
+            os.environ.pop("IEPWATCH_DATA_DIR")
+        else:
+            os.environ["IEPWATCH_DATA_DIR"] = old
+    assert state == "success", tis
+    return data
+
+
+@pytest.fixture
+def after_good_night(published_night, data_dir, demo_export, tmp_path):
+    """This test's data folder holds last night's published data; returns a copy of the export to spoil."""
+    shutil.copytree(published_night, data_dir)
+    export = tmp_path / "export" / str(NEXT)
+    shutil.copytree(demo_export, export)
+    return export
+
+
+def run_next_night(export: Path, capfd):
+    capfd.readouterr()
+    state, tis = run_dag("iep_nightly", NEXT, {"export_dir": str(export)})
+    out, err = capfd.readouterr()
+    return state, tis, out + err
+
+
+def assert_failed_fast(state, tis, log, task: str, *needles: str):
+    assert state == "failed"
+    assert tis[task] == ("failed", 1), f"{task} should fail once without retry: {tis}"
+    assert "publish_core" not in tis or tis["publish_core"][0] != "success"
+    message = next(line for line in log.splitlines() if "DATA ERROR: " in line and "raise " not in line)
+    for needle in needles:
+        assert needle in message, (needle, message)
+
+
+def assert_nothing_published_and_raw_kept(data_dir: Path, published_night: Path, export: Path):
+    assert snapshot(data_dir / "warehouse.duckdb") == snapshot(published_night / "warehouse.duckdb")
+    archived = list((data_dir / "landing" / str(NEXT)).glob("*/manifest.json"))
+    assert len(archived) == 1, "the raw export of a failed night is archived"
+    for f in export.glob("*.csv"):
+        assert (archived[0].parent / f.name).read_bytes() == f.read_bytes()
+
+
+# --- the good path ---------------------------------------------------------------------------------
+
+def test_good_night_publishes_every_table_and_keeps_the_raw_export(published_night, demo_export):
+    core = snapshot(published_night / "warehouse.duckdb")
+    for t in TABLES:
+        assert len(core[t.name]) == len(rows(demo_export / t.file)) - 1, t.name
+    manifest = json.loads(next((published_night / "landing" / str(AS_OF)).glob("*/manifest.json")).read_text())
+    assert set(manifest["files"]) == {t.file for t in TABLES}
+    assert (published_night / "datadocs" / "index.html").exists()
+    con = duckdb.connect(str(published_night / "warehouse.duckdb"), read_only=True)
+    # typed from the contract: dates are DATEs, ids keep leading zeros, flags upper-case
+    assert con.execute("SELECT typeof(birth_date), min(student_id) FROM core.students GROUP BY 1").fetchone() \
+        == ("DATE", "0000001")
+    assert con.execute("SELECT count(*) FROM ops.quality_results WHERE kind = 'ingest'").fetchone()[0] > 100
+    con.close()
+
+
+def test_rerunning_the_same_night_gives_identical_core_tables(published_night, data_dir, demo_export, capfd):
+    shutil.copytree(published_night, data_dir)
+    before = snapshot(data_dir / "warehouse.duckdb")
+    state, tis = run_dag("iep_nightly", AS_OF, {"export_dir": str(demo_export)})
+    assert state == "success"
+    assert snapshot(data_dir / "warehouse.duckdb") == before
+    assert len(list((data_dir / "landing" / str(AS_OF)).iterdir())) == 1, "archive reused, not copied again"
+
+
+def test_flags_are_case_insensitive_and_bom_tolerated(after_good_night, data_dir, capfd):
+    set_value(after_good_night, "students", 2, "in_regular_education", "n")
+    raw = (after_good_night / "schools.csv").read_bytes()
+    (after_good_night / "schools.csv").write_bytes(b"\xef\xbb\xbf" + raw)
+    state, tis, log = run_next_night(after_good_night, capfd)
+    assert state == "success", tis
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    assert con.execute("SELECT in_regular_education FROM core.students WHERE student_id = '0000001'").fetchone() \
+        == ("N",)
+    assert con.execute("SELECT count(*) FROM core.schools").fetchone()[0] > 0
+
+
+# --- whole-file problems fail the load ----------------------------------------------------------
+
+def test_missing_file(after_good_night, data_dir, published_night, capfd):
+    (after_good_night / "ieps.csv").unlink()
+    state, tis, log = run_next_night(after_good_night, capfd)
+    assert_failed_fast(state, tis, log, "load_staging", "ieps.csv", "missing")
+    assert_nothing_published_and_raw_kept(data_dir, published_night, after_good_night)
+
+
+def test_missing_required_column(after_good_night, data_dir, published_night, capfd):
+    data = rows(after_good_night / "students.csv")
+    i = data[0].index("sped_status")
+    write_rows(after_good_night / "students.csv", [r[:i] + r[i + 1:] for r in data])
+    state, tis, log = run_next_night(after_good_night, capfd)
+    assert_failed_fast(state, tis, log, "load_staging", "students.csv", "missing required column sped_status")
+    assert_nothing_published_and_raw_kept(data_dir, published_night, after_good_night)
+
+
+def test_undecodable_bytes(after_good_night, data_dir, published_night, capfd):
+    set_value(after_good_night, "students", 7, "last_name", "PLACEHOLDER")
+    path = after_good_night / "students.csv"
+    path.write_bytes(path.read_bytes().replace(b"PLACEHOLDER", b"Mu\xffller"))
+    state, tis, log = run_next_night(after_good_night, capfd)
+    assert_failed_fast(state, tis, log, "load_staging", "students.csv", "last_name", "line 7")
+    assert "Mu\ufffdller" not in log and "Muller" not in log, "no row values in the message"
+    assert_nothing_published_and_raw_kept(data_dir, published_night, after_good_night)
+
+
+def test_empty_file_without_header(after_good_night, data_dir, published_night, capfd):
+    (after_good_night / "guardians.csv").write_bytes(b"")
+    state, tis, log = run_next_night(after_good_night, capfd)
+    assert_failed_fast(state, tis, log, "load_staging", "guardians.csv", "empty file without a header")
+    assert_nothing_published_and_raw_kept(data_dir, published_night, after_good_night)
+
+
+def test_duplicate_primary_key(after_good_night, data_dir, published_night, capfd):
+    data = rows(after_good_night / "meetings.csv")
+    write_rows(after_good_night / "meetings.csv", data + [data[3]])
+    state, tis, log = run_next_night(after_good_night, capfd)
+    assert_failed_fast(state, tis, log, "validate_export", "meetings.csv", "duplicate primary key",
+                       "meeting_id", f"lines 4, {len(data) + 1}")
+    assert_nothing_published_and_raw_kept(data_dir, published_night, after_good_night)
+
+
+def test_header_only_file_is_an_empty_table(after_good_night, data_dir, capfd):
+    data = rows(after_good_night / "parent_contact_attempts.csv")
+    write_rows(after_good_night / "parent_contact_attempts.csv", data[:1])
+    state, tis, log = run_next_night(after_good_night, capfd)
+    assert state == "success", tis
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM core.parent_contact_attempts").fetchone()[0] == 0
+
+
+# --- bad rows are quarantined, the rest is published -----------------------------------------------
+
+def quarantined(data_dir: Path) -> list[tuple]:
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute("SELECT table_name, line, reason FROM quarantine.rows WHERE as_of = ? ORDER BY ALL",
+                           [NEXT]).fetchall()
+    finally:
+        con.close()
+
+
+def core_ids(data_dir: Path, table: str, key: str) -> set[str]:
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        return {r[0] for r in con.execute(f"SELECT {key} FROM core.{table}").fetchall()}
+    finally:
+        con.close()
+
+
+def line_of(folder: Path, table: str, column: str, predicate) -> tuple[int, dict]:
+    data = rows(folder / f"{table}.csv")
+    for n, r in enumerate(data[1:], start=2):
+        row = dict(zip(data[0], r, strict=True))
+        if predicate(row):
+            return n, row
+    raise AssertionError(f"no {table} row matches")
+
+
+@pytest.mark.parametrize("table,column,value,reason", [
+    ("students", "gender", "F", "invalid code in gender"),
+    ("students", "birth_date", "2012-02-30", "unparseable date in birth_date"),
+    ("students", "school_id", "NOPE", "broken foreign key: school_id"),
+])
+def test_bad_student_row_is_quarantined_with_its_children(after_good_night, data_dir, capfd,
+                                                           table, column, value, reason):
+    set_value(after_good_night, "students", 5, column, value)
+    set_value(after_good_night, "students", 5, "first_name", SECRET_FIRST)
+    set_value(after_good_night, "students", 5, "last_name", SECRET_LAST)
+    student = rows(after_good_night / "students.csv")[4][0]
+    state, tis, log = run_next_night(after_good_night, capfd)
+    assert state == "success", tis
+    q = quarantined(data_dir)
+    assert ("students", 5, reason) in q
+    assert ("guardians", line_of(after_good_night, "guardians", "student_id",
+                                 lambda r: r["student_id"] == student)[0], "parent row quarantined: students.csv") in q
+    assert student not in core_ids(data_dir, "students", "student_id")
+    assert student not in core_ids(data_dir, "guardians", "student_id")
+    assert len(core_ids(data_dir, "students", "student_id")) == 299
+    report = (data_dir / "runs" / str(NEXT) / "quarantine.csv").read_text()
+    assert f"students.csv,5,{reason}" in report
+    assert SECRET_FIRST not in log and SECRET_LAST not in log and SECRET_LAST not in report
+
+
+def test_consent_after_evaluation_is_quarantined(after_good_night, data_dir, capfd):
+    n, row = line_of(after_good_night, "evaluations", "", lambda r: r["evaluation_completed_date"] != "")
+    set_value(after_good_night, "evaluations", n, "consent_received_date", "2099-01-01")
+    state, tis, log = run_next_night(after_good_night, capfd)
+    assert state == "success", tis
+    assert ("evaluations", n, "consent after evaluation") in quarantined(data_dir)
+    assert row["evaluation_id"] not in core_ids(data_dir, "evaluations", "evaluation_id")
+
+
+def test_held_meeting_after_the_as_of_date_is_quarantined(after_good_night, data_dir, capfd):
+    n, row = line_of(after_good_night, "meetings", "", lambda r: r["status"] == "held")
+    set_value(after_good_night, "meetings", n, "held_date", str(NEXT + timedelta(days=1)))
+    state, tis, log = run_next_night(after_good_night, capfd)
+    assert state == "success", tis
+    q = quarantined(data_dir)
+    assert ("meetings", n, "held meeting dated after the as-of date") in q
+    assert any(t == "meeting_participants" and r == "parent row quarantined: meetings.csv" for t, _, r in q)
+    assert row["meeting_id"] not in core_ids(data_dir, "meetings", "meeting_id")
+    assert row["meeting_id"] not in core_ids(data_dir, "meeting_participants", "meeting_id")
+
+
+def test_held_today_is_not_in_the_future(after_good_night, data_dir, capfd):
+    n, row = line_of(after_good_night, "meetings", "", lambda r: r["status"] == "held")
+    set_value(after_good_night, "meetings", n, "held_date", str(NEXT))
+    state, tis, log = run_next_night(after_good_night, capfd)
+    assert state == "success", tis
+    assert not [q for q in quarantined(data_dir) if q[0] == "meetings"]
+
+
+def test_quarantine_above_threshold_fails_the_load(after_good_night, data_dir, published_night, capfd):
+    for line in range(2, 2 + 20):  # 20 of 300 students = 6.7 % > 5 %
+        set_value(after_good_night, "students", line, "sped_status", "Eligible")
+        set_value(after_good_night, "students", line, "first_name", SECRET_FIRST)
+    state, tis, log = run_next_night(after_good_night, capfd)
+    assert_failed_fast(state, tis, log, "validate_export", "students.csv", "20 of 300 rows",
+                       "invalid code in sped_status", "lines 2, 3, 4")
+    assert SECRET_FIRST not in log
+    assert_nothing_published_and_raw_kept(data_dir, published_night, after_good_night)
