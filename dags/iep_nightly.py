@@ -24,9 +24,11 @@ that time zone; every rule is evaluated as of it, never the wall clock.
 1. `find_export` — `<export_root>/<as-of>/`, or the `export_dir` param
 2. `archive_export` — copied unchanged to `landing/<as-of>/<export_id>/` with checksums
 3. `load_staging` — each CSV into DuckDB `staging` (DuckDB's CSV reader)
-4. `validate_export` — primary keys; GX suites (`expectations/ingest`); bad rows to
-   `quarantine.rows` (and `runs/<as-of>/quarantine.csv`); Data Docs in `datadocs/`
-5. `publish_core` — all `core` tables swapped in one transaction; emits `{CORE_TABLES.name}`
+4. `validate_export` — the gate: primary keys, then the GX suites (`expectations/ingest`)
+   compiled to DuckDB; bad rows to `quarantine.rows` (and `runs/<as-of>/quarantine.csv`)
+5. `publish_core` — all `core` views swapped in one transaction; emits `{CORE_TABLES.name}`
+6. `build_data_docs` — GX validates the same suites itself (must agree with the gate),
+   results in `ops.quality_results`, Data Docs in `datadocs/`
 
 A **DATA ERROR** in a task log names the file, column and lines; such a task fails at
 once (no retries). Other failures are retried with backoff.
@@ -74,10 +76,13 @@ def iep_nightly():
         outlet_events[CORE_TABLES].extra = {"as_of": published["as_of"], "export_id": published["export_id"]}
         return published
 
+    @task
+    def build_data_docs(archived: dict) -> dict:
+        return nightly.build_data_docs(archived)
+
     archived = archive_export(find_export())
-    loaded = load_staging(archived)
-    validated = validate_export(archived)
-    loaded >> validated >> publish_core(archived)
+    published = publish_core(archived)
+    load_staging(archived) >> validate_export(archived) >> published >> build_data_docs(archived)
 
 
 iep_nightly()

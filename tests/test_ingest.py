@@ -245,6 +245,13 @@ def test_bad_student_row_is_quarantined_with_its_children(after_good_night, data
     assert len(core_ids(data_dir, "students", "student_id")) == 299
     report = (data_dir / "runs" / str(NEXT) / "quarantine.csv").read_text()
     assert f"students.csv,5,{reason}" in report
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    gx_counts = con.execute("""SELECT sum(unexpected_count) FROM ops.quality_results
+                               WHERE as_of = ? AND suite = 'ingest.students'
+                                 AND (column_name = ? OR description LIKE ? || ' %')""",
+                            [NEXT, column, column]).fetchone()[0]
+    con.close()
+    assert gx_counts >= 1, "GX itself saw the bad row (and agreed with the gate, or the run would fail)"
     assert SECRET_FIRST not in log and SECRET_LAST not in log and SECRET_LAST not in report
 
 

@@ -32,7 +32,8 @@ def summary(as_of: date) -> str:
             rows = con.execute("SELECT table_name, rows FROM ops.published WHERE as_of = ? ORDER BY 1",
                                [as_of]).fetchall()
             lines.append("  core tables      " + ", ".join(f"{t} {n:,}" for t, n in rows))
-            q = con.execute("SELECT count(*) FROM quarantine.rows WHERE as_of = ?", [as_of]).fetchone()[0]
+            q = con.execute("SELECT count(*) FROM quarantine.rows JOIN ops.slots USING (slot) "
+                            "WHERE published AND ops.slots.as_of = ?", [as_of]).fetchone()[0]
             lines.append(f"  quarantined rows {q:,}")
             if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'compliance' "
                            "AND table_name = 'exceptions'").fetchone()[0]:

@@ -1,9 +1,14 @@
-"""Load the archived export into DuckDB ``staging`` and publish it as ``core``.
+"""Load the archived export into a DuckDB load slot and publish it as ``core``.
 
-Staging keeps each file as text (with its line number) so that a bad value is
-quarantined with its line instead of failing the whole read; flags are
-normalised to upper case. Publishing casts to the contract's types and swaps
-all core tables in one transaction: a failed night leaves the last good data.
+Two slots (schemas ``slot_a`` / ``slot_b``) alternate: a night loads into the slot that
+is not published, ``staging.*`` views show it to the quality gate, and publishing swaps
+the ``core.*`` views to it in one transaction. A failed night never touches the
+published slot, and nothing is copied twice.
+
+Each slot table keeps its file order, so ``rowid + 2`` is the file's line number
+(header = line 1). Dates are typed on load (``YYYY-MM-DD`` only); a date that does not
+parse becomes NULL with a ``<column>__unparseable`` flag, so the gate can quarantine the
+row with its line instead of failing the whole read. Flags are upper-cased.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from pathlib import Path
 from iepwatch.contract import DATE, FLAG, TABLES, Table
 from iepwatch.errors import DataError, lines_phrase
 from iepwatch.warehouse import quote
+
+SLOTS = ("slot_a", "slot_b")
+UNPARSEABLE = "__unparseable"
 
 
 def read_header(path: Path, table: Table) -> tuple[list[str], list[str]]:
@@ -31,8 +39,7 @@ def read_header(path: Path, table: Table) -> tuple[list[str], list[str]]:
         text = first.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise DataError(f"{table.file}: line 1 (header) is not valid UTF-8 (byte {e.start})") from None
-    header = next(csv.reader(io.StringIO(text)))
-    header = [h.strip() for h in header]
+    header = [h.strip() for h in next(csv.reader(io.StringIO(text)))]
     dup = sorted({h for h in header if header.count(h) > 1})
     if dup:
         raise DataError(f"{table.file}: column {', '.join(dup)} appears more than once in the header")
@@ -43,36 +50,76 @@ def read_header(path: Path, table: Table) -> tuple[list[str], list[str]]:
     return header, [h for h in header if h not in table.columns]
 
 
-def load_table(con, folder: Path, table: Table) -> dict:
-    """Read one CSV with DuckDB's reader into ``staging.<table>``; structural errors fail the load."""
+def _slot_select(table: Table) -> str:
+    cols = []
+    for c, kind in table.columns.items():
+        q = quote(c)
+        if kind == FLAG:
+            cols.append(f"upper(trim({q})) AS {q}")
+        elif kind == DATE:
+            # strict YYYY-MM-DD: the text must be exactly what the parsed date prints as
+            cast = f"TRY_CAST({q} AS DATE)"
+            parsed = f"CASE WHEN length({q}) = 10 AND strftime({cast}, '%Y-%m-%d') = {q} THEN {cast} END"
+            cols.append(f"{parsed} AS {q}")
+            cols.append(f"({q} IS NOT NULL AND {parsed} IS NULL) AS {quote(c + UNPARSEABLE)}")
+        else:
+            cols.append(q)
+    return ", ".join(cols)
+
+
+def load_table(con, folder: Path, table: Table, slot: str) -> dict:
+    """Read one CSV with DuckDB's reader into ``<slot>.<table>``; structural errors fail the load."""
     path = folder / table.file
     header, extra = read_header(path, table)
     columns = "{" + ", ".join(f"'{h.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for h in header) + "}"
-    select = ", ".join(
-        f"upper(trim({quote(c)})) AS {quote(c)}" if kind == FLAG else quote(c)
-        for c, kind in table.columns.items())
     path_sql = str(path).replace("'", "''")
     con.execute(f"""
-        CREATE OR REPLACE TABLE staging.{table.name} AS
-        SELECT row_number() OVER () + 1 AS _line, {select}
+        CREATE OR REPLACE TABLE {slot}.{table.name} AS
+        SELECT {_slot_select(table)}
         FROM read_csv('{path_sql}', header = true, columns = {columns}, auto_detect = false,
                       delim = ',', quote = '"', escape = '"', encoding = 'utf-8',
                       store_rejects = true, rejects_table = 'rejects_{table.name}',
                       rejects_scan = 'rejects_scan_{table.name}')""")
-    rejects = con.execute(f"""SELECT line, error_type, column_name FROM rejects_{table.name}
-                              ORDER BY line""").fetchall()
+    rejects = con.execute(f"SELECT line, error_type, column_name FROM rejects_{table.name} ORDER BY line").fetchall()
     if rejects:
         kinds = sorted({r[1].lower() for r in rejects})
         lines = sorted({r[0] for r in rejects})
         cols = sorted({r[2] for r in rejects if r[2]})
         where = f" in column {', '.join(cols)}" if cols else ""
         raise DataError(f"{table.file}: cannot read {' / '.join(kinds)}{where} on {lines_phrase(lines)}")
-    rows = con.execute(f"SELECT count(*) FROM staging.{table.name}").fetchone()[0]
+    con.execute(f"CREATE OR REPLACE VIEW staging.{table.name} AS "
+                f"SELECT rowid + 2 AS _line, * FROM {slot}.{table.name}")
+    rows = con.execute(f"SELECT count(*) FROM {slot}.{table.name}").fetchone()[0]
     return {"rows": rows, "extra_columns": extra}
 
 
-def load_staging(con, folder: Path) -> dict[str, dict]:
-    """Every table of the contract into staging. Raises DataError on whole-file problems."""
+def _ensure_ops(con) -> None:
+    con.execute("""CREATE TABLE IF NOT EXISTS ops.slots (
+        slot VARCHAR PRIMARY KEY, as_of DATE, export_id VARCHAR, published BOOLEAN)""")
+
+
+def published_slot(con) -> str | None:
+    _ensure_ops(con)
+    row = con.execute("SELECT slot FROM ops.slots WHERE published").fetchone()
+    return row[0] if row else None
+
+
+def staging_slot(con) -> str:
+    """The slot that the current night loads into: never the published one."""
+    return SLOTS[1] if published_slot(con) == SLOTS[0] else SLOTS[0]
+
+
+def slot_of(con, as_of: date, export_id: str) -> str:
+    """The slot holding this night's export (the published one if both do)."""
+    row = con.execute("SELECT slot FROM ops.slots WHERE as_of = ? AND export_id = ? ORDER BY published DESC",
+                      [as_of, export_id]).fetchone()
+    if row is None:
+        raise RuntimeError(f"no load slot holds export {export_id} of {as_of}")
+    return row[0]
+
+
+def load_staging(con, folder: Path, as_of: date, export_id: str) -> dict[str, dict]:
+    """Every table of the contract into the free slot. Raises DataError on whole-file problems."""
     # Check every header first, so one run reports all missing files/columns at once.
     problems = []
     for t in TABLES:
@@ -82,35 +129,38 @@ def load_staging(con, folder: Path) -> dict[str, dict]:
             problems.append(str(e))
     if problems:
         raise DataError("Export rejected: " + "; ".join(problems))
-    return {t.name: load_table(con, folder, t) for t in TABLES}
-
-
-def _typed_select(table: Table) -> str:
-    return ", ".join(f"CAST({quote(c)} AS DATE) AS {quote(c)}" if kind == DATE else quote(c)
-                     for c, kind in table.columns.items())
+    slot = staging_slot(con)
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {slot}")
+    loaded = {t.name: load_table(con, folder, t, slot) for t in TABLES}
+    con.execute("INSERT OR REPLACE INTO ops.slots VALUES (?, ?, ?, false)", [slot, as_of, export_id])
+    return loaded
 
 
 def publish(con, as_of: date, export_id: str) -> dict[str, int]:
-    """Swap the checked rows into ``core`` in one transaction (all tables or none)."""
-    d = f"DATE '{as_of.isoformat()}'"
+    """Point the ``core`` views at the checked slot, in one transaction (all tables or none)."""
+    slot = staging_slot(con)
+    staged = con.execute("SELECT as_of, export_id FROM ops.slots WHERE slot = ?", [slot]).fetchone()
+    if staged != (as_of, export_id):
+        raise RuntimeError(f"slot {slot} holds {staged}, not the export {export_id} of {as_of}; load it again")
     counts = {}
     con.execute("BEGIN TRANSACTION")
     try:
         for t in TABLES:
+            cols = ", ".join(quote(c) for c in t.columns)
             con.execute(f"""
-                CREATE OR REPLACE TABLE core.{t.name} AS
-                SELECT {_typed_select(t)} FROM staging.{t.name}
-                WHERE _line NOT IN (SELECT line FROM quarantine.rows
-                                    WHERE as_of = {d} AND table_name = '{t.name}')
-                ORDER BY _line""")
+                CREATE OR REPLACE VIEW core.{t.name} AS
+                SELECT {cols} FROM {slot}.{t.name}
+                WHERE rowid + 2 NOT IN (SELECT line FROM quarantine.rows
+                                        WHERE slot = '{slot}' AND table_name = '{t.name}')""")
             counts[t.name] = con.execute(f"SELECT count(*) FROM core.{t.name}").fetchone()[0]
+        con.execute("UPDATE ops.slots SET published = (slot = ?)", [slot])
         con.execute("""CREATE TABLE IF NOT EXISTS ops.published (
             as_of DATE, export_id VARCHAR, table_name VARCHAR, rows BIGINT)""")
         con.execute("DELETE FROM ops.published WHERE as_of = ?", [as_of])
         con.executemany("INSERT INTO ops.published VALUES (?, ?, ?, ?)",
                         [(as_of, export_id, k, v) for k, v in counts.items()])
-        con.execute("CREATE OR REPLACE TABLE core.export AS SELECT ? AS as_of, ? AS export_id",
-                    [as_of, export_id])
+        con.execute(f"CREATE OR REPLACE VIEW core.export AS SELECT as_of, export_id FROM ops.slots "
+                    f"WHERE slot = '{slot}'")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -37,8 +37,18 @@ def load_suites(kind: str, as_of: date) -> dict[str, dict]:
     return out
 
 
+def suite_key(table: str, index: int) -> str:
+    """Identifies one expectation of an ingest suite: ``students#4``."""
+    return f"{table}#{index}"
+
+
 def _meta(exp: dict) -> dict:
     return exp.get("meta", {}).get("iepwatch", {})
+
+
+def staged(table: str) -> str:
+    """The staging view of a table (it carries the file line number as ``_line``)."""
+    return f"staging.{table}"
 
 
 def failing_lines_sql(exp: dict, source: str) -> str | None:
@@ -51,7 +61,7 @@ def failing_lines_sql(exp: dict, source: str) -> str | None:
         values = ", ".join("'" + str(v).replace("'", "''") + "'" for v in kw["value_set"])
         return f"SELECT _line FROM {source} WHERE {c} IS NOT NULL AND {c} NOT IN ({values})"
     if t == "expect_column_pair_values_a_to_be_greater_than_b":
-        a, b = (f"TRY_CAST({quote(kw[k])} AS DATE)" for k in ("column_A", "column_B"))
+        a, b = (quote(kw[k]) for k in ("column_A", "column_B"))
         op = "<" if kw.get("or_equal") else "<="
         return f"SELECT _line FROM {source} WHERE {a} {op} {b}"
     if t == "unexpected_rows_expectation":
@@ -72,7 +82,7 @@ def check_keys(con, suites: dict[str, dict]) -> None:
         for exp in suites[t.name]["expectations"]:
             if _meta(exp).get("on_fail") != "fail_load":
                 continue
-            q = failing_lines_sql(exp, f"staging.{t.name}")
+            q = failing_lines_sql(exp, staged(t.name))
             if q is None:
                 continue
             lines = [r[0] for r in con.execute(f"SELECT _line FROM ({q}) ORDER BY 1").fetchall()]
@@ -95,19 +105,27 @@ class QuarantineSummary:
 
 
 def quarantine(con, suites: dict[str, dict], as_of: date, threshold_pct: float) -> QuarantineSummary:
-    """Set aside every row a quarantine expectation rejects, cascade to child rows, apply the threshold."""
+    """Set aside every row a quarantine expectation rejects, cascade to child rows, apply the threshold.
+
+    Rows are keyed by the load slot (see load.py), so re-checking a night never changes
+    what filters the published slot.
+    """
+    from iepwatch.load import staging_slot
+
+    slot = staging_slot(con)
     con.execute("""CREATE TABLE IF NOT EXISTS quarantine.rows (
-        as_of DATE, table_name VARCHAR, line BIGINT, reason VARCHAR, expectation VARCHAR)""")
-    con.execute("DELETE FROM quarantine.rows WHERE as_of = ?", [as_of])
-    d = f"DATE '{as_of.isoformat()}'"
+        slot VARCHAR, as_of DATE, table_name VARCHAR, line BIGINT, reason VARCHAR, expectation VARCHAR)""")
+    con.execute("DELETE FROM quarantine.rows WHERE slot = ?", [slot])
+    head = f"SELECT '{slot}', DATE '{as_of.isoformat()}', '{{table}}'"
+    mine = f"q.slot = '{slot}'"
     for t in TABLES:
         parts = []
-        for exp in suites[t.name]["expectations"]:
+        for i, exp in enumerate(suites[t.name]["expectations"]):
             if _meta(exp).get("on_fail") != "quarantine":
                 continue
             reason = _meta(exp)["reason"].replace("'", "''")
-            q = failing_lines_sql(exp, f"staging.{t.name}")
-            parts.append(f"SELECT {d}, '{t.name}', _line, '{reason}', '{exp['type']}' FROM ({q})")
+            q = failing_lines_sql(exp, staged(t.name))
+            parts.append(f"{head.format(table=t.name)}, _line, '{reason}', '{suite_key(t.name, i)}' FROM ({q})")
         if parts:
             con.execute(f"INSERT INTO quarantine.rows {' UNION ALL '.join(parts)}")
         # Children of a quarantined parent row cannot be published either.
@@ -118,26 +136,26 @@ def quarantine(con, suites: dict[str, dict], as_of: date, threshold_pct: float) 
             c, p, pc = quote(fk["column"]), fk["parent"], quote(fk["parent_column"])
             con.execute(f"""
                 INSERT INTO quarantine.rows
-                SELECT {d}, '{t.name}', ch._line, 'parent row quarantined: {p}.csv', 'cascade'
-                FROM staging.{t.name} ch
-                WHERE ch.{c} IN (SELECT pa.{pc} FROM staging.{p} pa
-                                 JOIN quarantine.rows q ON q.as_of = {d} AND q.table_name = '{p}'
-                                  AND q.line = pa._line)
-                  AND ch._line NOT IN (SELECT line FROM quarantine.rows
-                                       WHERE as_of = {d} AND table_name = '{t.name}')""")
-    rows = {t.name: con.execute(f"SELECT count(*) FROM staging.{t.name}").fetchone()[0] for t in TABLES}
-    quarantined = dict(con.execute("""SELECT table_name, count(DISTINCT line) FROM quarantine.rows
-                                      WHERE as_of = ? GROUP BY 1""", [as_of]).fetchall())
-    reasons: dict[str, dict[str, int]] = {}
-    for table, reason, n in con.execute("""SELECT table_name, reason, count(*) FROM quarantine.rows
-                                           WHERE as_of = ? GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2""",
-                                        [as_of]).fetchall():
-        reasons.setdefault(table, {})[reason] = n
-    summary = QuarantineSummary(rows, {t: quarantined.get(t, 0) for t in rows}, reasons)
+                {head.format(table=t.name)}, ch._line, 'parent row quarantined: {p}.csv', 'cascade'
+                FROM {staged(t.name)} ch
+                WHERE ch.{c} IN (SELECT pa.{pc} FROM {staged(p)} pa
+                                 JOIN quarantine.rows q ON {mine} AND q.table_name = '{p}' AND q.line = pa._line)
+                  AND ch._line NOT IN (SELECT line FROM quarantine.rows q
+                                       WHERE {mine} AND q.table_name = '{t.name}')""")
+    rows = {t.name: con.execute(f"SELECT count(*) FROM {staged(t.name)}").fetchone()[0] for t in TABLES}
+    counts = con.execute("""SELECT table_name, count(DISTINCT line),
+                                   count(DISTINCT line) FILTER (WHERE expectation <> 'cascade')
+                            FROM quarantine.rows WHERE slot = ? GROUP BY 1""", [slot]).fetchall()
+    quarantined = {t: n for t, n, _ in counts}
     # The threshold counts a table's own bad rows; rows set aside only because their
     # parent was are already counted in the parent's table.
-    own = dict(con.execute("""SELECT table_name, count(DISTINCT line) FROM quarantine.rows
-                              WHERE as_of = ? AND expectation <> 'cascade' GROUP BY 1""", [as_of]).fetchall())
+    own = {t: n for t, _, n in counts}
+    reasons: dict[str, dict[str, int]] = {}
+    for table, reason, n in con.execute("""SELECT table_name, reason, count(*) FROM quarantine.rows
+                                           WHERE slot = ? GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2""",
+                                        [slot]).fetchall():
+        reasons.setdefault(table, {})[reason] = n
+    summary = QuarantineSummary(rows, {t: quarantined.get(t, 0) for t in rows}, reasons)
     over = [t for t in TABLES if rows[t.name] and 100.0 * own.get(t.name, 0) / rows[t.name] > threshold_pct]
     if over:
         msgs = []
@@ -145,8 +163,8 @@ def quarantine(con, suites: dict[str, dict], as_of: date, threshold_pct: float) 
             detail = []
             for reason, n in reasons[t.name].items():
                 lines = [r[0] for r in con.execute(
-                    "SELECT line FROM quarantine.rows WHERE as_of = ? AND table_name = ? AND reason = ?"
-                    " ORDER BY line LIMIT 11", [as_of, t.name, reason]).fetchall()]
+                    "SELECT line FROM quarantine.rows WHERE slot = ? AND table_name = ? AND reason = ?"
+                    " ORDER BY line LIMIT 11", [slot, t.name, reason]).fetchall()]
                 detail.append(f"{reason} ({n} rows: {lines_phrase(lines, n)})")
             share = 100.0 * own[t.name] / rows[t.name]
             msgs.append(f"{t.file}: {own[t.name]} of {rows[t.name]} rows quarantined "
@@ -155,12 +173,14 @@ def quarantine(con, suites: dict[str, dict], as_of: date, threshold_pct: float) 
     return summary
 
 
-def write_quarantine_report(con, as_of: date, path: Path) -> None:
-    """Table, line and reason of every quarantined row (no values: they may be PII)."""
+def write_quarantine_report(con, path: Path) -> None:
+    """File, line and reason of every row quarantined in the staging slot (no values: they may be PII)."""
+    from iepwatch.load import staging_slot
+
     path.parent.mkdir(parents=True, exist_ok=True)
     target = str(path).replace("'", "''")
     con.execute(f"""COPY (SELECT table_name || '.csv' AS file, line, reason FROM quarantine.rows
-                          WHERE as_of = DATE '{as_of.isoformat()}' ORDER BY 1, 2, 3)
+                          WHERE slot = '{staging_slot(con)}' ORDER BY 1, 2, 3)
                     TO '{target}' (HEADER)""")
 
 
@@ -173,6 +193,23 @@ def record_results(con, as_of: date, kind: str, results: list[dict]) -> None:
     con.executemany("INSERT INTO ops.quality_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [(as_of, kind, r["suite"], r["type"], r["column"], r["description"], r["success"],
                       r["unexpected_count"]) for r in results])
+
+
+def disagreements(con, results: list[dict], slot: str) -> list[str]:
+    """Expectations whose GX count differs from the gate's count in ``slot``.
+
+    The gate runs the suites compiled to DuckDB; GX runs them itself. Any difference is a
+    bug in the compiler (or in GX), never a data problem, and must not pass silently.
+    """
+    gate = dict(con.execute("SELECT expectation, count(*) FROM quarantine.rows WHERE slot = ? GROUP BY 1",
+                            [slot]).fetchall())
+    out = []
+    for r in results:
+        if r["error"]:
+            out.append(f"{r['key']} ({r['type']}): GX could not evaluate it")
+        elif r["on_fail"] == "quarantine" and (r["unexpected_count"] or 0) != gate.get(r["key"], 0):
+            out.append(f"{r['key']} ({r['type']}): GX {r['unexpected_count']} rows, gate {gate.get(r['key'], 0)}")
+    return out
 
 
 def _patch_gx_for_duckdb() -> None:
@@ -247,11 +284,13 @@ def run_suites(warehouse: Path, suites: dict[str, dict], docs_dir: Path, run_nam
         for table, suite_json in suites.items():
             asset = ds.add_query_asset(name=table, query=batch_query(suite_json))
             batch = asset.add_batch_definition_whole_table("night")
-            suite = ctx.suites.add(gx.ExpectationSuite(name=suite_json["name"], meta=suite_json["meta"]))
-            for e in suite_json["expectations"]:
-                suite.add_expectation_configuration(
-                    ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e.get("meta")))
-            suite.save()
+            # Passed to the constructor, not added one by one: add_expectation upserts by domain and
+            # would keep only the last of several unexpected_rows expectations on one table.
+            suite = ctx.suites.add(gx.ExpectationSuite(
+                name=suite_json["name"], meta=suite_json["meta"],
+                expectations=[ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"],
+                                                       meta={"iepwatch": {**_meta(e), "key": suite_key(table, i)}})
+                              for i, e in enumerate(suite_json["expectations"])]))
             vd = ctx.validation_definitions.add(
                 gx.ValidationDefinition(name=f"{suite_json['name']}:{run_name}", data=batch, suite=suite))
             checkpoint = ctx.checkpoints.add(gx.Checkpoint(
@@ -265,11 +304,18 @@ def run_suites(warehouse: Path, suites: dict[str, dict], docs_dir: Path, run_nam
                     count = res.get("unexpected_count")
                     if count is None and isinstance(res.get("observed_value"), int | float):
                         count = res["observed_value"]
-                    out.append({"suite": suite_json["name"], "type": cfg.type,
+                    out.append({"suite": suite_json["name"], "key": cfg.meta["iepwatch"]["key"],
+                                "on_fail": cfg.meta["iepwatch"].get("on_fail"), "type": cfg.type,
                                 "column": cfg.kwargs.get("column") or cfg.kwargs.get("column_A"),
-                                "description": cfg.kwargs.get("description"),
+                                "description": cfg.kwargs.get("description") or cfg.description,
                                 "success": bool(r.success), "unexpected_count": count,
+                                "observed": res.get("observed_value") if count is None else None,
                                 "error": bool(r.exception_info and r.exception_info.get("raised_exception"))})
+        for suite_json in suites.values():
+            got = sum(r["suite"] == suite_json["name"] for r in out)
+            if got != len(suite_json["expectations"]):
+                raise RuntimeError(f"GX evaluated {got} of the {len(suite_json['expectations'])} expectations "
+                                   f"of suite {suite_json['name']}")
         ctx.build_data_docs(site_names=["iepwatch"])
     finally:
         ds.get_execution_engine().close()
