@@ -27,8 +27,12 @@ that time zone; every rule is evaluated as of it, never the wall clock.
 4. `validate_export` — the gate: primary keys, then the GX suites (`expectations/ingest`)
    compiled to DuckDB; bad rows to `quarantine.rows` (and `runs/<as-of>/quarantine.csv`)
 5. `publish_core` — all `core` views swapped in one transaction; emits `{CORE_TABLES.name}`
-6. `build_data_docs` — GX validates the same suites itself (must agree with the gate),
-   results in `ops.quality_results`, Data Docs in `datadocs/`
+6. `evaluate_rules` — every rule of compliance-rules.md as of the as-of date
+   (`facts.*`, `facts.rule_results`)
+7. `build_exceptions` — `compliance.exceptions` (first_detected_on kept across nights),
+   `compliance.resolved`, `runs/<as-of>/exceptions.csv`
+8. `build_data_docs` — GX validates the ingest suites (must agree with the gate) and the
+   compliance suite (one expectation per rule); `ops.quality_results`; Data Docs in `datadocs/`
 
 A **DATA ERROR** in a task log names the file, column and lines; such a task fails at
 once (no retries). Other failures are retried with backoff.
@@ -77,12 +81,22 @@ def iep_nightly():
         return published
 
     @task
-    def build_data_docs(archived: dict) -> dict:
-        return nightly.build_data_docs(archived)
+    def evaluate_rules(published: dict) -> dict:
+        return nightly.evaluate_rules(published)
+
+    @task
+    def build_exceptions(published: dict) -> dict:
+        return nightly.build_exceptions(published)
+
+    @task
+    def build_data_docs(published: dict) -> dict:
+        return nightly.build_data_docs(published)
 
     archived = archive_export(find_export())
     published = publish_core(archived)
-    load_staging(archived) >> validate_export(archived) >> published >> build_data_docs(archived)
+    load_staging(archived) >> validate_export(archived) >> published
+    exceptions = build_exceptions(published)
+    evaluate_rules(published) >> exceptions >> build_data_docs(published)
 
 
 iep_nightly()

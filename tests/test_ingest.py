@@ -265,7 +265,8 @@ def test_consent_after_evaluation_is_quarantined(after_good_night, data_dir, cap
 
 
 def test_held_meeting_after_the_as_of_date_is_quarantined(after_good_night, data_dir, capfd):
-    n, row = line_of(after_good_night, "meetings", "", lambda r: r["status"] == "held")
+    with_team = {r[0] for r in rows(after_good_night / "meeting_participants.csv")[1:]}
+    n, row = line_of(after_good_night, "meetings", "", lambda r: r["status"] == "held" and r["meeting_id"] in with_team)
     set_value(after_good_night, "meetings", n, "held_date", str(NEXT + timedelta(days=1)))
     state, tis, log = run_next_night(after_good_night, capfd)
     assert state == "success", tis

@@ -80,7 +80,7 @@ def bench_ingest(students: int, root: Path, as_of: date = DEMO_AS_OF) -> dict:
     with warehouse.connect(cfg) as con, watch("publish"):
         load.publish(con, as_of, arc.export_id)
     with watch("GX validation + Data Docs (after publish)"):
-        results = quality.validate(cfg.warehouse, "ingest", as_of, cfg.datadocs_dir)
+        results = quality.validate(cfg.warehouse, ["ingest"], as_of, cfg.datadocs_dir)
     with warehouse.connect(cfg) as con:
         assert not quality.disagreements(con, results, load.slot_of(con, as_of, arc.export_id))
     rows = sum(v["rows"] for v in staged.values())

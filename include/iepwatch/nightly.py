@@ -110,23 +110,54 @@ def publish_core(archived: dict) -> dict:
     return {"as_of": archived["as_of"], "export_id": archived["export_id"], "rows": counts}
 
 
-def build_data_docs(archived: dict, kind: str = "ingest") -> dict:
-    """GX validates the suites itself, results go to ops.quality_results and Data Docs are rebuilt.
+@fail_fast_on_bad_data
+def evaluate_rules(published: dict) -> dict:
+    """Facts and every compliance rule as of the run's date (include/sql/facts_*.sql, rule_results.sql)."""
+    from iepwatch import rules, warehouse
 
-    Fails (and is retried) if GX and the gate disagree on any expectation's count.
+    cfg = load_config()
+    with warehouse.connect(cfg) as con:
+        counts = rules.evaluate(con, cfg, date.fromisoformat(published["as_of"]))
+    for rule, by_status in counts.items():
+        log.info("%-28s %s", rule, by_status)
+    return {"evaluated": sum(sum(v.values()) for v in counts.values())}
+
+
+@fail_fast_on_bad_data
+def build_exceptions(published: dict) -> dict:
+    """compliance.exceptions (first_detected_on kept across nights), resolutions, runs/<as-of>/exceptions.csv."""
+    from iepwatch import rules, warehouse
+
+    cfg = load_config()
+    as_of = date.fromisoformat(published["as_of"])
+    with warehouse.connect(cfg) as con:
+        counts = rules.build_exceptions(con, as_of)
+        path = rules.write_exceptions_csv(con, as_of, cfg.run_dir(as_of) / "exceptions.csv")
+    log.info("exceptions %s written to %s", counts, path)
+    return counts
+
+
+def build_data_docs(published: dict) -> dict:
+    """GX validates the ingest and compliance suites itself; results in ops.quality_results; Data Docs.
+
+    Fails (and is retried) if GX and the ingest gate disagree on any expectation's count.
     """
     from iepwatch import load, quality, warehouse
 
     cfg = load_config()
-    as_of = date.fromisoformat(archived["as_of"])
-    results = quality.validate(cfg.warehouse, kind, as_of, cfg.datadocs_dir)
+    as_of = date.fromisoformat(published["as_of"])
+    results = quality.validate(cfg.warehouse, ["ingest", "compliance"], as_of, cfg.datadocs_dir)
+    ingest = [r for r in results if r["suite"].startswith("ingest.")]
     with warehouse.connect(cfg) as con:
-        quality.record_results(con, as_of, kind, results)
-        slot = load.slot_of(con, as_of, archived["export_id"])
-        wrong = quality.disagreements(con, results, slot) if kind == "ingest" else []
-    failing = sum(not r["success"] for r in results)
-    log.info("GX %s suites: %d expectations, %d with unexpected rows; Data Docs at %s",
-             kind, len(results), failing, cfg.datadocs_dir / "index.html")
+        quality.record_results(con, as_of, "ingest", ingest)
+        quality.record_results(con, as_of, "compliance", [r for r in results if r not in ingest])
+        wrong = quality.disagreements(con, ingest, load.slot_of(con, as_of, published["export_id"]))
+    for r in results:
+        if r["rule_id"]:
+            log.info("GX %-28s evaluated %6s, not compliant %6s", r["rule_id"], r["element_count"],
+                     r["unexpected_count"])
+    log.info("GX: %d expectations, %d with unexpected rows; Data Docs at %s",
+             len(results), sum(not r["success"] for r in results), cfg.datadocs_dir / "index.html")
     if wrong:
         raise RuntimeError("GX and the quality gate disagree: " + "; ".join(wrong))
-    return {"expectations": len(results), "failing": failing}
+    return {"expectations": len(results), "failing": sum(not r["success"] for r in results)}

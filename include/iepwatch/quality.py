@@ -233,12 +233,13 @@ def batch_query(suite: dict) -> str:
     return meta.get("query") or f"SELECT * FROM staging.{meta['table']}"
 
 
-def validate(warehouse: Path, kind: str, as_of: date, docs_dir: Path) -> list[dict]:
-    """Run the ``kind`` suites with GX in a child process and return the per-expectation results.
+def validate(warehouse: Path, kinds: list[str], as_of: date, docs_dir: Path) -> list[dict]:
+    """Run the suites of ``kinds`` with GX in a child process and return the per-expectation results.
 
     A child process keeps GX's own DuckDB connection (opened by duckdb_engine with a
     configuration of its own) and GX's memory out of the task; the caller must hold no
-    connection to the warehouse meanwhile.
+    connection to the warehouse meanwhile. All kinds run in one GX context so the Data Docs
+    index lists every suite of the night.
     """
     import subprocess
     import sys
@@ -247,15 +248,15 @@ def validate(warehouse: Path, kind: str, as_of: date, docs_dir: Path) -> list[di
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "results.json"
         proc = subprocess.run(
-            [sys.executable, "-m", "iepwatch.quality", str(warehouse), kind, as_of.isoformat(),
+            [sys.executable, "-m", "iepwatch.quality", str(warehouse), ",".join(kinds), as_of.isoformat(),
              str(docs_dir), str(out)], capture_output=True, text=True)
         if proc.returncode != 0:
             tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
-            raise RuntimeError(f"Great Expectations validation of the {kind} suites failed:\n{tail}")
+            raise RuntimeError(f"Great Expectations validation of the {'/'.join(kinds)} suites failed:\n{tail}")
         return json.loads(out.read_text())
 
 
-def run_suites(warehouse: Path, suites: dict[str, dict], docs_dir: Path, run_name: str) -> list[dict]:
+def run_suites(warehouse: Path, suites: list[dict], docs_dir: Path, run_name: str) -> list[dict]:
     """Validate each suite with GX against DuckDB and rebuild the Data Docs site.
 
     Returns one summary per expectation (suite, type, column, success, unexpected count).
@@ -281,8 +282,9 @@ def run_suites(warehouse: Path, suites: dict[str, dict], docs_dir: Path, run_nam
     ds = ctx.data_sources.add_sql(name="warehouse", connection_string=f"duckdb:///{warehouse}")
     out = []
     try:
-        for table, suite_json in suites.items():
-            asset = ds.add_query_asset(name=table, query=batch_query(suite_json))
+        for suite_json in suites:
+            table = suite_json["meta"]["iepwatch"]["table"]
+            asset = ds.add_query_asset(name=suite_json["name"], query=batch_query(suite_json))
             batch = asset.add_batch_definition_whole_table("night")
             # Passed to the constructor, not added one by one: add_expectation upserts by domain and
             # would keep only the last of several unexpected_rows expectations on one table.
@@ -307,11 +309,13 @@ def run_suites(warehouse: Path, suites: dict[str, dict], docs_dir: Path, run_nam
                     out.append({"suite": suite_json["name"], "key": cfg.meta["iepwatch"]["key"],
                                 "on_fail": cfg.meta["iepwatch"].get("on_fail"), "type": cfg.type,
                                 "column": cfg.kwargs.get("column") or cfg.kwargs.get("column_A"),
+                                "rule_id": cfg.meta["iepwatch"].get("rule_id"),
+                                "element_count": res.get("element_count"),
                                 "description": cfg.kwargs.get("description") or cfg.description,
                                 "success": bool(r.success), "unexpected_count": count,
                                 "observed": res.get("observed_value") if count is None else None,
                                 "error": bool(r.exception_info and r.exception_info.get("raised_exception"))})
-        for suite_json in suites.values():
+        for suite_json in suites:
             got = sum(r["suite"] == suite_json["name"] for r in out)
             if got != len(suite_json["expectations"]):
                 raise RuntimeError(f"GX evaluated {got} of the {len(suite_json['expectations'])} expectations "
@@ -323,9 +327,10 @@ def run_suites(warehouse: Path, suites: dict[str, dict], docs_dir: Path, run_nam
 
 
 def _main(argv: list[str]) -> None:
-    warehouse, kind, as_of, docs_dir, out = argv
+    warehouse, kinds, as_of, docs_dir, out = argv
     day = date.fromisoformat(as_of)
-    results = run_suites(Path(warehouse), load_suites(kind, day), Path(docs_dir), f"{kind}-{as_of}")
+    suites = [s for kind in kinds.split(",") for s in load_suites(kind, day).values()]
+    results = run_suites(Path(warehouse), suites, Path(docs_dir), f"nightly-{as_of}")
     Path(out).write_text(json.dumps(results))
 
 

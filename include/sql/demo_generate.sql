@@ -115,7 +115,7 @@ SELECT 'E' || lpad(i::VARCHAR, 7, '0') || '2', lpad(i::VARCHAR, 7, '0'), 'reeval
        CASE WHEN reeval_ago > 1000 AND u(i, 'wv') < 0.25 THEN DATE '{{ as_of }}' - reeval_ago + 1000 END
 FROM _ev WHERE cohort = 'established' AND DATE '{{ as_of }}' - reeval_ago > consent + eval_days + 200;
 
--- Meetings: kind 1 initial, 2 previous annual, 3 latest annual, 4 amendment, 5 cancelled,
+-- Meetings: kind 0 initial (years ago), 1 initial (new students), 2 previous annual, 3 latest annual, 4 amendment, 5 cancelled,
 -- 6 scheduled, 7 parent-request. Meeting ids are student * 10 + kind.
 CREATE OR REPLACE TABLE _m AS
 WITH st AS (
@@ -132,6 +132,8 @@ SELECT i, 1 AS kind, 'initial' AS meeting_type,
        elig + ini_days AS scheduled_date,
        CASE WHEN elig + ini_days <= DATE '{{ as_of }}' THEN elig + ini_days END AS held_date, 'Y' AS iep_reviewed, birth_date
 FROM st WHERE cohort = 'new'
+UNION ALL SELECT i, 0, 'initial', 'held', elig + CAST(floor(u(i, 'ini0') * 25) AS INTEGER),
+       elig + CAST(floor(u(i, 'ini0') * 25) AS INTEGER), 'Y', birth_date FROM st WHERE cohort = 'established'
 UNION ALL SELECT i, 2, 'annual', 'held', last_review - gap, last_review - gap, 'Y', birth_date FROM st WHERE cohort = 'established'
 UNION ALL SELECT i, 3, 'annual', 'held', last_review, last_review, 'Y', birth_date FROM st WHERE cohort = 'established'
 UNION ALL SELECT i, 4, 'amendment', 'held', least(last_review + 20, DATE '{{ as_of }}'), least(last_review + 20, DATE '{{ as_of }}'), 'N', birth_date
@@ -167,7 +169,7 @@ CREATE OR REPLACE TABLE _h AS
 SELECT m.i, m.kind, m.i * 10 + m.kind AS mid, 'M' || lpad((m.i * 10 + m.kind)::VARCHAR, 9, '0') AS meeting_id,
        m.held_date, 1 + (m.i - 1) % {{ schools }} AS sch,
        (m.held_date + INTERVAL 1 YEAR < m.birth_date + INTERVAL {{ transition_age }} YEAR) = false AS transition
-FROM _m m WHERE m.status = 'held';
+FROM _m m WHERE m.status = 'held' AND m.held_date >= DATE '{{ as_of }}' - 800;  -- team records of recent meetings
 
 CREATE OR REPLACE TABLE meeting_notices AS
 WITH n AS (

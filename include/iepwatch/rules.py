@@ -1,0 +1,106 @@
+"""Evaluate every compliance rule as of the run's date and keep the exceptions.
+
+The rule catalog (ids, citations, plain-words titles) is the compliance suite
+``expectations/compliance/rules.json``; conditions and thresholds live in
+``include/sql/facts_*.sql`` and ``rule_results.sql``, rendered from the config.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+from iepwatch.config import Config
+from iepwatch.warehouse import sql
+
+SUITE = Path(__file__).resolve().parents[2] / "expectations" / "compliance" / "rules.json"
+TEAM_ROLES = {  # role -> (rule, plain words)
+    "general_education_teacher": ("TEAM_GENERAL_ED_TEACHER", "general education teacher"),
+    "special_education_teacher": ("TEAM_SPECIAL_ED_TEACHER", "special education teacher"),
+    "lea_representative": ("TEAM_LEA_REPRESENTATIVE", "LEA representative"),
+    "evaluation_interpreter": ("TEAM_EVALUATION_INTERPRETER", "person who can interpret evaluation results"),
+}
+ROLE_NAMES = {"parent": "parent", **{role: name for role, (_, name) in TEAM_ROLES.items()}}
+EXCEPTION_COLUMNS = ("as_of", "rule_id", "status", "severity", "student_id", "meeting_id", "school_id",
+                     "case_manager_staff_id", "due_date", "event_date", "days_overdue", "detail",
+                     "first_detected_on")
+
+
+@cache
+def catalog() -> dict[str, dict]:
+    """rule_id -> {citation, title, kind}, in the spec's order."""
+    suite = json.loads(SUITE.read_text(encoding="utf-8"))
+    return {e["meta"]["iepwatch"]["rule_id"]: e["meta"]["iepwatch"] for e in suite["expectations"]}
+
+
+def window_start(as_of: date, school_year_start: str) -> date:
+    """The latest school-year start (MM-DD) on or before the as-of date."""
+    month, day = (int(x) for x in school_year_start.split("-"))
+    start = date(as_of.year, month, day)
+    return start if start <= as_of else date(as_of.year - 1, month, day)
+
+
+def _params(cfg: Config, as_of: date) -> dict:
+    r = cfg.rules
+    return {
+        "as_of": as_of.isoformat(),
+        "window_start": window_start(as_of, str(r["school_year_start"])).isoformat(),
+        "transition_age": int(r["transition_age"]),
+        "r": r,
+        "exempt_reasons": ", ".join("'" + x.replace("'", "''") + "'"
+                                    for x in r["EVAL_60_DAY"]["exempt_delay_reasons"]) or "NULL",
+        "timeline_rules": [k for k, v in catalog().items() if v["kind"] == "timeline"],
+        "team_rules": [(rule, role, name) for role, (rule, name) in TEAM_ROLES.items()],
+        "roles": ["parent", *TEAM_ROLES],
+        "role_names": ROLE_NAMES,
+    }
+
+
+def evaluate(con, cfg: Config, as_of: date) -> dict[str, dict[str, int]]:
+    """Build facts.* and facts.rule_results in one transaction; returns counts by rule and status."""
+    params = _params(cfg, as_of)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for name in ("facts_students", "facts_timelines", "facts_meetings", "rule_results"):
+            con.execute(sql(name, **params))
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    counts: dict[str, dict[str, int]] = {}
+    for rule, status, n in con.execute("SELECT rule_id, status, count(*) FROM facts.rule_results GROUP BY 1, 2"
+                                       " ORDER BY 1, 2").fetchall():
+        counts.setdefault(rule, {})[status] = n
+    return counts
+
+
+def build_exceptions(con, as_of: date) -> dict[str, int]:
+    """compliance.exceptions and compliance.resolved for the night (delete-then-insert: idempotent)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(sql("exceptions", as_of=as_of.isoformat()))
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    counts = dict(con.execute("SELECT status, count(*) FROM compliance.exceptions WHERE as_of = ? GROUP BY 1",
+                              [as_of]).fetchall())
+    counts["resolved"] = con.execute("SELECT count(*) FROM compliance.resolved WHERE as_of = ?",
+                                     [as_of]).fetchone()[0]
+    return counts
+
+
+def write_exceptions_csv(con, as_of: date, path: Path) -> Path:
+    """exceptions.csv for the night: header, ISO dates, sorted; written to a temp name, then renamed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    target = str(tmp).replace("'", "''")
+    con.execute(f"""COPY (SELECT {', '.join(EXCEPTION_COLUMNS)} FROM compliance.exceptions
+                          WHERE as_of = DATE '{as_of.isoformat()}'
+                          ORDER BY rule_id, student_id, meeting_id NULLS FIRST, status)
+                    TO '{target}' (HEADER, DATEFORMAT '%Y-%m-%d')""")
+    os.replace(tmp, path)
+    return path
