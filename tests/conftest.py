@@ -83,3 +83,59 @@ def nightly(airflow_db, data_dir, tmp_path):
         return run_dag("iep_nightly", as_of, {"export_dir": str(folder)})
 
     return _run
+
+
+class Night:
+    """The outcome of one evaluated night: rule results and exceptions as dicts."""
+
+    def __init__(self, results: list[dict], exceptions: list[dict], resolved: list[dict]):
+        self.results, self.exceptions, self.resolved = results, exceptions, resolved
+
+    def statuses(self, rule: str, student: str | None = None, meeting: str | None = None) -> set[str]:
+        """Statuses of the night's exceptions for a rule (optionally one student / meeting)."""
+        return {e["status"] for e in self.exceptions if e["rule_id"] == rule
+                and (student is None or e["student_id"] == student)
+                and (meeting is None or e["meeting_id"] == meeting)}
+
+    def exception(self, rule: str, student: str | None = None, status: str | None = None) -> dict:
+        found = [e for e in self.exceptions if e["rule_id"] == rule and (student is None or e["student_id"] == student)
+                 and (status is None or e["status"] == status)]
+        assert len(found) == 1, (rule, student, status, found)
+        return found[0]
+
+    def evaluated(self, rule: str, student: str | None = None) -> list[dict]:
+        return [r for r in self.results if r["rule_id"] == rule and (student is None or r["student_id"] == student)]
+
+
+@pytest.fixture
+def evaluate(data_dir, tmp_path):
+    """Run a night through the package's pipeline functions (real DuckDB, real SQL), without Airflow."""
+    from iepwatch import load, quality, rules, sources, warehouse
+    from iepwatch.config import load_config
+
+    counter = iter(range(1000))
+
+    def _eval(export: Export, as_of: date = AS_OF, rule_settings: dict | None = None) -> Night:
+        cfg = load_config(overrides={"rules": rule_settings or {}})
+        folder = export.write(tmp_path / f"export-{next(counter)}")
+        arc = sources.archive(cfg, as_of, folder)
+        suites = quality.load_suites("ingest", as_of)
+        with warehouse.connect(cfg) as con:
+            load.load_staging(con, arc.path, as_of, arc.export_id)
+            quality.check_keys(con, suites)
+            summary = quality.quarantine(con, suites, as_of, 100.0)
+            assert not any(summary.quarantined.values()), f"test export has bad rows: {summary.reasons}"
+            load.publish(con, as_of, arc.export_id)
+            rules.evaluate(con, cfg, as_of)
+            rules.build_exceptions(con, as_of)
+
+            def fetch(q, *args):
+                cur = con.execute(q, list(args))
+                cols = [d[0] for d in cur.description]
+                return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+            return Night(fetch("SELECT * FROM facts.rule_results"),
+                         fetch("SELECT * FROM compliance.exceptions WHERE as_of = ?", as_of),
+                         fetch("SELECT * FROM compliance.resolved WHERE as_of = ?", as_of))
+
+    return _eval
