@@ -124,9 +124,11 @@ def test_good_night_publishes_every_table_and_keeps_the_raw_export(published_nig
 def test_rerunning_the_same_night_gives_identical_core_tables(published_night, data_dir, demo_export, capfd):
     shutil.copytree(published_night, data_dir)
     before = snapshot(data_dir / "warehouse.duckdb")
+    csv_before = (data_dir / "runs" / str(AS_OF) / "exceptions.csv").read_bytes()
     state, tis = run_dag("iep_nightly", AS_OF, {"export_dir": str(demo_export)})
     assert state == "success"
     assert snapshot(data_dir / "warehouse.duckdb") == before
+    assert (data_dir / "runs" / str(AS_OF) / "exceptions.csv").read_bytes() == csv_before
     assert len(list((data_dir / "landing" / str(AS_OF)).iterdir())) == 1, "archive reused, not copied again"
 
 
@@ -294,3 +296,28 @@ def test_quarantine_above_threshold_fails_the_load(after_good_night, data_dir, p
                        "invalid code in sped_status", "lines 2, 3, 4")
     assert SECRET_FIRST not in log
     assert_nothing_published_and_raw_kept(data_dir, published_night, after_good_night)
+
+
+def test_demo_nightly_exceptions_csv_has_every_rule(published_night):
+    from iepwatch.rules import EXCEPTION_COLUMNS, catalog
+
+    data = rows(published_night / "runs" / str(AS_OF) / "exceptions.csv")
+    assert tuple(data[0]) == EXCEPTION_COLUMNS
+    body = [dict(zip(data[0], r, strict=True)) for r in data[1:]]
+    assert {r["rule_id"] for r in body} == set(catalog()), "every rule fires on the demo"
+    assert [(r["rule_id"], r["student_id"], r["meeting_id"], r["status"]) for r in body] == \
+        sorted((r["rule_id"], r["student_id"], r["meeting_id"], r["status"]) for r in body)
+    allowed = {"timeline": {"overdue", "due_soon", "late", "exempt"}, "meeting": {"violation", "warning"},
+               "plan": {"violation", "warning"}}
+    severity = {"overdue": "high", "late": "high", "violation": "high", "due_soon": "medium", "warning": "low",
+                "exempt": "low"}
+    for r in body:
+        assert r["status"] in allowed[catalog()[r["rule_id"]]["kind"]], r
+        assert r["severity"] == severity[r["status"]]
+        assert r["as_of"] == str(AS_OF) and r["first_detected_on"] == str(AS_OF)
+        assert (r["meeting_id"] == "") == (catalog()[r["rule_id"]]["kind"] == "timeline" or
+                                           r["rule_id"] == "TRANSITION_PLAN")
+    warnings = {r["rule_id"] for r in body if r["status"] == "warning"}
+    assert warnings == {"TRANSITION_STUDENT_ABSENT", "IEP_DATED_BEFORE_MEETING"}
+    index = (published_night / "datadocs" / "index.html").read_text()
+    assert "compliance.rules" in index and "ingest.students" in index
