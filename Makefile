@@ -45,8 +45,19 @@ demo-export: venv
 	@test -f $(IEPWATCH_DATA_DIR)/exports/$(DEMO_DATE)/students.csv || \
 	  $(PY) -m iepwatch.demo --out $(IEPWATCH_DATA_DIR)/exports/$(DEMO_DATE) --students $(DEMO_STUDENTS) --as-of $(DEMO_DATE)
 
+DEMO_SMTP_PORT ?= 8025
+
+# The demo's mail goes to a local SMTP server (aiosmtpd) writing $(IEPWATCH_DATA_DIR)/outbox/*.eml;
+# the pipeline sends it through the Airflow connection smtp_default as in production.
 demo: demo-export airflow-db
-	@$(MAKE) --no-print-directory nightly DATE=$(DEMO_DATE) EXPORT=$(IEPWATCH_DATA_DIR)/exports/$(DEMO_DATE)
+	@mkdir -p $(IEPWATCH_DATA_DIR)/outbox
+	@$(PY) -m iepwatch.alerts.mailcatcher --port $(DEMO_SMTP_PORT) --outbox $(IEPWATCH_DATA_DIR)/outbox \
+	  > $(IEPWATCH_DATA_DIR)/outbox/mailcatcher.log 2>&1 & echo $$! > $(IEPWATCH_DATA_DIR)/outbox/mailcatcher.pid; \
+	sleep 1; \
+	AIRFLOW_CONN_SMTP_DEFAULT='smtp://127.0.0.1:$(DEMO_SMTP_PORT)?disable_ssl=true&disable_tls=true&from_email=iepwatch%40example.org' \
+	  $(MAKE) --no-print-directory nightly DATE=$(DEMO_DATE) EXPORT=$(IEPWATCH_DATA_DIR)/exports/$(DEMO_DATE); \
+	status=$$?; kill $$(cat $(IEPWATCH_DATA_DIR)/outbox/mailcatcher.pid) 2>/dev/null; \
+	rm -f $(IEPWATCH_DATA_DIR)/outbox/mailcatcher.pid; exit $$status
 
 nightly: airflow-db
 	@test -n "$(DATE)" || (echo "usage: make nightly DATE=YYYY-MM-DD EXPORT=/abs/path/to/export"; exit 2)
@@ -54,7 +65,8 @@ nightly: airflow-db
 	@echo "running iep_nightly for $(DATE) (log: $(IEPWATCH_DATA_DIR)/runs/$(DATE)/airflow.log)"
 	@set -o pipefail; $(ROOT)/.venv/bin/airflow dags test iep_nightly "$$($(PY) -m iepwatch.cli logical-date $(DATE))" \
 	  --conf '{"export_dir": "$(EXPORT)"}' > $(IEPWATCH_DATA_DIR)/runs/$(DATE)/airflow.log 2>&1; \
-	  status=$$?; grep -oE "DATA ERROR: .*|Task failed with exception.*" $(IEPWATCH_DATA_DIR)/runs/$(DATE)/airflow.log | cut -c1-600 | sort -u | head -10; \
+	  status=$$?; grep -E "\[error +\].*\[iepwatch|^[A-Za-z_.]+(Error|Exception): " $(IEPWATCH_DATA_DIR)/runs/$(DATE)/airflow.log \
+	    | grep -v "raise " | sed -E 's/^[0-9TZ:.-]+ \[error +\] //; s/ \[iepwatch[^]]*\] loc=.*//' | cut -c1-600 | awk '!seen[$$0]++' | head -12; \
 	  grep -q "DagRun Finished:.*state=success," $(IEPWATCH_DATA_DIR)/runs/$(DATE)/airflow.log && [ $$status -eq 0 ] || \
 	  { echo "iep_nightly FAILED for $(DATE); see the lines above and $(IEPWATCH_DATA_DIR)/runs/$(DATE)/airflow.log"; exit 1; }
 	@$(PY) -m iepwatch.cli summary $(DATE)

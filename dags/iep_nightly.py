@@ -31,7 +31,9 @@ that time zone; every rule is evaluated as of it, never the wall clock.
    (`facts.*`, `facts.rule_results`)
 7. `build_exceptions` — `compliance.exceptions` (first_detected_on kept across nights),
    `compliance.resolved`, `runs/<as-of>/exceptions.csv`
-8. `build_data_docs` — GX validates the ingest suites (must agree with the gate) and the
+8. `send_coordinator_emails` — one digest per coordinator over the `{CFG.smtp_conn_id}` connection,
+   each sent once per as-of date (`ops.email_sends`)
+9. `build_data_docs` — GX validates the ingest suites (must agree with the gate) and the
    compliance suite (one expectation per rule); `ops.quality_results`; Data Docs in `datadocs/`
 
 A **DATA ERROR** in a task log names the file, column and lines; such a task fails at
@@ -89,6 +91,10 @@ def iep_nightly():
         return nightly.build_exceptions(published)
 
     @task
+    def send_coordinator_emails(published: dict) -> dict:
+        return nightly.send_coordinator_emails(published)
+
+    @task
     def build_data_docs(published: dict) -> dict:
         return nightly.build_data_docs(published)
 
@@ -96,7 +102,7 @@ def iep_nightly():
     published = publish_core(archived)
     load_staging(archived) >> validate_export(archived) >> published
     exceptions = build_exceptions(published)
-    evaluate_rules(published) >> exceptions >> build_data_docs(published)
+    evaluate_rules(published) >> exceptions >> [send_coordinator_emails(published), build_data_docs(published)]
 
 
 iep_nightly()

@@ -41,10 +41,14 @@ def summary(as_of: date) -> str:
                         "SELECT status, count(*) FROM compliance.exceptions WHERE as_of = ? "
                         "GROUP BY 1 ORDER BY 1", [as_of]).fetchall():
                     lines.append(f"  exceptions       {status:<10} {n:,}")
+                lines.append(f"  exceptions.csv   {cfg.run_dir(as_of) / 'exceptions.csv'}")
         except duckdb.Error as e:
             lines.append(f"  (warehouse not complete for this date: {e.__class__.__name__})")
         finally:
             con.close()
+    outbox = sorted((cfg.data_dir / "outbox").glob(f"iepwatch.{as_of}.*.eml"))
+    if outbox:
+        lines.append(f"  emails           {len(outbox)} in {cfg.data_dir / 'outbox'} (iepwatch.{as_of}.*.eml)")
     return "\n".join(lines)
 
 

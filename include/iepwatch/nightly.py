@@ -137,6 +137,18 @@ def build_exceptions(published: dict) -> dict:
     return counts
 
 
+def send_coordinator_emails(published: dict) -> dict:
+    """One digest per coordinator (and the fallback address), each sent once per as-of date."""
+    from iepwatch import warehouse
+    from iepwatch.alerts import send
+
+    cfg = load_config()
+    with warehouse.connect(cfg) as con:
+        summary = send.send_all(con, cfg, date.fromisoformat(published["as_of"]))
+    log.info("coordinator emails: %s", {k: len(v) for k, v in summary.items()})
+    return {k: len(v) for k, v in summary.items()}
+
+
 def build_data_docs(published: dict) -> dict:
     """GX validates the ingest and compliance suites itself; results in ops.quality_results; Data Docs.
 

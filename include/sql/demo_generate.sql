@@ -125,7 +125,7 @@ WITH st AS (
          300 + CAST(floor(u(s.i, 'gap') * 70) AS INTEGER) AS gap,
          CAST(floor(u(s.i, 'ini') * 44) AS INTEGER) AS ini_days,
          DATE '{{ as_of }}' - CAST(floor(u(s.i, 'prq') * 60) AS INTEGER) AS prq
-  FROM _s s JOIN _ev e USING (i) WHERE s.cohort IS NOT NULL
+  FROM _s s JOIN _ev e USING (i) WHERE s.cohort IS NOT NULL OR s.sped_status = 'exited_sped'
 )
 SELECT i, 1 AS kind, 'initial' AS meeting_type,
        CASE WHEN elig + ini_days <= DATE '{{ as_of }}' THEN 'held' ELSE 'scheduled' END AS status,
@@ -133,7 +133,7 @@ SELECT i, 1 AS kind, 'initial' AS meeting_type,
        CASE WHEN elig + ini_days <= DATE '{{ as_of }}' THEN elig + ini_days END AS held_date, 'Y' AS iep_reviewed, birth_date
 FROM st WHERE cohort = 'new'
 UNION ALL SELECT i, 0, 'initial', 'held', elig + CAST(floor(u(i, 'ini0') * 25) AS INTEGER),
-       elig + CAST(floor(u(i, 'ini0') * 25) AS INTEGER), 'Y', birth_date FROM st WHERE cohort = 'established'
+       elig + CAST(floor(u(i, 'ini0') * 25) AS INTEGER), 'Y', birth_date FROM st WHERE cohort = 'established' OR cohort IS NULL
 UNION ALL SELECT i, 2, 'annual', 'held', last_review - gap, last_review - gap, 'Y', birth_date FROM st WHERE cohort = 'established'
 UNION ALL SELECT i, 3, 'annual', 'held', last_review, last_review, 'Y', birth_date FROM st WHERE cohort = 'established'
 UNION ALL SELECT i, 4, 'amendment', 'held', least(last_review + 20, DATE '{{ as_of }}'), least(last_review + 20, DATE '{{ as_of }}'), 'N', birth_date

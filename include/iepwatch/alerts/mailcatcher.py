@@ -1,0 +1,70 @@
+"""A local SMTP server for the demo and the tests: every message lands in an outbox folder.
+
+    python -m iepwatch.alerts.mailcatcher --port 8025 --outbox data/outbox
+
+The pipeline's code path is the production one (real SMTP through the Airflow
+connection); only the server differs. It listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import signal
+import threading
+from email import message_from_bytes
+from pathlib import Path
+
+
+class _Outbox:
+    def __init__(self, folder: Path, fail_after: int | None = None) -> None:
+        self.folder, self.fail_after, self.received = folder, fail_after, 0
+        folder.mkdir(parents=True, exist_ok=True)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        if self.fail_after is not None and self.received >= self.fail_after:
+            return "451 4.3.0 Service temporarily unavailable"
+        data = envelope.original_content or envelope.content
+        msg_id = message_from_bytes(data).get("Message-ID", f"message-{self.received}")
+        name = re.sub(r"[^A-Za-z0-9.@-]", "_", msg_id.strip("<>"))
+        (self.folder / f"{name}.eml").write_bytes(data)
+        self.received += 1
+        return "250 OK"
+
+
+class MailCatcher:
+    """``with MailCatcher(outbox, port) as mc:`` runs the server in a thread."""
+
+    def __init__(self, outbox: Path, port: int, fail_after: int | None = None) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.handler = _Outbox(Path(outbox), fail_after)
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=port)
+
+    def __enter__(self) -> MailCatcher:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.controller.stop()
+
+    @property
+    def received(self) -> int:
+        return self.handler.received
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--port", type=int, default=8025)
+    ap.add_argument("--outbox", type=Path, required=True)
+    args = ap.parse_args(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with MailCatcher(args.outbox, args.port):
+        print(f"mail catcher on 127.0.0.1:{args.port}, writing to {args.outbox}", flush=True)
+        stop.wait()
+
+
+if __name__ == "__main__":
+    main()
