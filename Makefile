@@ -17,7 +17,7 @@ export AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT := 60
 export IEPWATCH_DATA_DIR ?= $(ROOT)/data
 export PYTHONPATH := $(ROOT)/include
 
-.PHONY: help venv airflow-db demo demo-export nightly test lint bench clean
+.PHONY: help venv airflow-db demo demo-export nightly email-preview test lint bench clean
 
 help:
 	@echo "make demo   - set up, generate the demo district, run the nightly DAG once"
@@ -70,6 +70,12 @@ nightly: airflow-db
 	  grep -q "DagRun Finished:.*state=success," $(IEPWATCH_DATA_DIR)/runs/$(DATE)/airflow.log && [ $$status -eq 0 ] || \
 	  { echo "iep_nightly FAILED for $(DATE); see the lines above and $(IEPWATCH_DATA_DIR)/runs/$(DATE)/airflow.log"; exit 1; }
 	@$(PY) -m iepwatch.cli summary $(DATE)
+
+# Render the first demo email's HTML to PNG (needs Debian's chromium: apt-get install chromium).
+email-preview: venv
+	@f=$$(ls $(IEPWATCH_DATA_DIR)/outbox/iepwatch.$(DEMO_DATE).*.eml 2>/dev/null | head -1); \
+	test -n "$$f" || { echo "no demo email yet: run make demo first"; exit 1; }; \
+	$(PY) -m iepwatch.alerts.preview "$$f" $(IEPWATCH_DATA_DIR)/outbox/preview.png
 
 test: venv
 	$(PY) -m pytest -q

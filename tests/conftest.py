@@ -28,6 +28,23 @@ logging.getLogger("great_expectations").setLevel(logging.WARNING)
 from builder import AS_OF, Export  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_mail_server(tmp_path_factory):
+    """Every DAG run sends its coordinator emails to a real SMTP server on 127.0.0.1."""
+    import socket
+
+    from iepwatch.alerts.mailcatcher import MailCatcher
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    outbox = tmp_path_factory.mktemp("session-outbox")
+    os.environ["AIRFLOW_CONN_SMTP_DEFAULT"] = (
+        f"smtp://127.0.0.1:{port}?disable_ssl=true&disable_tls=true&from_email=iepwatch%40example.org")
+    with MailCatcher(outbox, port) as catcher:
+        yield catcher
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     out = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True)

@@ -1,0 +1,261 @@
+"""Coordinator emails over a real SMTP server on 127.0.0.1 (aiosmtpd), started by each test."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+from datetime import timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from builder import AS_OF
+from iepwatch.alerts.mailcatcher import MailCatcher
+
+HELD = AS_OF - timedelta(days=40)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp(tmp_path, monkeypatch):
+    """Start a mail catcher and point smtp_default at it; yields a function reading the outbox."""
+    port = free_port()
+    outbox = tmp_path / "outbox"
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT",
+                       f"smtp://127.0.0.1:{port}?disable_ssl=true&disable_tls=true&from_email=iepwatch%40example.org")
+
+    class Server:
+        def __init__(self):
+            self.port, self.outbox = port, outbox
+
+        def start(self, fail_after=None):
+            self.catcher = MailCatcher(outbox, port, fail_after=fail_after).__enter__()
+            return self
+
+        def stop(self):
+            self.catcher.__exit__(None, None, None)
+
+        def messages(self) -> list[email.message.Message]:
+            return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+                    for p in sorted(outbox.glob("*.eml"))]
+
+    server = Server().start()
+    yield server
+    try:
+        server.stop()
+    except Exception:  # noqa: BLE001 - already stopped by the test
+        pass
+
+
+def parts(msg) -> tuple[str, str]:
+    text = next(p for p in msg.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+    html = next(p for p in msg.walk() if p.get_content_type() == "text/html").get_payload(decode=True).decode()
+    return text, html
+
+
+def send(data_dir, as_of=AS_OF, **email_settings):
+    from iepwatch import warehouse
+    from iepwatch.alerts import send as sender
+    from iepwatch.config import load_config
+
+    cfg = load_config(overrides={"email": email_settings})
+    with warehouse.connect(cfg) as con:
+        return sender.send_all(con, cfg, as_of)
+
+
+def overdue_student(ex, school: str, first="Ana", last="Lopez") -> str:
+    s = ex.student(school=school, first=first, last=last)
+    ex.meeting(s, held=AS_OF - timedelta(days=400), kind="annual", team=False, notice=False)
+    return s
+
+
+def test_each_coordinator_gets_only_their_schools_students(district, evaluate, smtp, data_dir):
+    a = overdue_student(district, "SCH1", "Ana", "Lopez")
+    b = overdue_student(district, "SCH2", "Ben", "Okafor")
+    evaluate(district)
+    summary = send(data_dir)
+    assert sorted(summary["sent"]) == ["C1", "C2"]
+    by_to = {m["To"]: m for m in smtp.messages()}
+    assert set(by_to) == {"coord1@example.org", "coord2@example.org"}
+    t1, h1 = parts(by_to["coord1@example.org"])
+    t2, h2 = parts(by_to["coord2@example.org"])
+    assert a in t1 and a in h1 and b not in t1 and b not in h1
+    assert b in t2 and b in h2 and a not in t2 and a not in h2
+    assert by_to["coord1@example.org"]["Subject"] == "IEP compliance — School 1 — 1 overdue, 0 due soon (2026-11-27)"
+
+
+def test_multipart_text_and_html_parse(district, evaluate, smtp, data_dir):
+    overdue_student(district, "SCH1")
+    evaluate(district)
+    send(data_dir)
+    (msg,) = smtp.messages()
+    assert msg.get_content_type() == "multipart/alternative"
+    text, html = parts(msg)
+    assert "Overdue (1)" in text and "IEP reviewed at least once a year" in text
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.cells = []
+
+        def handle_data(self, data):
+            if data.strip():
+                self.cells.append(data.strip())
+
+    p = Cells()
+    p.feed(html)
+    assert "IEP reviewed at least once a year" in p.cells and "Overdue (1)" in p.cells
+    assert msg["Message-ID"].startswith("<iepwatch.2026-11-27.C1.")
+
+
+def test_names_are_escaped_in_html(district, evaluate, smtp, data_dir):
+    overdue_student(district, "SCH1", first="<script>alert(1)</script>", last="O'Neil & Sons")
+    evaluate(district)
+    send(data_dir, email_student_names="full")
+    text, html = parts(smtp.messages()[0])
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "O&#39;Neil &amp; Sons" in html
+    assert "<script>alert(1)</script> O'Neil & Sons" in text, "plain text is not HTML"
+
+
+def test_initials_mode_leaks_no_full_name(district, evaluate, smtp, data_dir):
+    s = overdue_student(district, "SCH1", first="Marisol", last="Quintanilla")
+    evaluate(district)
+    send(data_dir)
+    msg = smtp.messages()[0]
+    raw = msg.as_string()
+    text, html = parts(msg)
+    for blob in (raw, text, html, msg["Subject"]):
+        assert "Marisol" not in blob and "Quintanilla" not in blob
+    assert f"{s} M.Q." in text
+
+
+def test_no_email_when_nothing_is_actionable(district, evaluate, smtp, data_dir):
+    s = district.student(school="SCH1")
+    district.meeting(s, held=HELD, kind="annual")        # compliant
+    t = district.student(school="SCH2", status="exited")  # exited students are left out of emails
+    district.meeting(t, held=AS_OF - timedelta(days=400), kind="annual", team=False, notice=False)
+    evaluate(district)
+    summary = send(data_dir)
+    assert summary["sent"] == [] and sorted(summary["nothing_to_report"]) == ["C1", "C2"]
+    assert smtp.messages() == []
+    again = send(data_dir, send_empty_digest=True)
+    assert sorted(again["sent"]) == ["C1", "C2"]
+    assert "Nothing to report." in parts(smtp.messages()[0])[0]
+
+
+def test_rerun_sends_nothing_new(district, evaluate, smtp, data_dir):
+    overdue_student(district, "SCH1")
+    overdue_student(district, "SCH2")
+    evaluate(district)
+    send(data_dir)
+    assert len(smtp.messages()) == 2
+    evaluate(district)                      # the night re-run: same exceptions
+    summary = send(data_dir)
+    assert summary["sent"] == [] and sorted(summary["already_sent"]) == ["C1", "C2"]
+    assert len(smtp.messages()) == 2
+
+
+def test_server_down_after_the_first_of_three_then_retry_sends_only_the_rest(evaluate, smtp, data_dir):
+    from builder import Export
+    from iepwatch.alerts.send import SendError
+
+    ex = Export.district(schools=3)
+    for school in ("SCH1", "SCH2", "SCH3"):
+        overdue_student(ex, school)
+    evaluate(ex)
+    smtp.stop()
+    smtp.start(fail_after=1)                # accepts one message, then 451 for the rest
+    with pytest.raises(SendError, match="2 digest\\(s\\) not sent, to staff id\\(s\\) C2, C3; 1 sent"):
+        send(data_dir)
+    smtp.stop()                             # now the server is gone altogether
+    with pytest.raises(SendError, match="C2, C3"):
+        send(data_dir)
+    smtp.start()
+    summary = send(data_dir)
+    assert summary["sent"] == ["C2", "C3"] and summary["already_sent"] == ["C1"]
+    assert sorted(m["To"] for m in smtp.messages()) == \
+        ["coord1@example.org", "coord2@example.org", "coord3@example.org"]
+
+
+def test_coordinator_with_several_schools_gets_one_email_with_a_section_each(district, evaluate, smtp, data_dir):
+    district.add("coordinator_assignments", staff_id="C1", school_id="SCH2")
+    overdue_student(district, "SCH1")
+    overdue_student(district, "SCH2")
+    evaluate(district)
+    send(data_dir)
+    to = sorted(m["To"] for m in smtp.messages())
+    assert to == ["coord1@example.org", "coord2@example.org"]
+    text, _ = parts(next(m for m in smtp.messages() if m["To"] == "coord1@example.org"))
+    assert "== School 1 (SCH1) ==" in text and "== School 2 (SCH2) ==" in text
+
+
+def test_school_without_coordinator_goes_to_the_fallback_address(district, evaluate, smtp, data_dir, caplog):
+    district.tables["coordinator_assignments"] = [r for r in district.tables["coordinator_assignments"]
+                                                  if r["school_id"] != "SCH2"]
+    s = overdue_student(district, "SCH2")
+    evaluate(district)
+    summary = send(data_dir, fallback_address="sped-office@example.org")
+    assert "FALLBACK" in summary["sent"]
+    (msg,) = [m for m in smtp.messages() if m["To"] == "sped-office@example.org"]
+    assert s in parts(msg)[0]
+    assert "DATA PROBLEM: schools with exceptions but no coordinator: SCH2" in caplog.text
+
+
+def test_new_violations_once_overdue_every_night_and_resolved_count(district, evaluate, smtp, data_dir):
+    late = district.student(school="SCH1")
+    m = district.meeting(late, held=HELD, kind="annual", notice=False)          # NOTICE_MISSING: violation
+    overdue_student(district, "SCH1")
+    evaluate(district)
+    send(data_dir)
+    first_text = parts(smtp.messages()[0])[0]
+    assert "New since the last email" in first_text and "[NEW]" in first_text
+    district.notice(m, sent=HELD - timedelta(days=12))   # the notice is recorded: violation resolved
+    nxt = AS_OF + timedelta(days=1)
+    evaluate(district, as_of=nxt)
+    send(data_dir, as_of=nxt)
+    second = [x for x in smtp.messages() if x["X-IEPWatch-As-Of"] == str(nxt)]
+    text = parts(second[0])[0]
+    assert "Overdue (1)" in text and "[NEW]" not in text and "New since the last email" not in text
+    assert "Resolved since the last email: 1." in text
+
+
+def test_html_preview_renders_with_chromium(tmp_path):
+    """Render a digest to PNG for people to look at (skipped where Chromium is not installed)."""
+    import shutil
+
+    from iepwatch.alerts.preview import render_png
+
+    if not shutil.which("chromium"):
+        pytest.skip("chromium is not installed (apt-get install chromium); `make email-preview` needs it")
+    html = tmp_path / "digest.html"
+    html.write_text("<html><body><h1>IEP compliance</h1><p>hello</p></body></html>")
+    png = render_png(html, tmp_path / "digest.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 1000
+
+
+@pytest.fixture
+def demo_night_with_mail(airflow_db, data_dir, tmp_path, smtp):
+    from conftest import run_dag
+    from iepwatch.demo import generate
+
+    export = tmp_path / "export"
+    generate(export, students=300, as_of=AS_OF)
+    return lambda: run_dag("iep_nightly", AS_OF, {"export_dir": str(export)})
+
+
+def test_nightly_dag_sends_once_per_coordinator_and_rerun_sends_nothing(demo_night_with_mail, smtp):
+    state, tis = demo_night_with_mail()
+    assert state == "success", tis
+    first = smtp.messages()
+    assert len(first) == 4 and tis["send_coordinator_emails"] == ("success", 1), "8 schools, 4 coordinators"
+    state, tis = demo_night_with_mail()
+    assert state == "success"
+    assert len(smtp.messages()) == 4, "re-running the night sends nothing twice"
+    assert Path(smtp.outbox).exists()
