@@ -69,6 +69,14 @@ nightly: airflow-db
 	    | grep -v "raise " | sed -E 's/^[0-9TZ:.-]+ \[error +\] //; s/ \[iepwatch[^]]*\] loc=.*//' | cut -c1-600 | awk '!seen[$$0]++' | head -12; \
 	  grep -q "DagRun Finished:.*state=success," $(IEPWATCH_DATA_DIR)/runs/$(DATE)/airflow.log && [ $$status -eq 0 ] || \
 	  { echo "iep_nightly FAILED for $(DATE); see the lines above and $(IEPWATCH_DATA_DIR)/runs/$(DATE)/airflow.log"; exit 1; }
+	@echo "running state_reporting for $(DATE) (log: $(IEPWATCH_DATA_DIR)/runs/$(DATE)/state_reporting.log)"
+	@set -o pipefail; log=$(IEPWATCH_DATA_DIR)/runs/$(DATE)/state_reporting.log; \
+	  $(ROOT)/.venv/bin/airflow dags test state_reporting "$$($(PY) -m iepwatch.cli logical-date $(DATE))" \
+	  --conf '{"as_of": "$(DATE)"}' > $$log 2>&1; status=$$?; \
+	  grep -E "\[error +\].*\[iepwatch|^[A-Za-z_.]+(Error|Exception): " $$log | grep -v "raise " \
+	    | sed -E 's/^[0-9TZ:.-]+ \[error +\] //; s/ \[iepwatch[^]]*\] loc=.*//' | cut -c1-600 | awk '!seen[$$0]++' | head -12; \
+	  grep -q "DagRun Finished:.*state=success," $$log && [ $$status -eq 0 ] || \
+	  { echo "state_reporting FAILED for $(DATE); see the lines above and $$log"; exit 1; }
 	@$(PY) -m iepwatch.cli summary $(DATE)
 
 # Render the first demo email's HTML to PNG (needs Debian's chromium: apt-get install chromium).

@@ -8,12 +8,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, CronTriggerTimetable, Param, dag, task
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
+
 from iepwatch import nightly
+from iepwatch.assets import COMPLIANCE, CORE_TABLES
 from iepwatch.config import load_config
 
 CFG = load_config()
-CORE_TABLES = Asset(name="iepwatch_core_tables", uri="iepwatch://warehouse/core")
 
 DOC = f"""
 ### IEP compliance, nightly ({CFG.district_name})
@@ -30,7 +31,8 @@ that time zone; every rule is evaluated as of it, never the wall clock.
 6. `evaluate_rules` — every rule of compliance-rules.md as of the as-of date
    (`facts.*`, `facts.rule_results`)
 7. `build_exceptions` — `compliance.exceptions` (first_detected_on kept across nights),
-   `compliance.resolved`, `runs/<as-of>/exceptions.csv`
+   `compliance.resolved`, `runs/<as-of>/exceptions.csv`; emits `{COMPLIANCE.name}`, which
+   schedules `state_reporting`
 8. `send_coordinator_emails` — one digest per coordinator over the `{CFG.smtp_conn_id}` connection,
    each sent once per as-of date (`ops.email_sends`)
 9. `build_data_docs` — GX validates the ingest suites (must agree with the gate) and the
@@ -86,9 +88,11 @@ def iep_nightly():
     def evaluate_rules(published: dict) -> dict:
         return nightly.evaluate_rules(published)
 
-    @task
-    def build_exceptions(published: dict) -> dict:
-        return nightly.build_exceptions(published)
+    @task(outlets=[COMPLIANCE])
+    def build_exceptions(published: dict, outlet_events=None) -> dict:
+        counts = nightly.build_exceptions(published)
+        outlet_events[COMPLIANCE].extra = {"as_of": published["as_of"], "export_id": published["export_id"]}
+        return counts
 
     @task
     def send_coordinator_emails(published: dict) -> dict:

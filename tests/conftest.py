@@ -74,6 +74,7 @@ def district() -> Export:
 
 def logical_date(as_of: date):
     import pendulum
+
     from iepwatch.cli import logical_date as ld
 
     return pendulum.parse(ld(as_of))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from builder import AS_OF
+
 from iepwatch.alerts.mailcatcher import MailCatcher
 
 HELD = AS_OF - timedelta(days=40)
@@ -164,6 +165,7 @@ def test_rerun_sends_nothing_new(district, evaluate, smtp, data_dir):
 
 def test_server_down_after_the_first_of_three_then_retry_sends_only_the_rest(evaluate, smtp, data_dir):
     from builder import Export
+
     from iepwatch.alerts.send import SendError
 
     ex = Export.district(schools=3)
@@ -243,6 +245,7 @@ def test_html_preview_renders_with_chromium(tmp_path):
 @pytest.fixture
 def demo_night_with_mail(airflow_db, data_dir, tmp_path, smtp):
     from conftest import run_dag
+
     from iepwatch.demo import generate
 
     export = tmp_path / "export"

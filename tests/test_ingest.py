@@ -12,6 +12,7 @@ import duckdb
 import pytest
 from builder import AS_OF
 from conftest import run_dag
+
 from iepwatch.contract import TABLES
 
 NEXT = AS_OF + timedelta(days=1)

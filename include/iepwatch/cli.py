@@ -46,6 +46,8 @@ def summary(as_of: date) -> str:
             lines.append(f"  (warehouse not complete for this date: {e.__class__.__name__})")
         finally:
             con.close()
+    for manifest in sorted((cfg.data_dir / "extracts").glob(f"*/{as_of}/manifest.json")):
+        lines.append(f"  extract          {manifest.parent}")
     outbox = sorted((cfg.data_dir / "outbox").glob(f"iepwatch.{as_of}.*.eml"))
     if outbox:
         lines.append(f"  emails           {len(outbox)} in {cfg.data_dir / 'outbox'} (iepwatch.{as_of}.*.eml)")

@@ -1,0 +1,1 @@
+"""State-reporting extracts: declarative formats, validated before publishing, byte-identical on regeneration."""

@@ -1,0 +1,232 @@
+"""Build, check and publish one extract from its declarative definition.
+
+A definition (``definitions/<name>.yaml``, or a district's own folder) names the SQL
+model, the fields (source column or constant, type, code mapping, allowed codes,
+required, max length), the date format, delimiter, quoting, header and line endings,
+and the file name. Adding a state format is adding a definition.
+
+1. ``build``: the model's rows, mapped, into ``reporting.<name>`` (``_line`` = file line);
+2. ``check``: the definition's suite (required fields, code sets, lengths, date range, row
+   count) compiled to DuckDB, naming field and lines of any failure; GX validates the same
+   suite for Data Docs;
+3. ``publish``: the lines are formatted in DuckDB and written, with ``manifest.json``, to a
+   temporary folder that replaces ``extracts/<name>/<as-of>/`` in one rename. Nothing reads
+   the wall clock, so the same night regenerates byte-identical files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import yaml
+
+from iepwatch.config import Config
+from iepwatch.errors import DataError, lines_phrase
+from iepwatch.warehouse import quote, sql
+
+DEFINITIONS = Path(__file__).resolve().parent / "definitions"
+EOL = {"crlf": "\r\n", "lf": "\n"}
+
+
+def _lit(v) -> str:
+    return "NULL" if v is None else "'" + str(v).replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Definition:
+    raw: dict
+
+    @property
+    def name(self) -> str:
+        return self.raw["name"]
+
+    @property
+    def fields(self) -> list[dict]:
+        return self.raw["fields"]
+
+    @property
+    def eol(self) -> str:
+        return EOL[self.raw.get("line_ending", "lf")]
+
+    def code_set(self, f: dict) -> list[str] | None:
+        return f.get("code_set") or (sorted(set(f["codes"].values())) if f.get("codes") else None)
+
+
+def definitions(cfg: Config) -> dict[str, Definition]:
+    """Shipped definitions, plus (overriding) those in ``extracts.definitions_dir``."""
+    folders = [DEFINITIONS]
+    extra = (cfg.raw.get("extracts") or {}).get("definitions_dir")
+    if extra:
+        folders.append(Path(extra))
+    out = {}
+    for folder in folders:
+        for p in sorted(folder.glob("*.yaml")):
+            d = Definition(yaml.safe_load(p.read_text(encoding="utf-8")))
+            out[d.name] = d
+    return out
+
+
+def model_params(cfg: Config, as_of: date, d: Definition) -> dict:
+    from iepwatch.rules import catalog, window_start
+
+    selected = [k for f in d.fields if f.get("selects") for k in f["codes"]]
+    return {"as_of": as_of.isoformat(), "window_start": window_start(as_of, str(cfg.rules["school_year_start"])),
+            "selected_codes": ", ".join(_lit(k) for k in selected) or "NULL",
+            "timelines": [("EVAL_60_DAY", "initial_evaluations"), ("IEP_ANNUAL_REVIEW", "annual_reviews"),
+                          ("REEVALUATION_3_YEAR", "reevaluations")],
+            "meeting_rules": [k for k, v in catalog().items() if v["kind"] == "meeting"]}
+
+
+def _value(f: dict) -> str:
+    """The field's typed value: a constant, or the model column with its code mapping applied."""
+    if "const" in f:
+        return _lit(f["const"])
+    col = quote(f["column"])
+    if f.get("codes"):
+        whens = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in f["codes"].items())
+        return f"CASE {col} {whens} ELSE CAST({col} AS VARCHAR) END"
+    if f.get("truncate") and f.get("max_length"):
+        return f"left(CAST({col} AS VARCHAR), {int(f['max_length'])})"
+    return col
+
+
+def build(con, cfg: Config, as_of: date, d: Definition) -> int:
+    """``reporting.<name>``: one row per output line, ``_line`` numbered as in the file."""
+    model = sql(d.raw["model"], **model_params(cfg, as_of, d))
+    order = ", ".join(quote(c) for c in d.raw.get("order_by", [])) or "ALL"
+    first = 2 if d.raw.get("header") else 1
+    cols = ", ".join(f"{_value(f)} AS {quote(f['name'])}" for f in d.fields)
+    con.execute("CREATE SCHEMA IF NOT EXISTS reporting")
+    con.execute(f"""CREATE OR REPLACE TABLE reporting.{d.name} AS
+                    SELECT row_number() OVER (ORDER BY {order}) + {first - 1} AS _line, {cols}
+                    FROM ({model}) m""")
+    return con.execute(f"SELECT count(*) FROM ({model})").fetchone()[0]
+
+
+def suite(d: Definition, as_of: date, selected: int) -> dict:
+    """The definition's GX suite: required fields, code sets, lengths, date range, row count."""
+    def e(type_, kwargs, reason):
+        return {"type": type_, "kwargs": kwargs, "meta": {"iepwatch": {"on_fail": "quarantine", "reason": reason}}}
+
+    ex = [e("expect_table_row_count_to_equal", {"value": selected}, "row count differs from the selected rows")]
+    for f in d.fields:
+        n = f["name"]
+        if f.get("required"):
+            ex.append(e("expect_column_values_to_not_be_null", {"column": n}, f"{n} is missing"))
+        codes = d.code_set(f)
+        if codes:
+            ex.append(e("expect_column_values_to_be_in_set", {"column": n, "value_set": codes}, f"{n} not in its code set"))
+        if f.get("max_length") and not f.get("truncate"):
+            limit = int(f["max_length"])
+            ex.append(e("unexpected_rows_expectation", {
+                "unexpected_rows_query": f"SELECT * FROM {{batch}} WHERE length(CAST({quote(n)} AS VARCHAR)) > {limit}",
+                "description": f"{n} is at most {limit} characters"}, f"{n} longer than {limit}"))
+        if f.get("type") == "date":   # dates lie from min_date (1900-01-01) to the as-of date unless max_date: open
+            low, high = f.get("min_date", "1900-01-01"), f.get("max_date", str(as_of))
+            cond = f"{quote(n)} < DATE '{low}'" + ("" if high == "open" else f" OR {quote(n)} > DATE '{high}'")
+            ex.append(e("unexpected_rows_expectation", {
+                "unexpected_rows_query": f"SELECT * FROM {{batch}} WHERE {cond}",
+                "description": f"{n} from {low} to {'any date' if high == 'open' else high}"}, f"{n} out of range"))
+    return {"name": f"extract.{d.name}", "expectations": ex,
+            "meta": {"iepwatch": {"table": d.name, "query": f"SELECT * FROM reporting.{d.name}"}}}
+
+
+def check(con, d: Definition, s: dict) -> None:
+    """Run the suite in DuckDB; DataError naming each failing field and its lines."""
+    from iepwatch.quality import failing_lines_sql
+
+    problems = []
+    for exp in s["expectations"]:
+        reason = exp["meta"]["iepwatch"]["reason"]
+        if exp["type"] == "expect_table_row_count_to_equal":
+            n = con.execute(f"SELECT count(*) FROM reporting.{d.name}").fetchone()[0]
+            if n != exp["kwargs"]["value"]:
+                problems.append(f"{reason} ({n} rows, {exp['kwargs']['value']} selected)")
+            continue
+        q = failing_lines_sql(exp, f"reporting.{d.name}")
+        lines = [r[0] for r in con.execute(f"SELECT _line FROM ({q}) ORDER BY 1 LIMIT 11").fetchall()]
+        if lines:
+            total = con.execute(f"SELECT count(*) FROM ({q})").fetchone()[0]
+            problems.append(f"{reason} on {lines_phrase(lines, total)}")
+    if problems:
+        raise DataError(f"extract {d.name} not published: " + "; ".join(problems))
+
+
+def _text(d: Definition, f: dict) -> str:
+    """SQL for the field's text in the file."""
+    n, kind = quote(f["name"]), f.get("type", "text")
+    if kind == "date":
+        v = f"strftime({n}, '{d.raw.get('date_format', '%Y-%m-%d')}')"
+    elif kind == "decimal":
+        v = f"printf('%.1f', {n})"
+    else:
+        v = f"CAST({n} AS VARCHAR)"
+    if f.get("width"):
+        v = f"rpad(left({v}, {int(f['width'])}), {int(f['width'])}, ' ')"
+    v = f"coalesce({v}, '')"
+    if d.raw.get("formula_guard"):
+        v = f"CASE WHEN left({v}, 1) IN ('=', '+', '-', '@') THEN '''' || {v} ELSE {v} END"
+    delim = d.raw.get("delimiter", ",")
+    if d.raw.get("quoting", "none") == "rfc4180":
+        needs = " OR ".join(f"contains({v}, {_lit(c)})" for c in (delim, '"', "\r", "\n"))
+        v = f"CASE WHEN {needs} THEN '\"' || replace({v}, '\"', '\"\"') || '\"' ELSE {v} END"
+    else:
+        for c in (delim, "\r", "\n"):   # no quoting: separators inside a value become spaces
+            v = f"replace({v}, {_lit(c)}, ' ')"
+    return v
+
+
+def render(con, d: Definition, out) -> int:
+    """Write the header and lines to ``out`` (binary file), formatted in DuckDB in chunks."""
+    eol, delim = d.eol, d.raw.get("delimiter", ",")
+    if d.raw.get("header"):
+        out.write((delim.join(f["name"] for f in d.fields) + eol).encode("utf-8"))
+    line = f" || {_lit(delim)} || ".join(_text(d, f) for f in d.fields)
+    chunks = con.execute(f"""SELECT string_agg(line || {_lit(eol)}, '' ORDER BY _line)
+                             FROM (SELECT _line, {line} AS line FROM reporting.{d.name})
+                             GROUP BY _line // 100000 ORDER BY _line // 100000""").fetchall()
+    for (chunk,) in chunks:
+        out.write(chunk.encode("utf-8"))
+    return con.execute(f"SELECT count(*) FROM reporting.{d.name}").fetchone()[0]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def publish(con, cfg: Config, as_of: date, d: Definition) -> Path:
+    """Write file + manifest to a temporary folder, then swap it in as ``extracts/<name>/<as-of>/``."""
+    export = con.execute("SELECT as_of, export_id FROM core.export").fetchone()
+    district = con.execute("SELECT min(district_code) FROM core.schools").fetchone()[0] or "district"
+    name = d.raw["file_name"].format(as_of=as_of, district_code=district, format=d.name)
+    base = cfg.data_dir / "extracts" / d.name
+    base.mkdir(parents=True, exist_ok=True)
+    target, incoming, previous = base / as_of.isoformat(), base / f".{as_of}.incoming", base / f".{as_of}.previous"
+    shutil.rmtree(incoming, ignore_errors=True)
+    incoming.mkdir()
+    with (incoming / name).open("wb") as out:
+        rows = render(con, d, out)
+    data_lines = sum(1 for _ in (incoming / name).open("rb")) - (1 if d.raw.get("header") else 0)
+    if data_lines != rows:   # a value with a line break would shift every later line
+        raise RuntimeError(f"extract {d.name}: {data_lines} lines written for {rows} rows")
+    manifest = {"report": d.name, "as_of": as_of.isoformat(), "generated_at": f"{as_of.isoformat()}T00:00:00",
+                "source_export_id": export[1], "source_export_as_of": str(export[0]),
+                "files": [{"name": name, "rows": rows, "bytes": (incoming / name).stat().st_size,
+                           "sha256": _sha256(incoming / name)}]}
+    (incoming / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    shutil.rmtree(previous, ignore_errors=True)
+    if target.exists():
+        os.rename(target, previous)
+    os.rename(incoming, target)
+    shutil.rmtree(previous, ignore_errors=True)
+    return target
