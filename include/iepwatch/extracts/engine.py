@@ -121,7 +121,8 @@ def suite(d: Definition, as_of: date, selected: int) -> dict:
             ex.append(e("expect_column_values_to_not_be_null", {"column": n}, f"{n} is missing"))
         codes = d.code_set(f)
         if codes:
-            ex.append(e("expect_column_values_to_be_in_set", {"column": n, "value_set": codes}, f"{n} not in its code set"))
+            ex.append(e("expect_column_values_to_be_in_set", {"column": n, "value_set": codes},
+                        f"{n} not in its code set"))
         if f.get("max_length") and not f.get("truncate"):
             limit = int(f["max_length"])
             ex.append(e("unexpected_rows_expectation", {
