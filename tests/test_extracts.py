@@ -1,0 +1,172 @@
+"""State extracts: exact content, hand-computed summary, validation gate, byte-identical regeneration."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from datetime import date
+
+import pytest
+from builder import AS_OF
+
+from iepwatch.errors import DataError
+
+
+def produce(name: str, cfg=None, as_of=AS_OF):
+    """Build, check and publish one format with the package's engine (GX runs in the DAG test)."""
+    from iepwatch import warehouse
+    from iepwatch.config import load_config
+    from iepwatch.extracts import engine
+
+    cfg = cfg or load_config()
+    d = engine.definitions(cfg)[name]
+    with warehouse.connect(cfg) as con:
+        n = engine.build(con, cfg, as_of, d)
+        engine.check(con, d, engine.suite(d, as_of, n))
+        return engine.publish(con, cfg, as_of, d)
+
+
+@pytest.fixture
+def tiny(district, evaluate):
+    """Four students whose extract rows are worked out by hand below."""
+    ex = district
+    a = ex.student("S0001", school="SCH1", birth="2015-03-01", first="Ana", last="Lopez")
+    ex.evaluation(a, consent=date(2026, 8, 1), completed=date(2026, 9, 15), eligibility=date(2026, 9, 20))
+    ma = ex.meeting(a, held=date(2026, 10, 1), kind="initial")
+    b = ex.student("S0002", school="SCH2", birth="2009-06-15", first="@Ben", last="O'Hara, Smith^Jr")
+    ex.meeting(b, held=date(2025, 9, 1), kind="annual", team=False, notice=False)
+    mb = ex.meeting(b, held=date(2026, 9, 10), kind="annual")
+    ex.meeting(b, held=date(2026, 10, 5), kind="amendment")
+    c = ex.student("S0003", school="SCH1", sped="referred")
+    ex.evaluation(c, consent=date(2026, 8, 10), outcome="pending", delay="parent_did_not_produce_child")
+    d = ex.student("S0004", school="SCH2", sped="referred")
+    ex.evaluation(d, consent=date(2026, 9, 1), outcome="pending")
+    for s in ("S0001", "S0002", "S0003", "S0004"):
+        row = next(r for r in ex.tables["students"] if r["student_id"] == s)
+        row["state_student_id"] = "1" + s[1:]           # S0001 -> 10001
+    evaluate(ex)
+    return {"ma": ma, "mb": mb}
+
+
+def test_calpads_sped_meetings_exact_bytes(tiny, data_dir):
+    folder = produce("calpads_sped_meetings")
+    expected = (
+        f"SPED^^{tiny['ma']}^1964733^19647336000001^2026-2027^10001^S0001^Ana^Lopez^20150301^F^20260801^20260801"
+        "^10^20261001^^100\r\n"
+        f"SPED^^{tiny['mb']}^1964733^19647336000002^2026-2027^10002^S0002^@Ben^O'Hara, Smith Jr^20090615^F^^"
+        "^20^20260910^^100\r\n")
+    assert (folder / "1964733_SPED_20261127.txt").read_bytes() == expected.encode()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["files"] == [{"name": "1964733_SPED_20261127.txt", "rows": 2, "bytes": len(expected),
+                                  "sha256": hashlib.sha256(expected.encode()).hexdigest()}]
+    assert (manifest["report"], manifest["as_of"], manifest["generated_at"]) == \
+        ("calpads_sped_meetings", "2026-11-27", "2026-11-27T00:00:00")
+    assert manifest["source_export_id"]
+
+
+def test_compliance_student_list_exact_bytes(tiny, data_dir):
+    folder = produce("compliance_student_list")
+    expected = (
+        "as_of,school_id,school_name,student_id,ssid,last_name,first_name,timeline,category,due_date,event_date,"
+        "days_overdue,exempt_delay\n"
+        "2026-11-27,SCH1,School 1,S0001,10001,Lopez,Ana,annual review,pending,2027-10-01,,,N\n"
+        "2026-11-27,SCH1,School 1,S0001,10001,Lopez,Ana,initial evaluation,timely,2026-09-30,2026-09-15,,N\n"
+        "2026-11-27,SCH1,School 1,S0001,10001,Lopez,Ana,reevaluation,pending,2029-09-15,,,N\n"
+        "2026-11-27,SCH1,School 1,S0003,10003,Lopez,Ana,initial evaluation,overdue,2026-10-09,,49,Y\n"
+        "2026-11-27,SCH2,School 2,S0002,10002,\"O'Hara, Smith^Jr\",'@Ben,annual review,held late,2026-09-01,"
+        "2026-09-10,9,N\n"
+        "2026-11-27,SCH2,School 2,S0004,10004,Lopez,Ana,initial evaluation,overdue,2026-10-31,,27,N\n")
+    assert (folder / "compliance_student_list_2026-11-27.csv").read_text() == expected
+
+
+def test_compliance_summary_percentages_by_hand(tiny, data_dir):
+    folder = produce("compliance_summary")
+    rows = list(csv.DictReader(io.StringIO((folder / "compliance_summary_2026-11-27.csv").read_text())))
+    district, sch1, sch2 = rows
+    assert (district["level"], sch1["school_id"], sch2["school_id"]) == ("district", "SCH1", "SCH2")
+    # initial evaluations: S0001 timely, S0003 overdue but exempt (out of the denominator), S0004 overdue
+    assert [district[f"initial_evaluations_{k}"] for k in ("timely", "held_late", "overdue", "pending", "exempt")] \
+        == ["1", "0", "1", "0", "1"]
+    assert (district["indicator11_pct_timely"], sch1["indicator11_pct_timely"], sch2["indicator11_pct_timely"]) \
+        == ("50.0", "100.0", "0.0")
+    # annual reviews: S0002 held late (374 days), both students' next reviews pending
+    assert [district[f"annual_reviews_{k}"] for k in ("timely", "held_late", "overdue", "pending")] == \
+        ["0", "1", "0", "2"]
+    assert district["reevaluations_pending"] == "1"
+    # S0002 (17) had transition meetings; the notices did not invite the student
+    assert (district["transition_meeting_students"], district["transition_pct_student_invited"]) == ("1", "0.0")
+    assert (district["transition_age_students"], district["transition_pct_with_plan"]) == ("0", "")
+    # three held meetings in the window, all with the full team; two are transition meetings without invitation
+    assert (district["team_lea_representative_evaluated"], district["team_lea_representative_pass_pct"]) == \
+        ("3", "100.0")
+    assert (district["transition_notice_evaluated"], district["transition_notice_pass_pct"]) == ("2", "0.0")
+
+
+def test_regeneration_is_byte_identical(tiny, data_dir):
+    def digest(folder):
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+    for name in ("calpads_sped_meetings", "compliance_student_list", "compliance_summary"):
+        first = digest(produce(name))
+        assert digest(produce(name)) == first
+
+
+def test_failing_extract_is_not_published_and_the_previous_stays(tiny, district, evaluate, data_dir):
+    folder = produce("calpads_sped_meetings")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    next(r for r in district.tables["students"] if r["student_id"] == "S0002")["state_student_id"] = None
+    evaluate(district)
+    with pytest.raises(DataError, match=r"extract calpads_sped_meetings not published: ssid is missing on line 2"):
+        produce("calpads_sped_meetings")
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["2026-11-27"], "no temporary folder left behind"
+
+
+def test_a_new_format_is_a_definition_file(tiny, data_dir, tmp_path):
+    from iepwatch.config import load_config
+
+    defs = tmp_path / "definitions"
+    defs.mkdir()
+    (defs / "overdue_pipe.yaml").write_text("""
+name: overdue_pipe
+model: extract_student_timelines
+order_by: [student_id, timeline]
+file_name: "OVERDUE_{as_of:%Y%m%d}.dat"
+delimiter: "|"
+header: true
+line_ending: crlf
+quoting: none
+date_format: "%m/%d/%Y"
+fields:
+  - {name: STUDENT, column: student_id, required: true, max_length: 10}
+  - {name: TIMELINE, column: timeline, codes: {initial evaluation: IE, annual review: AR, reevaluation: RE}}
+  - {name: STATUS, column: category, codes: {overdue: O, held late: L, pending: P, timely: T}}
+  - {name: DUE, column: due_date, type: date, max_date: open}
+  - {name: FILLER, const: "X"}
+""")
+    cfg = load_config(overrides={"extracts": {"definitions_dir": str(defs)}})
+    folder = produce("overdue_pipe", cfg)
+    assert (folder / "OVERDUE_20261127.dat").read_bytes() == (
+        "STUDENT|TIMELINE|STATUS|DUE|FILLER\r\n"
+        "S0001|AR|P|10/01/2027|X\r\nS0001|IE|T|09/30/2026|X\r\nS0001|RE|P|09/15/2029|X\r\n"
+        "S0002|AR|L|09/01/2026|X\r\nS0003|IE|O|10/09/2026|X\r\nS0004|IE|O|10/31/2026|X\r\n").encode()
+
+
+def test_state_reporting_dag_after_the_nightly(airflow_db, data_dir, tmp_path):
+    from conftest import run_dag
+
+    from iepwatch.demo import generate
+
+    export = tmp_path / "export"
+    generate(export, students=300, as_of=AS_OF)
+    assert run_dag("iep_nightly", AS_OF, {"export_dir": str(export)})[0] == "success"
+    state, tis = run_dag("state_reporting", AS_OF, {"as_of": str(AS_OF)})
+    assert state == "success", tis
+    for name in ("calpads_sped_meetings", "compliance_student_list", "compliance_summary"):
+        folder = data_dir / "extracts" / name / str(AS_OF)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        (f,) = manifest["files"]
+        assert hashlib.sha256((folder / f["name"]).read_bytes()).hexdigest() == f["sha256"] and f["rows"] > 0
+    assert (data_dir / "datadocs" / "extracts" / "index.html").exists()
