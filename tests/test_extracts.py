@@ -149,9 +149,9 @@ fields:
     cfg = load_config(overrides={"extracts": {"definitions_dir": str(defs)}})
     folder = produce("overdue_pipe", cfg)
     assert (folder / "OVERDUE_20261127.dat").read_bytes() == (
-        "STUDENT|TIMELINE|STATUS|DUE|FILLER\r\n"
-        "S0001|AR|P|10/01/2027|X\r\nS0001|IE|T|09/30/2026|X\r\nS0001|RE|P|09/15/2029|X\r\n"
-        "S0002|AR|L|09/01/2026|X\r\nS0003|IE|O|10/09/2026|X\r\nS0004|IE|O|10/31/2026|X\r\n").encode()
+        b"STUDENT|TIMELINE|STATUS|DUE|FILLER\r\n"
+        b"S0001|AR|P|10/01/2027|X\r\nS0001|IE|T|09/30/2026|X\r\nS0001|RE|P|09/15/2029|X\r\n"
+        b"S0002|AR|L|09/01/2026|X\r\nS0003|IE|O|10/09/2026|X\r\nS0004|IE|O|10/31/2026|X\r\n")
 
 
 def test_state_reporting_dag_after_the_nightly(airflow_db, data_dir, tmp_path):
