@@ -61,8 +61,8 @@ def test_calpads_sped_meetings_exact_bytes(tiny, data_dir):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["files"] == [{"name": "1964733_SPED_20261127.txt", "rows": 2, "bytes": len(expected),
                                   "sha256": hashlib.sha256(expected.encode()).hexdigest()}]
-    assert (manifest["report"], manifest["as_of"], manifest["generated_at"]) == \
-        ("calpads_sped_meetings", "2026-11-27", "2026-11-27T00:00:00")
+    assert (manifest["report"], manifest["format"], manifest["as_of"], manifest["rows"], manifest["generated_at"]) == \
+        ("calpads_sped_meetings", "calpads_sped_meetings", "2026-11-27", 2, "2026-11-27T00:00:00")
     assert manifest["source_export_id"]
 
 

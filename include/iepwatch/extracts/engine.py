@@ -220,7 +220,8 @@ def publish(con, cfg: Config, as_of: date, d: Definition) -> Path:
     data_lines = sum(1 for _ in (incoming / name).open("rb")) - (1 if d.raw.get("header") else 0)
     if data_lines != rows:   # a value with a line break would shift every later line
         raise RuntimeError(f"extract {d.name}: {data_lines} lines written for {rows} rows")
-    manifest = {"report": d.name, "as_of": as_of.isoformat(), "generated_at": f"{as_of.isoformat()}T00:00:00",
+    manifest = {"report": d.name, "format": d.name, "as_of": as_of.isoformat(), "rows": rows,
+                "generated_at": f"{as_of.isoformat()}T00:00:00",
                 "source_export_id": export[1], "source_export_as_of": str(export[0]),
                 "files": [{"name": name, "rows": rows, "bytes": (incoming / name).stat().st_size,
                            "sha256": _sha256(incoming / name)}]}
