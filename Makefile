@@ -38,6 +38,8 @@ venv: .venv/.synced
 $(AIRFLOW_HOME)/airflow.db: .venv/.synced
 	@mkdir -p $(AIRFLOW_HOME)
 	$(ROOT)/.venv/bin/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (tail -20 $(AIRFLOW_HOME)/db-migrate.log; exit 1)
+	$(ROOT)/.venv/bin/airflow pools set iepwatch_warehouse 1 "DuckDB warehouse: one writing task at a time" \
+	  >> $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (tail -20 $(AIRFLOW_HOME)/db-migrate.log; exit 1)
 
 airflow-db: $(AIRFLOW_HOME)/airflow.db
 

@@ -55,6 +55,7 @@ once (no retries). Other failures are retried with backoff.
                                 description="Absolute path of the export folder (overrides export_root)")},
     default_args={
         "owner": CFG.owner,
+        "pool": CFG.pool,  # one slot: DuckDB takes one writing process per file
         "retries": 2,
         "retry_delay": timedelta(minutes=1),
         "retry_exponential_backoff": 2.0,

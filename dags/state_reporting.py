@@ -40,6 +40,7 @@ files stay. The same as-of date regenerates byte-identical files.
     params={"as_of": Param(None, type=["null", "string"], description="As-of date YYYY-MM-DD (default: the night's)")},
     default_args={
         "owner": CFG.owner,
+        "pool": CFG.pool,  # one slot: DuckDB takes one writing process per file
         "retries": 2,
         "retry_delay": timedelta(minutes=1),
         "retry_exponential_backoff": 2.0,

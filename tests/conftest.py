@@ -47,8 +47,9 @@ def session_mail_server(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
-    out = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-3000:]
+    for cmd in (["db", "migrate"], ["pools", "set", "iepwatch_warehouse", "1", "DuckDB warehouse"]):
+        out = subprocess.run([sys.executable, "-m", "airflow", *cmd], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr[-3000:]
     return _AIRFLOW_HOME
 
 

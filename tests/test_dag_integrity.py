@@ -33,6 +33,7 @@ def test_tags_owner_retries_docs(dagbag):
             assert t.retries >= 2, (dag_id, t.task_id)
             assert t.retry_exponential_backoff, (dag_id, t.task_id)
             assert t.owner and t.owner != "airflow", (dag_id, t.task_id)
+            assert t.pool == "iepwatch_warehouse", (dag_id, t.task_id)
 
 
 def test_nightly_shape(dagbag):

@@ -25,6 +25,7 @@ class Config:
     timezone: str
     schedule: str
     owner: str
+    pool: str
     data_dir: Path
     export_root: Path
     quarantine_threshold_pct: float
@@ -83,6 +84,7 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
         timezone=raw["district"]["timezone"],
         schedule=raw["schedule"],
         owner=raw.get("owner", "iepwatch"),
+        pool=raw.get("pool") or "default_pool",
         data_dir=data_dir,
         export_root=_path("IEPWATCH_EXPORT_ROOT", export_default),
         quarantine_threshold_pct=float(raw["quality"]["quarantine_threshold_pct"]),
