@@ -17,7 +17,7 @@ export AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT := 60
 export IEPWATCH_DATA_DIR ?= $(ROOT)/data
 export PYTHONPATH := $(ROOT)/include
 
-.PHONY: help venv airflow-db demo demo-export nightly email-preview test lint bench clean
+.PHONY: help venv airflow-db demo demo-export nightly email-preview airflow stop test lint bench clean
 
 help:
 	@echo "make demo   - set up, generate the demo district, run the nightly DAG once"
@@ -86,6 +86,28 @@ email-preview: venv
 	@f=$$(ls $(IEPWATCH_DATA_DIR)/outbox/iepwatch.$(DEMO_DATE).*.eml 2>/dev/null | head -1); \
 	test -n "$$f" || { echo "no demo email yet: run make demo first"; exit 1; }; \
 	$(PY) -m iepwatch.alerts.preview "$$f" $(IEPWATCH_DATA_DIR)/outbox/preview.png
+
+AIRFLOW_PORT ?= 8080
+
+# The Airflow UI on 127.0.0.1 (airflow standalone, SQLite, 4 parallel tasks); `make stop` ends it.
+airflow: airflow-db
+	@if [ -f $(AIRFLOW_HOME)/standalone.pid ] && kill -0 -$$(cat $(AIRFLOW_HOME)/standalone.pid) 2>/dev/null; then \
+	  echo "already running: http://127.0.0.1:$(AIRFLOW_PORT)"; exit 0; fi; \
+	AIRFLOW__API__HOST=127.0.0.1 AIRFLOW__API__PORT=$(AIRFLOW_PORT) AIRFLOW__CORE__PARALLELISM=4 \
+	AIRFLOW__API__BASE_URL=http://127.0.0.1:$(AIRFLOW_PORT) \
+	PATH=$(ROOT)/.venv/bin:$$PATH setsid $(ROOT)/.venv/bin/airflow standalone > $(AIRFLOW_HOME)/standalone.log 2>&1 < /dev/null & \
+	echo $$! > $(AIRFLOW_HOME)/standalone.pid; \
+	for i in $$(seq 1 90); do curl -sf http://127.0.0.1:$(AIRFLOW_PORT)/api/v2/monitor/health > /dev/null && break; sleep 1; done; \
+	curl -sf http://127.0.0.1:$(AIRFLOW_PORT)/api/v2/monitor/health > /dev/null || { echo "Airflow did not start; see $(AIRFLOW_HOME)/standalone.log"; exit 1; }; \
+	echo "Airflow UI: http://127.0.0.1:$(AIRFLOW_PORT)  (iepwatch page: http://127.0.0.1:$(AIRFLOW_PORT)/iepwatch/)"; \
+	echo "login: admin, password in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated"; \
+	echo "stop it with: make stop"
+
+stop:
+	@if [ -f $(AIRFLOW_HOME)/standalone.pid ]; then pg=$$(cat $(AIRFLOW_HOME)/standalone.pid); \
+	  kill -TERM -$$pg 2>/dev/null; for i in $$(seq 1 30); do kill -0 -$$pg 2>/dev/null || break; sleep 1; done; \
+	  kill -KILL -$$pg 2>/dev/null; rm -f $(AIRFLOW_HOME)/standalone.pid; echo "Airflow stopped"; \
+	else echo "Airflow is not running"; fi
 
 test: venv
 	$(PY) -m pytest -q

@@ -133,6 +133,7 @@ def build_exceptions(published: dict) -> dict:
     with warehouse.connect(cfg) as con:
         counts = rules.build_exceptions(con, as_of)
         path = rules.write_exceptions_csv(con, as_of, cfg.run_dir(as_of) / "exceptions.csv")
+        rules.write_summary(con, as_of, cfg.run_dir(as_of) / "summary.json")
     log.info("exceptions %s written to %s", counts, path)
     return counts
 

@@ -104,3 +104,17 @@ def write_exceptions_csv(con, as_of: date, path: Path) -> Path:
                     TO '{target}' (HEADER, DATEFORMAT '%Y-%m-%d')""")
     os.replace(tmp, path)
     return path
+
+
+def write_summary(con, as_of: date, path: Path) -> Path:
+    """Counts by school, rule and status for the UI (no student data), written atomically."""
+    rows = con.execute("""SELECT e.school_id, s.school_name, e.rule_id, e.status, count(*)
+                          FROM compliance.exceptions e LEFT JOIN core.schools s USING (school_id)
+                          WHERE e.as_of = ? GROUP BY ALL ORDER BY ALL""", [as_of]).fetchall()
+    summary = {"as_of": as_of.isoformat(),
+               "counts": [{"school_id": r[0], "school_name": r[1], "rule_id": r[2], "status": r[3], "n": r[4]}
+                          for r in rows]}
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,14 @@
+"""Airflow 3 plugin: the iepwatch page (FastAPI app at /iepwatch) and its menu entry."""
+
+from __future__ import annotations
+
+from airflow.plugins_manager import AirflowPlugin
+
+from iepwatch.ui import app
+
+
+class IepwatchPlugin(AirflowPlugin):
+    name = "iepwatch"
+    fastapi_apps = [{"app": app, "url_prefix": "/iepwatch", "name": "IEP compliance"}]
+    external_views = [{"name": "IEP compliance", "href": "/iepwatch/", "destination": "nav",
+                       "category": "browse", "url_route": "iepwatch"}]

@@ -1,0 +1,118 @@
+"""The real Airflow UI: `airflow standalone` on 127.0.0.1, the REST API, the iepwatch plugin page."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from builder import AS_OF
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", 0))
+        except OSError as e:
+            pytest.skip(f"cannot bind a port on 127.0.0.1: {e}")
+        return s.getsockname()[1]
+
+
+def call(url: str, token: str | None = None, body: dict | None = None, method: str | None = None):
+    req = urllib.request.Request(url, method=method or ("POST" if body is not None else "GET"),
+                                 data=json.dumps(body).encode() if body is not None else None)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            raw = r.read()
+            return r.status, (json.loads(raw) if r.headers.get_content_type() == "application/json" else raw.decode())
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except (urllib.error.URLError, ConnectionError) as e:   # not listening yet
+        return 0, str(e)
+
+
+def wait(what: str, probe, seconds: int):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = probe()
+        if result:
+            return result
+        time.sleep(2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def standalone(tmp_path, data_dir, session_mail_server):
+    port = free_port()
+    home = tmp_path / "airflow"
+    home.mkdir()
+    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__API__HOST": "127.0.0.1",
+           "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+           "AIRFLOW__CORE__PARALLELISM": "4", "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+           "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "IEPWATCH_DATA_DIR": str(data_dir), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    airflow = str(Path(sys.executable).parent / "airflow")
+    for cmd in (["db", "migrate"], ["pools", "set", "iepwatch_warehouse", "1", "DuckDB warehouse"]):
+        subprocess.run([airflow, *cmd], env=env, check=True, capture_output=True)
+    log = (home / "standalone.log").open("w")
+    proc = subprocess.Popen([airflow, "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait("the API server's health", lambda: call(f"{base}/api/v2/monitor/health")[0] == 200, 120)
+        passwords = home / "simple_auth_manager_passwords.json.generated"
+        wait("the admin password", passwords.exists, 30)
+        status, body = call(f"{base}/auth/token", body={"username": "admin",
+                                                         "password": json.loads(passwords.read_text())["admin"]})
+        assert status in (200, 201), body
+        yield base, body["access_token"], home
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+def test_nightly_through_the_rest_api_and_the_plugin_page(standalone, tmp_path):
+    from conftest import logical_date
+
+    from iepwatch.demo import generate
+
+    base, token, home = standalone
+    export = tmp_path / "export"
+    generate(export, students=300, as_of=AS_OF)
+    wait("iep_nightly to be parsed", lambda: call(f"{base}/api/v2/dags/iep_nightly", token)[0] == 200, 120)
+    assert call(f"{base}/api/v2/dags/iep_nightly", token, {"is_paused": False}, "PATCH")[0] == 200
+    status, run = call(f"{base}/api/v2/dags/iep_nightly/dagRuns", token,
+                       {"logical_date": logical_date(AS_OF).isoformat(), "conf": {"export_dir": str(export)}})
+    assert status == 200, run
+
+    def finished():
+        state = call(f"{base}/api/v2/dags/iep_nightly/dagRuns/{run['dag_run_id']}", token)[1]["state"]
+        return state if state in ("success", "failed") else None
+
+    assert wait("the nightly run", finished, 600) == "success", (home / "standalone.log").read_text()[-3000:]
+    assert call(f"{base}/iepwatch/")[0] == 401, "no page without login"
+    status, page = call(f"{base}/iepwatch/", token)
+    assert status == 200 and f"Exceptions as of {AS_OF}" in page and "Great Expectations Data Docs" in page
+    assert "0000001" not in page, "the page shows counts, not students"
+    status, plugins = call(f"{base}/api/v2/plugins", token)
+    assert any(v["href"] == "/iepwatch/" for p in plugins["plugins"] for v in p["external_views"])
+    assert call(f"{base}/iepwatch/datadocs/index.html", token)[0] == 200
+    assert call(f"{base}/iepwatch/datadocs/index.html")[0] == 401
