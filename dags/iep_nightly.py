@@ -10,7 +10,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
-from iepwatch import nightly
+from iepwatch import nightly, notify
 from iepwatch.assets import COMPLIANCE, CORE_TABLES
 from iepwatch.config import load_config
 
@@ -51,6 +51,7 @@ once (no retries). Other failures are retried with backoff.
     max_active_runs=1,
     doc_md=DOC,
     tags=["iepwatch", "compliance", "nightly"],
+    deadline=notify.deadline_alert(CFG),  # None under dag.test() (see iepwatch.notify)
     params={"export_dir": Param(None, type=["null", "string"],
                                 description="Absolute path of the export folder (overrides export_root)")},
     default_args={
@@ -60,6 +61,9 @@ once (no retries). Other failures are retried with backoff.
         "retry_delay": timedelta(minutes=1),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=20),
+        "on_failure_callback": notify.failure_notifier(CFG),
+        "email_on_failure": False,  # the notifier above sends through the SMTP connection
+        "email_on_retry": False,
     },
 )
 def iep_nightly():

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from iepwatch import notify
 from iepwatch.assets import COMPLIANCE
 from iepwatch.config import load_config
 from iepwatch.extracts import run
@@ -45,6 +46,9 @@ files stay. The same as-of date regenerates byte-identical files.
         "retry_delay": timedelta(minutes=1),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=20),
+        "on_failure_callback": notify.failure_notifier(CFG),
+        "email_on_failure": False,  # the notifier above sends through the SMTP connection
+        "email_on_retry": False,
     },
 )
 def state_reporting():

@@ -63,7 +63,8 @@ def standalone(tmp_path, data_dir, session_mail_server):
            "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
            "AIRFLOW__CORE__PARALLELISM": "4", "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-           "IEPWATCH_DATA_DIR": str(data_dir), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+           "IEPWATCH_DATA_DIR": str(data_dir), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "IEPWATCH_DISABLE_DEADLINE": "0"}   # the scheduler runs the nightly with its DeadlineAlert
     airflow = str(Path(sys.executable).parent / "airflow")
     for cmd in (["db", "migrate"], ["pools", "set", "iepwatch_warehouse", "1", "DuckDB warehouse"]):
         subprocess.run([airflow, *cmd], env=env, check=True, capture_output=True)
@@ -108,6 +109,10 @@ def test_nightly_through_the_rest_api_and_the_plugin_page(standalone, tmp_path):
         return state if state in ("success", "failed") else None
 
     assert wait("the nightly run", finished, 600) == "success", (home / "standalone.log").read_text()[-3000:]
+    import sqlite3
+
+    with sqlite3.connect(home / "airflow.db") as db:   # the scheduler registered the nightly's DeadlineAlert
+        assert ("nightly not finished by the morning",) in db.execute("SELECT name FROM deadline_alert").fetchall()
     assert call(f"{base}/iepwatch/")[0] == 401, "no page without login"
     status, page = call(f"{base}/iepwatch/", token)
     assert status == 200 and f"Exceptions as of {AS_OF}" in page and "Great Expectations Data Docs" in page

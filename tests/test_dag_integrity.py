@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,31 @@ def test_tags_owner_retries_docs(dagbag):
             assert t.retry_exponential_backoff, (dag_id, t.task_id)
             assert t.owner and t.owner != "airflow", (dag_id, t.task_id)
             assert t.pool == "iepwatch_warehouse", (dag_id, t.task_id)
+
+
+def test_failures_and_late_runs_alert_the_data_team_by_smtp(dagbag):
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    from iepwatch.notify import deadline_interval
+
+    for dag in dagbag.dags.values():
+        for t in dag.tasks:
+            assert not t.email_on_failure
+            callbacks = t.on_failure_callback if isinstance(t.on_failure_callback, list) else [t.on_failure_callback]
+            (notifier,) = callbacks
+            assert isinstance(notifier, SmtpNotifier) and notifier.to == "data-team@example.org"
+    from iepwatch.config import load_config
+    from iepwatch.notify import deadline_alert
+
+    assert dagbag.dags["iep_nightly"].deadline is None, "off under dag.test() (IEPWATCH_DISABLE_DEADLINE=1)"
+    os.environ["IEPWATCH_DISABLE_DEADLINE"] = "0"
+    try:
+        alert = deadline_alert(load_config())
+    finally:
+        os.environ["IEPWATCH_DISABLE_DEADLINE"] = "1"
+    assert alert.interval == timedelta(hours=4)          # 02:00 run, 06:00 deadline (district time)
+    assert alert.callback.kwargs["to"] == "data-team@example.org"
+    assert deadline_interval("30 23 * * *", "06:00") == timedelta(hours=6, minutes=30)
 
 
 def test_nightly_shape(dagbag):

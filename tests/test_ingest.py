@@ -147,10 +147,19 @@ def test_flags_are_case_insensitive_and_bom_tolerated(after_good_night, data_dir
 
 # --- whole-file problems fail the load ----------------------------------------------------------
 
-def test_missing_file(after_good_night, data_dir, published_night, capfd):
+def test_missing_file(after_good_night, data_dir, published_night, capfd, session_mail_server):
+    import email
+    import email.policy
+
     (after_good_night / "ieps.csv").unlink()
+    before = set(session_mail_server.handler.folder.glob("*.eml"))
     state, tis, log = run_next_night(after_good_night, capfd)
     assert_failed_fast(state, tis, log, "load_staging", "ieps.csv", "missing")
+    new = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+           for p in set(session_mail_server.handler.folder.glob("*.eml")) - before]
+    alerts = [m for m in new if m["To"] == "data-team@example.org"]
+    assert len(alerts) == 1 and alerts[0]["Subject"].startswith("[iepwatch] iep_nightly.load_staging failed (manual__")
+    assert "load_staging" in alerts[0].get_body(("html",)).get_content()
     assert_nothing_published_and_raw_kept(data_dir, published_night, after_good_night)
 
 
