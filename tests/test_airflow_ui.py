@@ -121,3 +121,19 @@ def test_nightly_through_the_rest_api_and_the_plugin_page(standalone, tmp_path):
     assert any(v["href"] == "/iepwatch/" for p in plugins["plugins"] for v in p["external_views"])
     assert call(f"{base}/iepwatch/datadocs/index.html", token)[0] == 200
     assert call(f"{base}/iepwatch/datadocs/index.html")[0] == 401
+    screenshots(base, token)
+
+
+def screenshots(base: str, token: str) -> None:
+    """The DAG page and the plugin page, logged in, as PNGs in test-output/ for a person to look at."""
+    import shutil
+
+    from cdp import screenshot
+
+    if not shutil.which("chromium"):
+        print("chromium is not installed (apt-get install chromium): no screenshots")
+        return
+    out = ROOT / "test-output"
+    for name, path in (("dag-iep_nightly", "/dags/iep_nightly"), ("plugin-iepwatch", "/iepwatch/")):
+        png = screenshot(f"{base}{path}", out / f"{name}.png", cookies={"_token": token})
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000, name
