@@ -21,7 +21,7 @@ def screenshot(url: str, png: Path, cookies: dict[str, str] | None = None, settl
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with tempfile.TemporaryDirectory() as profile:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:   # chromium may still be flushing
         proc = subprocess.Popen(["chromium", *FLAGS, f"--remote-debugging-port={port}", f"--user-data-dir={profile}",
                                  "--window-size=1400,1000", "about:blank"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -60,4 +60,8 @@ def screenshot(url: str, png: Path, cookies: dict[str, str] | None = None, settl
             return png
         finally:
             proc.terminate()
-            proc.wait(timeout=10)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
