@@ -5,8 +5,6 @@ Thin on purpose: every task calls one function of ``iepwatch.nightly``.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
@@ -54,17 +52,7 @@ once (no retries). Other failures are retried with backoff.
     deadline=notify.deadline_alert(CFG),  # None under dag.test() (see iepwatch.notify)
     params={"export_dir": Param(None, type=["null", "string"],
                                 description="Absolute path of the export folder (overrides export_root)")},
-    default_args={
-        "owner": CFG.owner,
-        "pool": CFG.pool,  # one slot: DuckDB takes one writing process per file
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=20),
-        "on_failure_callback": notify.failure_notifier(CFG),
-        "email_on_failure": False,  # the notifier above sends through the SMTP connection
-        "email_on_retry": False,
-    },
+    default_args=notify.default_args(CFG),
 )
 def iep_nightly():
     @task

@@ -5,8 +5,6 @@ Thin on purpose: every task calls one function of ``iepwatch.extracts.run``.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import Param, dag, task
 
@@ -39,17 +37,7 @@ files stay. The same as-of date regenerates byte-identical files.
     doc_md=DOC,
     tags=["iepwatch", "state-reporting"],
     params={"as_of": Param(None, type=["null", "string"], description="As-of date YYYY-MM-DD (default: the night's)")},
-    default_args={
-        "owner": CFG.owner,
-        "pool": CFG.pool,  # one slot: DuckDB takes one writing process per file
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=20),
-        "on_failure_callback": notify.failure_notifier(CFG),
-        "email_on_failure": False,  # the notifier above sends through the SMTP connection
-        "email_on_retry": False,
-    },
+    default_args=notify.default_args(CFG),
 )
 def state_reporting():
     @task

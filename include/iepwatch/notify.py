@@ -23,6 +23,21 @@ DEADLINE_BODY = """<p>The nightly IEP compliance run {{{{ dag_run.run_id if dag_
 by {deadline} ({timezone}). Coordinators' emails and state extracts wait for it.</p>"""
 
 
+def default_args(cfg: Config) -> dict:
+    """Task defaults of every iepwatch DAG: owner, the warehouse pool, retries with backoff, alerts."""
+    return {
+        "owner": cfg.owner,
+        "pool": cfg.pool,  # one slot: DuckDB takes one writing process per file
+        "retries": 2,      # for transient faults; bad data fails at once (AirflowFailException)
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=20),
+        "on_failure_callback": failure_notifier(cfg),
+        "email_on_failure": False,  # the notifier sends through the SMTP connection instead
+        "email_on_retry": False,
+    }
+
+
 def failure_notifier(cfg: Config):
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 

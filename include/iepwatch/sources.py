@@ -40,7 +40,7 @@ def find_export(cfg: Config, as_of: date, export_dir: str | None = None) -> Path
     return folder
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -51,7 +51,7 @@ def _sha256(path: Path) -> str:
 def archive(cfg: Config, as_of: date, source: Path) -> Archived:
     """Copy every CSV of the export into the landing archive with a checksum manifest."""
     files = sorted(p for p in source.glob("*.csv") if p.is_file())
-    sums = {p.name: {"sha256": _sha256(p), "bytes": p.stat().st_size} for p in files}
+    sums = {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in files}
     export_id = hashlib.sha256(json.dumps(sums, sort_keys=True).encode()).hexdigest()[:16]
     night = cfg.landing_dir / as_of.isoformat()
     target = night / export_id
@@ -62,7 +62,7 @@ def archive(cfg: Config, as_of: date, source: Path) -> Archived:
     try:
         for p in files:
             shutil.copy2(p, tmp / p.name)
-            if _sha256(tmp / p.name) != sums[p.name]["sha256"]:
+            if sha256_file(tmp / p.name) != sums[p.name]["sha256"]:
                 raise OSError(f"{p.name} changed while it was being archived")
         manifest = {"as_of": as_of.isoformat(), "export_id": export_id,
                     "source": str(source), "files": sums}

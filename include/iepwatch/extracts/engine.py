@@ -16,7 +16,6 @@ and the file name. Adding a state format is adding a definition.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -28,6 +27,7 @@ import yaml
 
 from iepwatch.config import Config
 from iepwatch.errors import DataError, lines_phrase
+from iepwatch.sources import sha256_file
 from iepwatch.warehouse import quote, sql
 
 DEFINITIONS = Path(__file__).resolve().parent / "definitions"
@@ -197,14 +197,6 @@ def render(con, d: Definition, out) -> int:
     return con.execute(f"SELECT count(*) FROM reporting.{d.name}").fetchone()[0]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def publish(con, cfg: Config, as_of: date, d: Definition) -> Path:
     """Write file + manifest to a temporary folder, then swap it in as ``extracts/<name>/<as-of>/``."""
     export = con.execute("SELECT as_of, export_id FROM core.export").fetchone()
@@ -224,7 +216,7 @@ def publish(con, cfg: Config, as_of: date, d: Definition) -> Path:
                 "generated_at": f"{as_of.isoformat()}T00:00:00",
                 "source_export_id": export[1], "source_export_as_of": str(export[0]),
                 "files": [{"name": name, "rows": rows, "bytes": (incoming / name).stat().st_size,
-                           "sha256": _sha256(incoming / name)}]}
+                           "sha256": sha256_file(incoming / name)}]}
     (incoming / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     shutil.rmtree(previous, ignore_errors=True)
     if target.exists():
