@@ -26,7 +26,9 @@ help:
 	@echo "make demo   - set up, generate the demo district, run the nightly DAG once"
 	@echo "make test   - set up and run the test suite"
 	@echo "make nightly DATE=YYYY-MM-DD EXPORT=/abs/path - run one night on an export"
-	@echo "make bench  - ingest figures at 100,000 students"
+	@echo "make bench  - ingest, rules and whole-night figures at 100,000 and 1,000,000 students"
+	@echo "make airflow / make stop - the Airflow UI on 127.0.0.1:8080 with the iepwatch page"
+	@echo "make email-preview - the first demo email rendered to PNG (needs chromium)"
 
 $(UV):
 	python3 -m venv $(ROOT)/.tools
