@@ -20,7 +20,7 @@ export PYTHONPATH := $(ROOT)/include
 # the alert is on for scheduled runs (make airflow, docker-compose).
 nightly: export IEPWATCH_DISABLE_DEADLINE := 1
 
-.PHONY: help venv airflow-db demo demo-export nightly email-preview airflow stop test lint bench clean
+.PHONY: help venv airflow-db demo demo-export nightly email-preview airflow stop test test-browser lint bench clean
 
 help:
 	@echo "make demo   - set up, generate the demo district, run the nightly DAG once"
@@ -114,7 +114,16 @@ stop:
 	  kill -KILL -$$pg 2>/dev/null; rm -f $(AIRFLOW_HOME)/standalone.pid; echo "Airflow stopped"; \
 	else echo "Airflow is not running"; fi
 
-test: venv
+# Headless Chromium for the screenshot tests (Debian's package): installed in CI (root, apt), else optional.
+test-browser:
+	@command -v chromium > /dev/null && exit 0; \
+	if [ "$$CI" = "true" ] && [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+	  echo "installing Debian's chromium for the screenshot tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) > /tmp/iepwatch-apt.log 2>&1 \
+	    || echo "could not install chromium (see /tmp/iepwatch-apt.log): screenshot tests are skipped"; \
+	else echo "chromium not found: the screenshot tests are skipped (apt-get install chromium)"; fi
+
+test: venv test-browser
 	$(PY) -m pytest -q
 
 lint: venv
