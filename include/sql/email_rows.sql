@@ -1,16 +1,7 @@
 -- What each recipient's digest lists for the night: overdue and due_soon every night while
 -- open; late, violation and warning rows once (first detected since the recipient's last
 -- email); never exited students; never exempt rows. One row per recipient and exception.
-WITH recipients AS (
-    SELECT a.staff_id AS recipient, a.school_id FROM core.coordinator_assignments a
-    UNION ALL
-    SELECT 'FALLBACK', s.school_id FROM core.schools s
-    WHERE s.school_id NOT IN (SELECT school_id FROM core.coordinator_assignments)
-),
-last_sent AS (
-    SELECT staff_id AS recipient, max(as_of) AS last_as_of FROM ops.email_sends
-    WHERE as_of < DATE '{{ as_of }}' GROUP BY 1
-)
+{% include "email_recipients.sql" %}
 SELECT r.recipient, e.school_id, sc.school_name, e.rule_id, e.status, e.student_id, e.meeting_id,
        st.first_name, st.last_name, e.due_date, e.event_date, e.days_overdue, e.detail, e.first_detected_on,
        e.first_detected_on = DATE '{{ as_of }}' AS is_new

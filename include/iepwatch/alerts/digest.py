@@ -56,12 +56,17 @@ def student_label(first: str | None, last: str | None, mode: str) -> str:
     return "".join(f"{x.strip()[0].upper()}." for x in (first, last) if x and x.strip())
 
 
+def ensure_send_log(con) -> None:
+    """``ops.email_sends``: one row per digest sent (as_of, staff_id, content sha256, Message-ID)."""
+    con.execute("""CREATE TABLE IF NOT EXISTS ops.email_sends (
+        as_of DATE, staff_id VARCHAR, digest VARCHAR, message_id VARCHAR, PRIMARY KEY (as_of, staff_id))""")
+
+
 def build(con, cfg: Config, as_of: date) -> list[Digest]:
     """One Digest per coordinator with assigned schools (and one for the fallback address)."""
     mode = cfg.email.get("email_student_names", "initials")
     titles = {k: v["title"] for k, v in catalog().items()}
-    con.execute("""CREATE TABLE IF NOT EXISTS ops.email_sends (
-        as_of DATE, staff_id VARCHAR, digest VARCHAR, message_id VARCHAR, PRIMARY KEY (as_of, staff_id))""")
+    ensure_send_log(con)
     cur = con.execute(sql("email_rows", as_of=as_of.isoformat()))
     cols = [d[0] for d in cur.description]
     rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
@@ -72,17 +77,7 @@ def build(con, cfg: Config, as_of: date) -> list[Digest]:
         GROUP BY 1, 2, 3 ORDER BY 1""").fetchall()
     uncovered = con.execute("""SELECT school_id, school_name FROM core.schools WHERE school_id NOT IN
                                (SELECT school_id FROM core.coordinator_assignments) ORDER BY 1""").fetchall()
-    resolved = dict(con.execute(f"""
-        WITH recipients AS (SELECT staff_id AS recipient, school_id FROM core.coordinator_assignments
-                            UNION ALL SELECT '{FALLBACK}', school_id FROM core.schools WHERE school_id NOT IN
-                                     (SELECT school_id FROM core.coordinator_assignments)),
-             last_sent AS (SELECT staff_id AS recipient, max(as_of) AS d FROM ops.email_sends
-                           WHERE as_of < ? GROUP BY 1)
-        SELECT r.recipient, count(x.rule_id) FROM recipients r
-        LEFT JOIN last_sent l USING (recipient)
-        LEFT JOIN compliance.resolved x ON x.school_id = r.school_id AND x.as_of <= ?
-             AND x.as_of > coalesce(l.d, CAST(? AS DATE) - 1)
-        GROUP BY 1""", [as_of, as_of, as_of]).fetchall())
+    resolved = dict(con.execute(sql("email_resolved", as_of=as_of.isoformat())).fetchall())
 
     def schools_of(recipient: str, ids: list[str], names: list[str]) -> list[School]:
         schools = {i: School(i, n) for i, n in zip(ids, names, strict=True)}

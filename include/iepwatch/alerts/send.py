@@ -55,8 +55,7 @@ def smtp_send(conn_id: str, d: digests.Digest, content: dict[str, str], fallback
 
 def send_all(con, cfg: Config, as_of: date) -> dict:
     """Send every digest not yet sent for ``as_of``; raise SendError naming failed staff ids at the end."""
-    con.execute("""CREATE TABLE IF NOT EXISTS ops.email_sends (
-        as_of DATE, staff_id VARCHAR, digest VARCHAR, message_id VARCHAR, PRIMARY KEY (as_of, staff_id))""")
+    digests.ensure_send_log(con)
     already = {r[0] for r in con.execute("SELECT staff_id FROM ops.email_sends WHERE as_of = ?", [as_of]).fetchall()}
     summary: dict[str, list[str]] = {"sent": [], "already_sent": [], "nothing_to_report": [], "failed": []}
     for d in digests.build(con, cfg, as_of):
