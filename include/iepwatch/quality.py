@@ -266,9 +266,6 @@ def run_suites(warehouse: Path, suites: list[dict], docs_dir: Path, run_name: st
     for name in ("great_expectations", "tqdm"):
         logging.getLogger(name).setLevel(logging.WARNING)
     import great_expectations as gx
-    from great_expectations.core.expectation_validation_result import (
-        ExpectationSuiteValidationResult,  # noqa: F401  (import keeps GX's registry warm)
-    )
     from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
