@@ -42,11 +42,12 @@ def bare_read(folder: Path) -> float:
     import duckdb
 
     from iepwatch.contract import TABLES
+    from iepwatch.warehouse import literal
 
     con = duckdb.connect()
     t = time.perf_counter()
     for tb in TABLES:
-        con.execute(f"CREATE TABLE {tb.name} AS SELECT * FROM read_csv('{folder / tb.file}', header = true)")
+        con.execute(f"CREATE TABLE {tb.name} AS SELECT * FROM read_csv({literal(folder / tb.file)}, header = true)")
     seconds = time.perf_counter() - t
     con.close()
     return seconds

@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from iepwatch.contract import TABLES
-from iepwatch.warehouse import sql
+from iepwatch.warehouse import literal, sql
 
 DEMO_AS_OF = date(2026, 11, 27)
 
@@ -35,8 +35,7 @@ def generate(out: Path, students: int = 2000, as_of: date = DEMO_AS_OF, seed: in
         for t in TABLES:
             cols = ", ".join(t.columns)
             order = ", ".join(t.primary_key)
-            target = str(out / t.file).replace("'", "''")
-            con.execute(f"COPY (SELECT {cols} FROM {t.name} ORDER BY {order}) TO '{target}' "
+            con.execute(f"COPY (SELECT {cols} FROM {t.name} ORDER BY {order}) TO {literal(out / t.file)} "
                         "(HEADER, DELIMITER ',', DATEFORMAT '%Y-%m-%d')")
             counts[t.name] = con.execute(f"SELECT count(*) FROM {t.name}").fetchone()[0]
         return counts

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from iepwatch.contract import DATE, FLAG, TABLES, Table
 from iepwatch.errors import DataError, lines_phrase
-from iepwatch.warehouse import quote
+from iepwatch.warehouse import literal, quote
 
 SLOTS = ("slot_a", "slot_b")
 UNPARSEABLE = "__unparseable"
@@ -72,11 +72,10 @@ def load_table(con, folder: Path, table: Table, slot: str) -> dict:
     path = folder / table.file
     header, extra = read_header(path, table)
     columns = "{" + ", ".join(f"'{h.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for h in header) + "}"
-    path_sql = str(path).replace("'", "''")
     con.execute(f"""
         CREATE OR REPLACE TABLE {slot}.{table.name} AS
         SELECT {_slot_select(table)}
-        FROM read_csv('{path_sql}', header = true, columns = {columns}, auto_detect = false,
+        FROM read_csv({literal(path)}, header = true, columns = {columns}, auto_detect = false,
                       delim = ',', quote = '"', escape = '"', encoding = 'utf-8',
                       store_rejects = true, rejects_table = 'rejects_{table.name}',
                       rejects_scan = 'rejects_scan_{table.name}')""")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from iepwatch.contract import TABLES
 from iepwatch.errors import DataError, lines_phrase
-from iepwatch.warehouse import quote
+from iepwatch.warehouse import literal, quote
 
 log = logging.getLogger(__name__)
 SUITES_DIR = Path(__file__).resolve().parents[2] / "expectations"
@@ -58,7 +58,7 @@ def failing_lines_sql(exp: dict, source: str) -> str | None:
         return f"SELECT _line FROM {source} WHERE {quote(kw['column'])} IS NULL"
     if t == "expect_column_values_to_be_in_set":
         c = quote(kw["column"])
-        values = ", ".join("'" + str(v).replace("'", "''") + "'" for v in kw["value_set"])
+        values = ", ".join(literal(v) for v in kw["value_set"])
         return f"SELECT _line FROM {source} WHERE {c} IS NOT NULL AND {c} NOT IN ({values})"
     if t == "expect_column_pair_values_a_to_be_greater_than_b":
         a, b = (quote(kw[k]) for k in ("column_A", "column_B"))
@@ -123,9 +123,9 @@ def quarantine(con, suites: dict[str, dict], as_of: date, threshold_pct: float) 
         for i, exp in enumerate(suites[t.name]["expectations"]):
             if _meta(exp).get("on_fail") != "quarantine":
                 continue
-            reason = _meta(exp)["reason"].replace("'", "''")
             q = failing_lines_sql(exp, staged(t.name))
-            parts.append(f"{head.format(table=t.name)}, _line, '{reason}', '{suite_key(t.name, i)}' FROM ({q})")
+            parts.append(f"{head.format(table=t.name)}, _line, {literal(_meta(exp)['reason'])}, "
+                         f"'{suite_key(t.name, i)}' FROM ({q})")
         if parts:
             con.execute(f"INSERT INTO quarantine.rows {' UNION ALL '.join(parts)}")
         # Children of a quarantined parent row cannot be published either.
@@ -178,10 +178,9 @@ def write_quarantine_report(con, path: Path) -> None:
     from iepwatch.load import staging_slot
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    target = str(path).replace("'", "''")
     con.execute(f"""COPY (SELECT table_name || '.csv' AS file, line, reason FROM quarantine.rows
                           WHERE slot = '{staging_slot(con)}' ORDER BY 1, 2, 3)
-                    TO '{target}' (HEADER)""")
+                    TO {literal(path)} (HEADER)""")
 
 
 def record_results(con, as_of: date, kind: str, results: list[dict]) -> None:

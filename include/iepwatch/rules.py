@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from iepwatch.config import Config
-from iepwatch.warehouse import sql
+from iepwatch.warehouse import literal, sql
 
 SUITE = Path(__file__).resolve().parents[2] / "expectations" / "compliance" / "rules.json"
 TEAM_ROLES = {  # role -> (rule, plain words)
@@ -50,8 +50,7 @@ def _params(cfg: Config, as_of: date) -> dict:
         "window_start": window_start(as_of, str(r["school_year_start"])).isoformat(),
         "transition_age": int(r["transition_age"]),
         "r": r,
-        "exempt_reasons": ", ".join("'" + x.replace("'", "''") + "'"
-                                    for x in r["EVAL_60_DAY"]["exempt_delay_reasons"]) or "NULL",
+        "exempt_reasons": ", ".join(literal(x) for x in r["EVAL_60_DAY"]["exempt_delay_reasons"]) or "NULL",
         "timeline_rules": [k for k, v in catalog().items() if v["kind"] == "timeline"],
         "team_rules": [(rule, role, name) for role, (rule, name) in TEAM_ROLES.items()],
         "roles": ["parent", *TEAM_ROLES],
@@ -97,11 +96,10 @@ def write_exceptions_csv(con, as_of: date, path: Path) -> Path:
     """exceptions.csv for the night: header, ISO dates, sorted; written to a temp name, then renamed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    target = str(tmp).replace("'", "''")
     con.execute(f"""COPY (SELECT {', '.join(EXCEPTION_COLUMNS)} FROM compliance.exceptions
                           WHERE as_of = DATE '{as_of.isoformat()}'
                           ORDER BY rule_id, student_id, meeting_id NULLS FIRST, status)
-                    TO '{target}' (HEADER, DATEFORMAT '%Y-%m-%d')""")
+                    TO {literal(tmp)} (HEADER, DATEFORMAT '%Y-%m-%d')""")
     os.replace(tmp, path)
     return path
 

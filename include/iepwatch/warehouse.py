@@ -41,4 +41,10 @@ def sql(name: str, **params) -> str:
 
 
 def quote(ident: str) -> str:
+    """A SQL identifier, quoted."""
     return '"' + ident.replace('"', '""') + '"'
+
+
+def literal(value) -> str:
+    """A SQL string literal (NULL for None), for values rendered into SQL text: names, codes, paths."""
+    return "NULL" if value is None else "'" + str(value).replace("'", "''") + "'"

@@ -28,14 +28,10 @@ import yaml
 from iepwatch.config import Config
 from iepwatch.errors import DataError, lines_phrase
 from iepwatch.sources import sha256_file
-from iepwatch.warehouse import quote, sql
+from iepwatch.warehouse import literal, quote, sql
 
 DEFINITIONS = Path(__file__).resolve().parent / "definitions"
 EOL = {"crlf": "\r\n", "lf": "\n"}
-
-
-def _lit(v) -> str:
-    return "NULL" if v is None else "'" + str(v).replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)
@@ -77,7 +73,7 @@ def model_params(cfg: Config, as_of: date, d: Definition) -> dict:
 
     selected = [k for f in d.fields if f.get("selects") for k in f["codes"]]
     return {"as_of": as_of.isoformat(), "window_start": window_start(as_of, str(cfg.rules["school_year_start"])),
-            "selected_codes": ", ".join(_lit(k) for k in selected) or "NULL",
+            "selected_codes": ", ".join(literal(k) for k in selected) or "NULL",
             "timelines": [("EVAL_60_DAY", "initial_evaluations"), ("IEP_ANNUAL_REVIEW", "annual_reviews"),
                           ("REEVALUATION_3_YEAR", "reevaluations")],
             "meeting_rules": [k for k, v in catalog().items() if v["kind"] == "meeting"]}
@@ -86,10 +82,10 @@ def model_params(cfg: Config, as_of: date, d: Definition) -> dict:
 def _value(f: dict) -> str:
     """The field's typed value: a constant, or the model column with its code mapping applied."""
     if "const" in f:
-        return _lit(f["const"])
+        return literal(f["const"])
     col = quote(f["column"])
     if f.get("codes"):
-        whens = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in f["codes"].items())
+        whens = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in f["codes"].items())
         return f"CASE {col} {whens} ELSE CAST({col} AS VARCHAR) END"
     if f.get("truncate") and f.get("max_length"):
         return f"left(CAST({col} AS VARCHAR), {int(f['max_length'])})"
@@ -175,11 +171,11 @@ def _text(d: Definition, f: dict) -> str:
         v = f"CASE WHEN left({v}, 1) IN ('=', '+', '-', '@') THEN '''' || {v} ELSE {v} END"
     delim = d.raw.get("delimiter", ",")
     if d.raw.get("quoting", "none") == "rfc4180":
-        needs = " OR ".join(f"contains({v}, {_lit(c)})" for c in (delim, '"', "\r", "\n"))
+        needs = " OR ".join(f"contains({v}, {literal(c)})" for c in (delim, '"', "\r", "\n"))
         v = f"CASE WHEN {needs} THEN '\"' || replace({v}, '\"', '\"\"') || '\"' ELSE {v} END"
     else:
         for c in (delim, "\r", "\n"):   # no quoting: separators inside a value become spaces
-            v = f"replace({v}, {_lit(c)}, ' ')"
+            v = f"replace({v}, {literal(c)}, ' ')"
     return v
 
 
@@ -188,8 +184,8 @@ def render(con, d: Definition, out) -> int:
     eol, delim = d.eol, d.raw.get("delimiter", ",")
     if d.raw.get("header"):
         out.write((delim.join(f["name"] for f in d.fields) + eol).encode("utf-8"))
-    line = f" || {_lit(delim)} || ".join(_text(d, f) for f in d.fields)
-    chunks = con.execute(f"""SELECT string_agg(line || {_lit(eol)}, '' ORDER BY _line)
+    line = f" || {literal(delim)} || ".join(_text(d, f) for f in d.fields)
+    chunks = con.execute(f"""SELECT string_agg(line || {literal(eol)}, '' ORDER BY _line)
                              FROM (SELECT _line, {line} AS line FROM reporting.{d.name})
                              GROUP BY _line // 100000 ORDER BY _line // 100000""").fetchall()
     for (chunk,) in chunks:
