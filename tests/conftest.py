@@ -1,57 +1,89 @@
-"""Test set-up: a private AIRFLOW_HOME with a migrated SQLite DB, a data folder per test,
-and helpers that run the real ``iep_nightly`` DAG with ``dag.test()``."""
+"""Shared test set-up: a private local Airflow (the CLI's settings, SQLite), a data folder per test,
+a real SMTP server, and the helpers every test module imports from here.
+
+Tiers (markers, added from the fixtures a test uses, so they cannot be forgotten):
+- ``dag_run``         runs a real DAG with ``dag.test()`` (tens of seconds);
+- ``airflow_server``  starts ``airflow standalone`` and talks to its REST API (minutes);
+- ``browser``         drives headless Chromium;
+- ``cluster``         starts the Celery deployment.
+``make test-fast`` runs the rest in seconds; ``make test`` (and CI) runs everything.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import sys
 import tempfile
 from datetime import date
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="iepwatch-airflow-"))
-os.environ.update({
-    "AIRFLOW_HOME": str(_AIRFLOW_HOME),
-    "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-    "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-    "IEPWATCH_DISABLE_DEADLINE": "1",   # dag.test() cannot run DAGs with a DeadlineAlert (see iepwatch.notify)
-})
+sys.path.insert(0, str(ROOT / "include"))
 sys.path.insert(0, str(ROOT / "tests"))
+
+from iepwatch import airflow_env  # noqa: E402  (light: no Airflow import)
+
+AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="iepwatch-airflow-"))
+os.environ.update({
+    **airflow_env.settings(AIRFLOW_HOME),
+    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+    "IEPWATCH_DISABLE_DEADLINE": "1",   # dag.test() cannot run DAGs with a DeadlineAlert (see iepwatch.alerts)
+})
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 from builder import AS_OF, Export  # noqa: E402
+
+from iepwatch.mailcatcher import MailCatcher, free_port  # noqa: E402,F401  (free_port: for the tests)
+
+TIER_FIXTURES = {"airflow_db": "dag_run", "standalone": "airflow_server", "chromium": "browser"}
+
+
+def pytest_configure(config):
+    for marker, what in (("dag_run", "runs a real DAG with dag.test()"),
+                         ("airflow_server", "starts airflow standalone"),
+                         ("browser", "drives headless Chromium"),
+                         ("cluster", "starts the Celery deployment")):
+        config.addinivalue_line("markers", f"{marker}: {what}")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture, marker in TIER_FIXTURES.items():
+            if fixture in item.fixturenames:
+                item.add_marker(marker)
+
+
+def smtp_url(port: int) -> str:
+    """The Airflow connection URI of a local SMTP server without TLS."""
+    return f"smtp://127.0.0.1:{port}?disable_ssl=true&disable_tls=true&from_email=iepwatch%40example.org"
 
 
 @pytest.fixture(scope="session", autouse=True)
 def session_mail_server(tmp_path_factory):
     """Every DAG run sends its coordinator emails to a real SMTP server on 127.0.0.1."""
-    import socket
-
-    from iepwatch.alerts.mailcatcher import MailCatcher
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    outbox = tmp_path_factory.mktemp("session-outbox")
-    os.environ["AIRFLOW_CONN_SMTP_DEFAULT"] = (
-        f"smtp://127.0.0.1:{port}?disable_ssl=true&disable_tls=true&from_email=iepwatch%40example.org")
-    with MailCatcher(outbox, port) as catcher:
+    with MailCatcher(tmp_path_factory.mktemp("session-outbox")) as catcher:
+        os.environ["AIRFLOW_CONN_SMTP_DEFAULT"] = smtp_url(catcher.port)
         yield catcher
 
 
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
-    for cmd in (["db", "migrate"], ["pools", "set", "iepwatch_warehouse", "1", "DuckDB warehouse"]):
-        out = subprocess.run([sys.executable, "-m", "airflow", *cmd], capture_output=True, text=True)
-        assert out.returncode == 0, out.stderr[-3000:]
-    return _AIRFLOW_HOME
+    """The migrated metadata database with the pools of pools.json (as the CLI sets it up)."""
+    airflow_env.set_up(dict(os.environ))
+    return AIRFLOW_HOME
+
+
+@pytest.fixture
+def chromium():
+    import shutil
+
+    if not shutil.which("chromium"):
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return shutil.which("chromium")
 
 
 @pytest.fixture
@@ -59,7 +91,22 @@ def data_dir(tmp_path, monkeypatch) -> Path:
     d = tmp_path / "data"
     monkeypatch.setenv("IEPWATCH_DATA_DIR", str(d))
     monkeypatch.delenv("IEPWATCH_EXPORT_ROOT", raising=False)
+    monkeypatch.delenv("IEPWATCH_CONFIG", raising=False)
     return d
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch, data_dir):
+    """``settings({...})`` writes a district configuration over the project's and points IEPWATCH_CONFIG at it."""
+    counter = iter(range(1000))
+
+    def _write(overrides: dict) -> Path:
+        path = tmp_path / f"iepwatch-{next(counter)}.yaml"
+        path.write_text(yaml.safe_dump(overrides))
+        monkeypatch.setenv("IEPWATCH_CONFIG", str(path))
+        return path
+
+    return _write
 
 
 @pytest.fixture
@@ -75,11 +122,10 @@ def district() -> Export:
 
 
 def logical_date(as_of: date):
-    import pendulum
+    from iepwatch.config import load_config
+    from iepwatch.night import logical_date as ld
 
-    from iepwatch.cli import logical_date as ld
-
-    return pendulum.parse(ld(as_of))
+    return ld(as_of, load_config().district.timezone)
 
 
 def run_dag(dag_id: str, as_of: date, conf: dict | None = None):
@@ -127,35 +173,38 @@ class Night:
         return [r for r in self.results if r["rule_id"] == rule and (student is None or r["student_id"] == student)]
 
 
+INGEST_AND_RULES = ("archive_export", "load_staging", "validate_export", "publish_core", "evaluate_rules",
+                    "build_exceptions")
+
+
+def run_night_in_process(folder: Path, as_of: date):
+    """The night's task bodies up to the exceptions, called in order as the DAG wires them (no Airflow)."""
+    from iepwatch.night import Night as Run
+    from iepwatch.tasks import iep_nightly as t
+
+    night = Run(as_of, export_dir=folder)
+    for name in INGEST_AND_RULES:
+        night = getattr(t, name)(night)
+    return night
+
+
 @pytest.fixture
-def evaluate(data_dir, tmp_path):
-    """Run a night through the package's pipeline functions (real DuckDB, real SQL), without Airflow."""
-    from iepwatch import load, quality, rules, sources, warehouse
+def evaluate(data_dir, tmp_path, settings):
+    """Run a night through the real task bodies (real DuckDB, real SQL), without Airflow's scheduler."""
+    from iepwatch import warehouse
     from iepwatch.config import load_config
 
     counter = iter(range(1000))
 
     def _eval(export: Export, as_of: date = AS_OF, rule_settings: dict | None = None) -> Night:
-        cfg = load_config(overrides={"rules": rule_settings or {}})
-        folder = export.write(tmp_path / f"export-{next(counter)}")
-        arc = sources.archive(cfg, as_of, folder)
-        suites = quality.load_suites("ingest", as_of)
-        with warehouse.connect(cfg) as con:
-            load.load_staging(con, arc.path, as_of, arc.export_id)
-            quality.check_keys(con, suites)
-            summary = quality.quarantine(con, suites, as_of, 100.0)
-            assert not any(summary.quarantined.values()), f"test export has bad rows: {summary.reasons}"
-            load.publish(con, as_of, arc.export_id)
-            rules.evaluate(con, cfg, as_of)
-            rules.build_exceptions(con, as_of)
-
-            def fetch(q, *args):
-                cur = con.execute(q, list(args))
-                cols = [d[0] for d in cur.description]
-                return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
-
-            return Night(fetch("SELECT * FROM facts.rule_results"),
-                         fetch("SELECT * FROM compliance.exceptions WHERE as_of = ?", as_of),
-                         fetch("SELECT * FROM compliance.resolved WHERE as_of = ?", as_of))
+        settings({"quality": {"quarantine_threshold_pct": 100}, "rules": rule_settings or {}})
+        run = run_night_in_process(export.write(tmp_path / f"export-{next(counter)}"), as_of)
+        with warehouse.connect(load_config(), read_only=True) as con:
+            bad = con.execute("SELECT table_name, reason, count(*) FROM quarantine.rows WHERE slot = ? GROUP BY ALL",
+                              [run.slot]).fetchall()
+            assert not bad, f"test export has bad rows: {bad}"
+            return Night(warehouse.rows(con, "SELECT * FROM facts.rule_results"),
+                         warehouse.rows(con, "SELECT * FROM compliance.exceptions WHERE as_of = ?", [as_of]),
+                         warehouse.rows(con, "SELECT * FROM compliance.resolved WHERE as_of = ?", [as_of]))
 
     return _eval

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,17 +14,11 @@ from pathlib import Path
 
 import pytest
 from builder import AS_OF
+from conftest import free_port, logical_date
+
+from iepwatch import airflow_env
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", 0))
-        except OSError as e:
-            pytest.skip(f"cannot bind a port on 127.0.0.1: {e}")
-        return s.getsockname()[1]
 
 
 def call(url: str, token: str | None = None, body: dict | None = None, method: str | None = None):
@@ -59,15 +52,13 @@ def standalone(tmp_path, data_dir, session_mail_server):
     port = free_port()
     home = tmp_path / "airflow"
     home.mkdir()
-    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__API__HOST": "127.0.0.1",
+    env = {**os.environ, **airflow_env.settings(home), "AIRFLOW__API__HOST": "127.0.0.1",
            "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-           "AIRFLOW__CORE__PARALLELISM": "4", "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-           "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "AIRFLOW__CORE__PARALLELISM": "4",
            "IEPWATCH_DATA_DIR": str(data_dir), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
            "IEPWATCH_DISABLE_DEADLINE": "0"}   # the scheduler runs the nightly with its DeadlineAlert
+    airflow_env.set_up(env)
     airflow = str(Path(sys.executable).parent / "airflow")
-    for cmd in (["db", "migrate"], ["pools", "set", "iepwatch_warehouse", "1", "DuckDB warehouse"]):
-        subprocess.run([airflow, *cmd], env=env, check=True, capture_output=True)
     log = (home / "standalone.log").open("w")
     proc = subprocess.Popen([airflow, "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
@@ -91,7 +82,6 @@ def standalone(tmp_path, data_dir, session_mail_server):
 
 
 def test_nightly_through_the_rest_api_and_the_plugin_page(standalone, tmp_path):
-    from conftest import logical_date
 
     from iepwatch.demo import generate
 

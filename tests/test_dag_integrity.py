@@ -36,21 +36,23 @@ def test_tags_owner_retries_docs(dagbag):
             assert t.retry_exponential_backoff, (dag_id, t.task_id)
             assert t.owner and t.owner != "airflow", (dag_id, t.task_id)
             assert t.pool == "iepwatch_warehouse", (dag_id, t.task_id)
+    assert json.loads((ROOT / "pools.json").read_text())["iepwatch_warehouse"]["slots"] == 1
 
 
 def test_failures_and_late_runs_alert_the_data_team_by_smtp(dagbag):
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
-    from iepwatch.notify import deadline_interval
+    from iepwatch.alerts import RunAlertNotifier, deadline_interval
 
     for dag in dagbag.dags.values():
         for t in dag.tasks:
             assert not t.email_on_failure
             callbacks = t.on_failure_callback if isinstance(t.on_failure_callback, list) else [t.on_failure_callback]
             (notifier,) = callbacks
-            assert isinstance(notifier, SmtpNotifier) and notifier.to == "data-team@example.org"
+            assert isinstance(notifier, RunAlertNotifier) and isinstance(notifier, SmtpNotifier)
+            assert notifier.to == "data-team@example.org"
+    from iepwatch.alerts import deadline_alert
     from iepwatch.config import load_config
-    from iepwatch.notify import deadline_alert
 
     assert dagbag.dags["iep_nightly"].deadline is None, "off under dag.test() (IEPWATCH_DISABLE_DEADLINE=1)"
     os.environ["IEPWATCH_DISABLE_DEADLINE"] = "0"

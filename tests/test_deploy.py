@@ -66,9 +66,15 @@ def test_airflow_services_build_from_the_dockerfile_and_mount_the_project(config
     assert "_PIP_ADDITIONAL_REQUIREMENTS" not in env
 
 
-def test_airflow_init_creates_the_one_slot_warehouse_pool(config):
+def test_airflow_init_creates_the_pools_of_the_one_pools_file(config):
     script = " ".join(config["services"]["airflow-init"]["command"])
-    assert "airflow db migrate" in script and "airflow pools set iepwatch_warehouse 1" in script
+    assert "airflow db migrate" in script and "airflow pools import /opt/airflow/pools.json" in script
+    mounts = {v["target"]: v for v in config["services"]["airflow-init"]["volumes"]}
+    assert mounts["/opt/airflow/pools.json"]["source"] == str(ROOT / "pools.json")
+    pools = json.loads((ROOT / "pools.json").read_text())
+    from iepwatch.config import load_config
+
+    assert pools[load_config().district.pool]["slots"] == 1
 
 
 def test_dockerfile_airflow_version_is_the_locked_one():

@@ -54,9 +54,11 @@ def bare_read(folder: Path) -> float:
 
 
 def bench_ingest(students: int, root: Path, as_of: date = DEMO_AS_OF) -> dict:
-    from iepwatch import load, quality, sources, warehouse
+    from iepwatch import load, sources, warehouse
     from iepwatch.config import load_config
     from iepwatch.demo import generate
+    from iepwatch.quality import gate, gx
+    from iepwatch.quality.suites import load_suites
 
     export = root / "exports" / f"{students}" / as_of.isoformat()
     if not (export / "students.csv").exists():
@@ -72,19 +74,19 @@ def bench_ingest(students: int, root: Path, as_of: date = DEMO_AS_OF) -> dict:
     bare = min(bare_read(export) for _ in range(2))
     with watch("archive"):
         arc = sources.archive(cfg, as_of, export)
-    suites = quality.load_suites("ingest", as_of)
+    suites = load_suites("ingest", as_of)
     with warehouse.connect(cfg) as con:
         with watch("load"):
-            staged = load.load_staging(con, arc.path, as_of, arc.export_id)
+            slot, staged = load.load_staging(con, arc.path, as_of, arc.export_id)
         with watch("validate: keys + quarantine (DuckDB)"):
-            quality.check_keys(con, suites)
-            quality.quarantine(con, suites, as_of, cfg.quarantine_threshold_pct)
+            gate.check_keys(con, suites)
+            gate.quarantine(con, suites, slot, as_of, cfg.quality.quarantine_threshold_pct)
     with warehouse.connect(cfg) as con, watch("publish"):
-        load.publish(con, as_of, arc.export_id)
+        load.publish(con, slot, as_of, arc.export_id)
     with watch("GX validation + Data Docs (after publish)"):
-        results = quality.validate(cfg.warehouse, ["ingest"], as_of, cfg.datadocs_dir)
+        results = gx.validate(cfg.warehouse, ["ingest"], as_of, cfg.paths.datadocs_dir)
     with warehouse.connect(cfg) as con:
-        assert not quality.disagreements(con, results, load.slot_of(con, as_of, arc.export_id))
+        assert not gate.disagreements(con, results, slot)
     rows = sum(v["rows"] for v in staged.values())
     return {"students": students, "rows": rows, "bare": bare, "stages": watch.stages,
             "bytes": sum(f.stat().st_size for f in export.glob("*.csv"))}

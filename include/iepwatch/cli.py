@@ -1,66 +1,294 @@
-"""Small helpers for the Makefile: ``python -m iepwatch.cli logical-date 2026-11-27`` etc."""
+"""The command line behind the Makefile: ``python -m iepwatch.cli <command>``.
+
+    night --date D [--export DIR]   run iep_nightly then state_reporting for one night
+    demo [--date D] [--students N]  generate the demo district, run its night with a local mail catcher
+    summary D                       where a night's results are, with counts (no student data)
+    airflow start|stop              the Airflow UI (airflow standalone) on 127.0.0.1
+    email-preview [--date D]        the first digest of a night rendered to PNG (headless Chromium)
+    set-up                          migrate Airflow's metadata database and import pools.json
+    logical-date D                  the logical date whose as-of date is D
+
+A night holds a lock on its data folder: a second night started on the same folder waits
+for the first (``--no-wait``: stops at once with a clear message) instead of corrupting it.
+"""
 
 from __future__ import annotations
 
 import argparse
-from datetime import date, datetime, time
+import contextlib
+import fcntl
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
 
-from iepwatch.config import load_config
+from iepwatch import airflow_env
+from iepwatch.config import Config, ConfigError, load_config
+from iepwatch.night import logical_date
+
+# Lines of an ``airflow dags test`` log that say why a run failed.
+_ERROR_LINE = re.compile(r"\[error +\].*\[iepwatch|^[A-Za-z_.]+(Error|Exception): ")
+_TIMESTAMP = re.compile(r"^[0-9TZ:.-]+ \[error +\] ")
+_LOGGER_SUFFIX = re.compile(r" \[iepwatch[^]]*\] loc=.*")
 
 
-def logical_date(as_of: date) -> str:
-    """The logical date whose as-of date (in the district's time zone) is ``as_of``: noon local."""
-    from zoneinfo import ZoneInfo
+class NightFailed(SystemExit):
+    pass
 
+
+def failure_lines(log_text: str, most: int = 12) -> list[str]:
+    """The error lines of a run's log, cleaned and without repeats (the DATA ERROR line first)."""
+    out: list[str] = []
+    for line in log_text.splitlines():
+        if not _ERROR_LINE.search(line) or "raise " in line:
+            continue
+        line = _LOGGER_SUFFIX.sub("", _TIMESTAMP.sub("", line))[:600]
+        if line not in out:
+            out.append(line)
+    out.sort(key=lambda s: not re.search(r"(DATA|CONFIG) ERROR", s))
+    return out[:most]
+
+
+def run_dag(dag_id: str, as_of: date, conf: dict, log: Path, env: dict[str, str], cfg: Config) -> None:
+    """``airflow dags test`` for the night; prints the failure's reason and raises NightFailed on failure."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    print(f"running {dag_id} for {as_of} (log: {log})", flush=True)
+    when = logical_date(as_of, cfg.district.timezone).isoformat()
+    with log.open("w") as out:
+        status = subprocess.run([*airflow_env.AIRFLOW, "dags", "test", dag_id, when, "--conf", json.dumps(conf)],
+                                env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+    text = log.read_text(errors="replace")
+    if status == 0 and re.search(r"DagRun Finished:.*state=success,", text):
+        return
+    for line in failure_lines(text):
+        print(line)
+    raise NightFailed(f"{dag_id} FAILED for {as_of}; see the lines above and {log}")
+
+
+@contextlib.contextmanager
+def night_lock(cfg: Config, as_of: date, wait: bool, most_seconds: float = 6 * 3600) -> Iterator[None]:
+    """One night at a time per data folder: wait for the running one, or stop with a clear message."""
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    path = cfg.data_dir / ".night.lock"
+    with path.open("a+") as f:
+        deadline, said = time.monotonic() + most_seconds, False
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                f.seek(0)
+                holder = f.read().strip() or "another process"
+                message = f"another night is running on {cfg.data_dir} ({holder})"
+                if not wait or time.monotonic() > deadline:
+                    raise NightFailed(f"{message}; not started (run it again when that night has finished)") from None
+                if not said:
+                    print(f"{message}; waiting for it to finish", flush=True)
+                    said = True
+                time.sleep(1)
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}, as-of {as_of}\n")
+        f.flush()
+        try:
+            yield
+        finally:
+            f.truncate(0)
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def night(as_of: date, export: Path | None, wait: bool = True, env_extra: dict | None = None) -> None:
+    """Run both DAGs for one night, in order; the data folder is locked meanwhile."""
     cfg = load_config()
-    return datetime.combine(as_of, time(12), tzinfo=ZoneInfo(cfg.timezone)).isoformat()
+    env = airflow_env.environment(IEPWATCH_DISABLE_DEADLINE="1", **(env_extra or {}))
+    airflow_env.set_up(env)
+    run = cfg.run_dir(as_of)
+    with night_lock(cfg, as_of, wait):
+        run_dag("iep_nightly", as_of, {"export_dir": str(export.resolve())} if export else {},
+                run / "airflow.log", env, cfg)
+        run_dag("state_reporting", as_of, {"as_of": as_of.isoformat()}, run / "state_reporting.log", env, cfg)
+    print(summary(as_of))
 
 
 def summary(as_of: date) -> str:
     """Where a night's results are, with a few counts (no student data)."""
     import duckdb
 
+    from iepwatch import warehouse
+
     cfg = load_config()
-    lines = [f"iepwatch results for {as_of} ({cfg.district_name})",
+    lines = [f"iepwatch results for {as_of} ({cfg.district.name})",
              f"  data folder      {cfg.data_dir}",
              f"  warehouse        {cfg.warehouse}",
-             f"  Data Docs        {cfg.datadocs_dir / 'index.html'}",
+             f"  Data Docs        {cfg.paths.datadocs_dir / 'index.html'}",
              f"  run outputs      {cfg.run_dir(as_of)}"]
     if cfg.warehouse.exists():
-        con = duckdb.connect(str(cfg.warehouse), read_only=True)
         try:
-            rows = con.execute("SELECT table_name, rows FROM ops.published WHERE as_of = ? ORDER BY 1",
-                               [as_of]).fetchall()
-            lines.append("  core tables      " + ", ".join(f"{t} {n:,}" for t, n in rows))
-            q = con.execute("SELECT count(*) FROM quarantine.rows JOIN ops.slots USING (slot) "
-                            "WHERE published AND ops.slots.as_of = ?", [as_of]).fetchone()[0]
-            lines.append(f"  quarantined rows {q:,}")
-            if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'compliance' "
-                           "AND table_name = 'exceptions'").fetchone()[0]:
-                for status, n in con.execute(
-                        "SELECT status, count(*) FROM compliance.exceptions WHERE as_of = ? "
-                        "GROUP BY 1 ORDER BY 1", [as_of]).fetchall():
-                    lines.append(f"  exceptions       {status:<10} {n:,}")
-                lines.append(f"  exceptions.csv   {cfg.run_dir(as_of) / 'exceptions.csv'}")
-        except duckdb.Error as e:
-            lines.append(f"  (warehouse not complete for this date: {e.__class__.__name__})")
-        finally:
-            con.close()
-    for manifest in sorted((cfg.data_dir / "extracts").glob(f"*/{as_of}/manifest.json")):
+            with warehouse.connect(cfg, read_only=True, wait=30) as con:
+                rows = con.execute("SELECT table_name, rows FROM ops.published WHERE as_of = ? ORDER BY 1",
+                                   [as_of]).fetchall()
+                lines.append("  core tables      " + ", ".join(f"{t} {n:,}" for t, n in rows))
+                q = con.execute("SELECT count(*) FROM quarantine.rows JOIN ops.slots USING (slot) "
+                                "WHERE published AND ops.slots.as_of = ?", [as_of]).fetchone()[0]
+                lines.append(f"  quarantined rows {q:,}")
+                if warehouse.exists(con, "compliance", "exceptions"):
+                    for status, n in con.execute("SELECT status, count(*) FROM compliance.exceptions "
+                                                 "WHERE as_of = ? GROUP BY 1 ORDER BY 1", [as_of]).fetchall():
+                        lines.append(f"  exceptions       {status:<10} {n:,}")
+                    lines.append(f"  exceptions.csv   {cfg.run_dir(as_of) / 'exceptions.csv'}")
+        except (duckdb.Error, warehouse.WarehouseBusy) as e:
+            lines.append(f"  (warehouse not readable for this date: {e.__class__.__name__})")
+    for manifest in sorted(cfg.paths.extracts_dir.glob(f"*/{as_of}/manifest.json")):
         lines.append(f"  extract          {manifest.parent}")
-    outbox = sorted((cfg.data_dir / "outbox").glob(f"iepwatch.{as_of}.*.eml"))
+    outbox = sorted(cfg.paths.outbox_dir.glob(f"iepwatch.{as_of}.*.eml"))
     if outbox:
-        lines.append(f"  emails           {len(outbox)} in {cfg.data_dir / 'outbox'} (iepwatch.{as_of}.*.eml)")
+        lines.append(f"  emails           {len(outbox)} in {cfg.paths.outbox_dir} (iepwatch.{as_of}.*.eml)")
     return "\n".join(lines)
 
 
+def demo(as_of: date, students: int, smtp_port: int) -> None:
+    """The demo district's night, its mail caught by a local SMTP server writing ``outbox_dir/*.eml``.
+
+    The pipeline sends through the Airflow connection ``smtp_default`` as in production; only
+    the server differs. Port 0 picks a free port; a port that is taken fails here, loudly.
+    """
+    from iepwatch.demo import generate
+    from iepwatch.mailcatcher import MailCatcher
+
+    cfg = load_config()
+    export = cfg.paths.export_root / as_of.isoformat()
+    if not (export / "students.csv").exists():
+        counts = generate(export, students=students, as_of=as_of)
+        print(f"generated the demo district ({counts['students']:,} students) in {export}")
+    try:
+        catcher = MailCatcher(cfg.paths.outbox_dir, smtp_port)
+        catcher.__enter__()
+    except (OSError, RuntimeError) as e:
+        raise SystemExit(f"the demo's mail catcher cannot listen on 127.0.0.1:{smtp_port} "
+                         f"({getattr(e, 'strerror', None) or e}); "
+                         "free the port or pass DEMO_SMTP_PORT=0 for any free port") from None
+    try:
+        print(f"coordinator emails go to a local mail catcher on 127.0.0.1:{catcher.port}, "
+              f"writing {cfg.paths.outbox_dir}/*.eml")
+        conn = (f"smtp://127.0.0.1:{catcher.port}?disable_ssl=true&disable_tls=true"
+                "&from_email=iepwatch%40example.org")
+        night(as_of, export, env_extra={"AIRFLOW_CONN_SMTP_DEFAULT": conn})
+    finally:
+        catcher.__exit__(None, None, None)
+
+
+def airflow_start(port: int) -> None:
+    """``airflow standalone`` on 127.0.0.1 in its own process group; returns once it answers."""
+    import urllib.request
+
+    env = airflow_env.environment(AIRFLOW__API__HOST="127.0.0.1", AIRFLOW__API__PORT=str(port),
+                                  AIRFLOW__CORE__PARALLELISM="4", AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{port}",
+                                  PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    airflow_env.set_up(env)
+    home = Path(env["AIRFLOW_HOME"])
+    pid_file, log = home / "standalone.pid", home / "standalone.log"
+    url = f"http://127.0.0.1:{port}"
+    if pid_file.exists() and _alive(int(pid_file.read_text())):
+        print(f"already running: {url}")
+        return
+    with log.open("w") as out:
+        proc = subprocess.Popen([*airflow_env.AIRFLOW, "standalone"], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    pid_file.write_text(str(proc.pid))
+    for _ in range(120):
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=2)
+            break
+        if proc.poll() is not None:
+            raise SystemExit(f"Airflow stopped while starting; see {log}")
+        time.sleep(1)
+    else:
+        raise SystemExit(f"Airflow did not answer within 2 minutes; see {log}")
+    print(f"Airflow UI: {url}  (iepwatch page: {url}/iepwatch/)\n"
+          f"login: admin, password in {home / 'simple_auth_manager_passwords.json.generated'}\n"
+          "stop it with: make stop")
+
+
+def _alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def airflow_stop() -> None:
+    pid_file = airflow_env.home() / "standalone.pid"
+    if not pid_file.exists():
+        print("Airflow is not running")
+        return
+    pgid = int(pid_file.read_text())
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+        for _ in range(30):
+            if not _alive(pgid):
+                break
+            time.sleep(1)
+        else:
+            os.killpg(pgid, signal.SIGKILL)
+    pid_file.unlink()
+    print("Airflow stopped")
+
+
+def email_preview(as_of: date) -> None:
+    from iepwatch.digests.preview import eml_to_png
+
+    outbox = load_config().paths.outbox_dir
+    found = sorted(outbox.glob(f"iepwatch.{as_of}.*.eml"))
+    if not found:
+        raise SystemExit(f"no email for {as_of} in {outbox}: run make demo first")
+    print(eml_to_png(found[0], outbox / "preview.png"))
+
+
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="iepwatch")
+    from iepwatch.demo import DEMO_AS_OF
+
+    ap = argparse.ArgumentParser(prog="python -m iepwatch.cli", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("logical-date", "summary"):
-        sub.add_parser(name).add_argument("as_of", type=date.fromisoformat)
+    p = sub.add_parser("night", help="run both DAGs for one night")
+    p.add_argument("--date", type=date.fromisoformat, required=True)
+    p.add_argument("--export", type=Path, help="the export folder (default: <export_root>/<date>)")
+    p.add_argument("--no-wait", action="store_true", help="stop if another night runs on the data folder")
+    p = sub.add_parser("demo", help="the demo district's night")
+    p.add_argument("--date", type=date.fromisoformat, default=DEMO_AS_OF)
+    p.add_argument("--students", type=int, default=2000)
+    p.add_argument("--smtp-port", type=int, default=8025, help="the mail catcher's port (0: any free port)")
+    for name in ("summary", "logical-date"):
+        sub.add_parser(name).add_argument("date", type=date.fromisoformat)
+    p = sub.add_parser("airflow", help="the Airflow UI: start or stop")
+    p.add_argument("action", choices=["start", "stop"])
+    p.add_argument("--port", type=int, default=8080)
+    sub.add_parser("email-preview").add_argument("--date", type=date.fromisoformat, default=DEMO_AS_OF)
+    sub.add_parser("set-up")
     args = ap.parse_args(argv)
-    print(logical_date(args.as_of) if args.cmd == "logical-date" else summary(args.as_of))
+    try:
+        if args.cmd == "night":
+            night(args.date, args.export, wait=not args.no_wait)
+        elif args.cmd == "demo":
+            demo(args.date, args.students, args.smtp_port)
+        elif args.cmd == "summary":
+            print(summary(args.date))
+        elif args.cmd == "logical-date":
+            print(logical_date(args.date, load_config().district.timezone).isoformat())
+        elif args.cmd == "airflow":
+            airflow_start(args.port) if args.action == "start" else airflow_stop()
+        elif args.cmd == "email-preview":
+            email_preview(args.date)
+        elif args.cmd == "set-up":
+            airflow_env.set_up(airflow_env.environment())
+    except ConfigError as e:
+        raise SystemExit(f"CONFIG ERROR: {e}") from None
 
 
 if __name__ == "__main__":

@@ -1,17 +1,25 @@
-"""One typed configuration object, read from the YAML file.
+"""The configuration: one typed, validated section per concern, read from ``iepwatch.yaml``.
 
-Paths may be overridden by environment variables so that tests, the demo and
-docker-compose can point the same code at other folders.
+Every key is declared here once, with its type, default and check. Loading fails at once
+with one line naming the file and the key (an unknown key, a wrong type, a bad cron or
+time zone, a missing required key), so a typo shows in the Airflow UI as an import error
+that names it. Paths may be overridden by environment variables (``IEPWATCH_DATA_DIR``,
+``IEPWATCH_EXPORT_ROOT``; ``IEPWATCH_CONFIG`` picks another file) so that tests, the demo
+and docker-compose point the same code at other folders.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
+import re
+import types
+import typing
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -19,22 +27,85 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / "iepwatch.yaml"
 
 
-@dataclass(frozen=True)
-class Config:
-    district_name: str
-    timezone: str
-    schedule: str
-    owner: str
-    pool: str
-    data_dir: Path
-    export_root: Path
-    quarantine_threshold_pct: float
-    smtp_conn_id: str
-    email: dict[str, Any]
-    rules: dict[str, Any]
-    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+class ConfigError(ValueError):
+    """A configuration problem: not transient, so whatever meets it fails at once."""
 
-    # Everything the pipeline writes lives below data_dir.
+
+# --- checks (each raises ValueError with the reason) ------------------------------------------
+
+def _timezone(v: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {v!r} (an IANA name such as America/Los_Angeles)") from None
+
+
+def _cron(v: str) -> None:
+    from croniter import croniter
+
+    if not croniter.is_valid(v) or len(v.split()) != 5:
+        raise ValueError(f"not a five-field cron expression: {v!r}")
+    if not all(x.isdigit() for x in v.split()[:2]):
+        raise ValueError(f"minute and hour must be plain numbers (one run a night): {v!r}")
+
+
+def _pattern(regex: str, what: str):
+    def check(v: str) -> None:
+        if not re.fullmatch(regex, v):
+            raise ValueError(f"expected {what}, got {v!r}")
+    return check
+
+
+def _at_least(low: float):
+    def check(v: float) -> None:
+        if v < low:
+            raise ValueError(f"must be at least {low:g}, got {v!r}")
+    return check
+
+
+def _percent(v: float) -> None:
+    if not 0 <= v <= 100:
+        raise ValueError(f"must be a percentage from 0 to 100, got {v!r}")
+
+
+def _email(v: str) -> None:
+    if not re.fullmatch(r"[^@\s,;<>]+@[^@\s,;<>]+\.[A-Za-z0-9-]+", v):
+        raise ValueError(f"not one email address: {v!r}")
+
+
+def _opt(default: Any = dataclasses.MISSING, check=None, factory=None):
+    meta = {"check": check} if check else {}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+_DAYS = _at_least(0)
+_POSITIVE = _at_least(1)
+
+
+# --- sections -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DistrictConfig:
+    name: str
+    timezone: str = _opt(check=_timezone)
+    schedule: str = _opt("0 2 * * *", _cron)           # cron, in the district's time zone
+    owner: str = "iepwatch-data-team"
+    pool: str = "iepwatch_warehouse"                    # the one-slot Airflow pool (pools.json)
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    """Everything the pipeline writes lives below ``data_dir`` unless a path says otherwise."""
+
+    data_dir: Path = Path("data")
+    export_root: Path | None = None    # the student system drops <YYYY-MM-DD>/ here (default data_dir/exports)
+    extracts_dir: Path | None = None   # state extracts (default data_dir/extracts)
+    outbox_dir: Path | None = None     # the local mail catcher's folder (default data_dir/outbox)
+
     @property
     def warehouse(self) -> Path:
         return self.data_dir / "warehouse.duckdb"
@@ -50,8 +121,184 @@ class Config:
     def run_dir(self, as_of: date) -> Path:
         return self.data_dir / "runs" / as_of.isoformat()
 
-    def rule(self, rule_id: str) -> dict[str, Any]:
-        return dict(self.rules.get(rule_id) or {})
+
+@dataclass(frozen=True)
+class QualityConfig:
+    quarantine_threshold_pct: float = _opt(5.0, _percent)
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    """Coordinator digests."""
+
+    smtp_conn_id: str = "smtp_default"
+    from_address: str = _opt("iepwatch@example.org", _email)   # when the connection sets no from_email
+    templates_dir: Path | None = None        # subject.txt.j2 / digest.txt.j2 / digest.html.j2 overrides
+    email_student_names: Literal["initials", "full"] = "initials"
+    send_empty_digest: bool = False
+    fallback_address: str = _opt("sped-office@example.org", _email)  # schools without a coordinator
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """Run alerts to the data team (failed tasks, a night not finished by the morning)."""
+
+    data_team_address: str = _opt("data-team@example.org", _email)
+    deadline_local_time: str = _opt("06:00", _pattern(r"([01]\d|2[0-3]):[0-5]\d", "HH:MM"))
+
+
+@dataclass(frozen=True)
+class Eval60Config:
+    initial_evaluation_days: int = _opt(60, _POSITIVE)
+    warn_days: int = _opt(14, _DAYS)
+    exempt_delay_reasons: list[str] = _opt(factory=lambda: ["parent_did_not_produce_child",
+                                                            "transfer_agreed_timeline"])
+
+
+@dataclass(frozen=True)
+class InitialIepConfig:
+    initial_iep_days: int = _opt(30, _POSITIVE)
+    warn_days: int = _opt(14, _DAYS)
+
+
+@dataclass(frozen=True)
+class AnnualReviewConfig:
+    annual_review_basis: Literal["365_days", "anniversary"] = "365_days"
+    warn_days: int = _opt(30, _DAYS)
+
+
+@dataclass(frozen=True)
+class ReevaluationConfig:
+    reevaluation_years: int = _opt(3, _POSITIVE)
+    warn_days: int = _opt(60, _DAYS)
+
+
+@dataclass(frozen=True)
+class ParentRequestConfig:
+    enabled: bool = True
+    parent_request_days: int = _opt(30, _POSITIVE)
+    warn_days: int = _opt(7, _DAYS)
+
+
+@dataclass(frozen=True)
+class TeamParentConfig:
+    parent_contact_attempts_min: int = _opt(2, _DAYS)
+
+
+@dataclass(frozen=True)
+class NoticeLeadConfig:
+    notice_lead_days: int = _opt(10, _DAYS)
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    """Every rule setting; the SQL receives these values and restates none of them."""
+
+    school_year_start: str = _opt("07-01", _pattern(r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])", "MM-DD"))
+    transition_age: int = _opt(16, _POSITIVE)
+    EVAL_60_DAY: Eval60Config = _opt(factory=Eval60Config)
+    IEP_INITIAL_30_DAY: InitialIepConfig = _opt(factory=InitialIepConfig)
+    IEP_ANNUAL_REVIEW: AnnualReviewConfig = _opt(factory=AnnualReviewConfig)
+    REEVALUATION_3_YEAR: ReevaluationConfig = _opt(factory=ReevaluationConfig)
+    PARENT_REQUEST_RESPONSE: ParentRequestConfig = _opt(factory=ParentRequestConfig)
+    TEAM_PARENT: TeamParentConfig = _opt(factory=TeamParentConfig)
+    NOTICE_LEAD_TIME: NoticeLeadConfig = _opt(factory=NoticeLeadConfig)
+
+
+@dataclass(frozen=True)
+class ExtractsConfig:
+    definitions_dir: Path | None = None   # a district's own format definitions (override the shipped ones)
+
+
+@dataclass(frozen=True)
+class Config:
+    district: DistrictConfig
+    paths: PathsConfig = _opt(factory=PathsConfig)
+    quality: QualityConfig = _opt(factory=QualityConfig)
+    email: EmailConfig = _opt(factory=EmailConfig)
+    alerts: AlertsConfig = _opt(factory=AlertsConfig)
+    rules: RulesConfig = _opt(factory=RulesConfig)
+    extracts: ExtractsConfig = _opt(factory=ExtractsConfig)
+    source: Path = field(default=DEFAULT_CONFIG, compare=False, metadata={"internal": True})
+
+    # Shortcuts for what nearly every caller needs.
+    @property
+    def data_dir(self) -> Path:
+        return self.paths.data_dir
+
+    @property
+    def warehouse(self) -> Path:
+        return self.paths.warehouse
+
+    def run_dir(self, as_of: date) -> Path:
+        return self.paths.run_dir(as_of)
+
+
+# --- loading --------------------------------------------------------------------------------
+
+def _fail(source: Path, key: str, reason: str) -> typing.NoReturn:
+    raise ConfigError(f"{source.name}: {key}: {reason} (file {source})")
+
+
+def _type_name(tp) -> str:
+    return {int: "a whole number", float: "a number", bool: "true or false", str: "text",
+            Path: "a path"}.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _coerce(tp, value, key: str, source: Path):
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(inner, value, key, source)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key, source)
+    if origin is Literal:
+        if value not in args:
+            _fail(source, key, f"expected one of {', '.join(map(str, args))}, got {value!r}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            _fail(source, key, f"expected a list, got {value!r}")
+        return [_coerce(args[0], v, f"{key}[{i}]", source) for i, v in enumerate(value)]
+    ok = {bool: isinstance(value, bool),
+          int: isinstance(value, int) and not isinstance(value, bool),
+          float: isinstance(value, int | float) and not isinstance(value, bool),
+          str: isinstance(value, str),
+          Path: isinstance(value, str) and value != ""}[tp]
+    if not ok:
+        _fail(source, key, f"expected {_type_name(tp)}, got {value!r}")
+    return Path(value) if tp is Path else float(value) if tp is float else value
+
+
+def _build(cls, raw, where: str, source: Path):
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        _fail(source, where or "(top level)", f"expected a section of keys, got {raw!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    hints = typing.get_type_hints(cls)
+    for k in raw:
+        if k not in fields:
+            _fail(source, f"{where}.{k}" if where else str(k),
+                  f"unknown key (expected one of: {', '.join(fields)})")
+    kwargs = {}
+    for name, f in fields.items():
+        key = f"{where}.{name}" if where else name
+        if name not in raw:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                _fail(source, key, "required key is missing")
+            continue
+        value = _coerce(hints[name], raw[name], key, source)
+        check = f.metadata.get("check")
+        if check and value is not None:
+            try:
+                check(value)
+            except ValueError as e:
+                _fail(source, key, str(e))
+        kwargs[name] = value
+    return cls(**kwargs)
 
 
 def _deep_merge(base: dict, over: dict) -> dict:
@@ -61,35 +308,45 @@ def _deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
+def _read(path: Path) -> dict:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path.name}: configuration file not found (file {path})") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "?"
+        raise ConfigError(f"{path.name}: not valid YAML at {where} (file {path})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path.name}: expected keys at the top level (file {path})")
+    return raw
+
+
 def load_config(path: str | Path | None = None, overrides: dict | None = None) -> Config:
-    """Read the YAML file (``IEPWATCH_CONFIG`` or the project's), apply overrides and env paths."""
-    path = Path(path or os.environ.get("IEPWATCH_CONFIG") or DEFAULT_CONFIG)
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    """Read the YAML file (``IEPWATCH_CONFIG`` or the project's), apply overrides and env paths.
+
+    A district's own file only needs the keys it changes: it is read over the project's file.
+    """
+    path = Path(path or os.environ.get("IEPWATCH_CONFIG") or DEFAULT_CONFIG).resolve()
+    raw = _read(path)
     if path != DEFAULT_CONFIG and DEFAULT_CONFIG.exists():
-        # A district file only needs the keys it changes.
-        raw = _deep_merge(yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8")), raw)
-    raw = _deep_merge(raw, overrides or {})
-    base = path.parent
+        raw = _deep_merge(_read(DEFAULT_CONFIG), raw)
+    cfg = _build(Config, _deep_merge(raw, overrides or {}), "", path)
 
-    def _path(env: str, value: str) -> Path:
-        p = Path(os.environ.get(env) or value)
-        return (p if p.is_absolute() else base / p).resolve()
+    def resolve(p: Path | None, env: str | None = None, default: Path | None = None) -> Path | None:
+        p = Path(os.environ[env]) if env and os.environ.get(env) else p
+        if p is None:
+            return default
+        return (p if p.is_absolute() else path.parent / p).resolve()
 
-    data_dir = _path("IEPWATCH_DATA_DIR", raw["paths"]["data_dir"])
-    export_default = raw["paths"].get("export_root") or str(data_dir / "exports")
-    if os.environ.get("IEPWATCH_DATA_DIR") and not os.environ.get("IEPWATCH_EXPORT_ROOT"):
-        export_default = str(data_dir / "exports")
-    return Config(
-        district_name=raw["district"]["name"],
-        timezone=raw["district"]["timezone"],
-        schedule=raw["schedule"],
-        owner=raw.get("owner", "iepwatch"),
-        pool=raw.get("pool") or "default_pool",
+    data_dir = resolve(cfg.paths.data_dir, "IEPWATCH_DATA_DIR")
+    # A data folder from the environment brings its own exports/ unless the export root is set there too.
+    export_root = cfg.paths.export_root if not os.environ.get("IEPWATCH_DATA_DIR") else None
+    paths = PathsConfig(
         data_dir=data_dir,
-        export_root=_path("IEPWATCH_EXPORT_ROOT", export_default),
-        quarantine_threshold_pct=float(raw["quality"]["quarantine_threshold_pct"]),
-        smtp_conn_id=raw["connections"]["smtp"],
-        email=dict(raw.get("email") or {}),
-        rules=dict(raw.get("rules") or {}),
-        raw=raw,
-    )
+        export_root=resolve(export_root, "IEPWATCH_EXPORT_ROOT", data_dir / "exports"),
+        extracts_dir=resolve(cfg.paths.extracts_dir, None, data_dir / "extracts"),
+        outbox_dir=resolve(cfg.paths.outbox_dir, None, data_dir / "outbox"))
+    email = dataclasses.replace(cfg.email, templates_dir=resolve(cfg.email.templates_dir))
+    extracts = ExtractsConfig(definitions_dir=resolve(cfg.extracts.definitions_dir))
+    return dataclasses.replace(cfg, paths=paths, email=email, extracts=extracts, source=path)

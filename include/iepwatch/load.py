@@ -20,7 +20,7 @@ from pathlib import Path
 
 from iepwatch.contract import DATE, FLAG, TABLES, Table
 from iepwatch.errors import DataError, lines_phrase
-from iepwatch.warehouse import literal, quote
+from iepwatch.warehouse import literal, quote, transaction
 
 SLOTS = ("slot_a", "slot_b")
 UNPARSEABLE = "__unparseable"
@@ -103,23 +103,27 @@ def published_slot(con) -> str | None:
     return row[0] if row else None
 
 
-def staging_slot(con) -> str:
-    """The slot that the current night loads into: never the published one."""
+def free_slot(con) -> str:
+    """The slot a new night loads into: never the published one."""
     return SLOTS[1] if published_slot(con) == SLOTS[0] else SLOTS[0]
 
 
-def slot_of(con, as_of: date, export_id: str) -> str:
-    """The slot holding this night's export (the published one if both do)."""
-    row = con.execute("SELECT slot FROM ops.slots WHERE as_of = ? AND export_id = ? ORDER BY published DESC",
-                      [as_of, export_id]).fetchone()
-    if row is None:
-        raise RuntimeError(f"no load slot holds export {export_id} of {as_of}")
-    return row[0]
+def check_slot(con, slot: str, as_of: date, export_id: str) -> None:
+    """The slot still holds this night's export (another night run at the same time may have reloaded it)."""
+    _ensure_ops(con)
+    held = con.execute("SELECT as_of, export_id FROM ops.slots WHERE slot = ?", [slot]).fetchone()
+    if held != (as_of, export_id):
+        other = f"the export {held[1]} of {held[0]}" if held else "nothing"
+        raise RuntimeError(f"load slot {slot} now holds {other}, not the export {export_id} of {as_of}: "
+                           "another night was loaded while this one ran; run this night again")
 
 
-def load_staging(con, folder: Path, as_of: date, export_id: str) -> dict[str, dict]:
-    """Every table of the contract into the free slot. Raises DataError on whole-file problems."""
-    # Check every header first, so one run reports all missing files/columns at once.
+def load_staging(con, folder: Path, as_of: date, export_id: str) -> tuple[str, dict[str, dict]]:
+    """Every table of the contract into the free slot; returns the slot and per-table row counts.
+
+    Raises DataError on whole-file problems (all files' headers are checked first, so one
+    run reports every missing file or column at once).
+    """
     problems = []
     for t in TABLES:
         try:
@@ -128,22 +132,18 @@ def load_staging(con, folder: Path, as_of: date, export_id: str) -> dict[str, di
             problems.append(str(e))
     if problems:
         raise DataError("Export rejected: " + "; ".join(problems))
-    slot = staging_slot(con)
+    slot = free_slot(con)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {slot}")
     loaded = {t.name: load_table(con, folder, t, slot) for t in TABLES}
     con.execute("INSERT OR REPLACE INTO ops.slots VALUES (?, ?, ?, false)", [slot, as_of, export_id])
-    return loaded
+    return slot, loaded
 
 
-def publish(con, as_of: date, export_id: str) -> dict[str, int]:
+def publish(con, slot: str, as_of: date, export_id: str) -> dict[str, int]:
     """Point the ``core`` views at the checked slot, in one transaction (all tables or none)."""
-    slot = staging_slot(con)
-    staged = con.execute("SELECT as_of, export_id FROM ops.slots WHERE slot = ?", [slot]).fetchone()
-    if staged != (as_of, export_id):
-        raise RuntimeError(f"slot {slot} holds {staged}, not the export {export_id} of {as_of}; load it again")
+    check_slot(con, slot, as_of, export_id)
     counts = {}
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for t in TABLES:
             cols = ", ".join(quote(c) for c in t.columns)
             con.execute(f"""
@@ -160,8 +160,4 @@ def publish(con, as_of: date, export_id: str) -> dict[str, int]:
                         [(as_of, export_id, k, v) for k, v in counts.items()])
         con.execute(f"CREATE OR REPLACE VIEW core.export AS SELECT as_of, export_id FROM ops.slots "
                     f"WHERE slot = '{slot}'")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return counts

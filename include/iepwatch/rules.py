@@ -14,7 +14,8 @@ from functools import cache
 from pathlib import Path
 
 from iepwatch.config import Config
-from iepwatch.warehouse import literal, sql
+from iepwatch.night import school_year_start
+from iepwatch.warehouse import literal, sql, transaction
 
 SUITE = Path(__file__).resolve().parents[2] / "expectations" / "compliance" / "rules.json"
 TEAM_ROLES = {  # role -> (rule, plain words)
@@ -36,22 +37,17 @@ def catalog() -> dict[str, dict]:
     return {e["meta"]["iepwatch"]["rule_id"]: e["meta"]["iepwatch"] for e in suite["expectations"]}
 
 
-def window_start(as_of: date, school_year_start: str) -> date:
-    """The latest school-year start (MM-DD) on or before the as-of date."""
-    month, day = (int(x) for x in school_year_start.split("-"))
-    start = date(as_of.year, month, day)
-    return start if start <= as_of else date(as_of.year - 1, month, day)
-
-
-def _params(cfg: Config, as_of: date) -> dict:
+def params(cfg: Config, as_of: date) -> dict:
+    """What every rule and extract template is rendered with: the night, the window, the settings."""
     r = cfg.rules
     return {
         "as_of": as_of.isoformat(),
-        "window_start": window_start(as_of, str(r["school_year_start"])).isoformat(),
-        "transition_age": int(r["transition_age"]),
+        "window_start": school_year_start(as_of, r.school_year_start),
+        "transition_age": r.transition_age,
         "r": r,
-        "exempt_reasons": ", ".join(literal(x) for x in r["EVAL_60_DAY"]["exempt_delay_reasons"]) or "NULL",
+        "exempt_reasons": ", ".join(literal(x) for x in r.EVAL_60_DAY.exempt_delay_reasons) or "NULL",
         "timeline_rules": [k for k, v in catalog().items() if v["kind"] == "timeline"],
+        "meeting_rules": [k for k, v in catalog().items() if v["kind"] == "meeting"],
         "team_rules": [(rule, role, name) for role, (rule, name) in TEAM_ROLES.items()],
         "roles": ["parent", *TEAM_ROLES],
         "role_names": ROLE_NAMES,
@@ -60,15 +56,10 @@ def _params(cfg: Config, as_of: date) -> dict:
 
 def evaluate(con, cfg: Config, as_of: date) -> dict[str, dict[str, int]]:
     """Build facts.* and facts.rule_results in one transaction; returns counts by rule and status."""
-    params = _params(cfg, as_of)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    p = params(cfg, as_of)
+    with transaction(con):
         for name in ("facts_students", "facts_timelines", "facts_meetings", "rule_results"):
-            con.execute(sql(name, **params))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+            con.execute(sql(name, **p))
     counts: dict[str, dict[str, int]] = {}
     for rule, status, n in con.execute("SELECT rule_id, status, count(*) FROM facts.rule_results GROUP BY 1, 2"
                                        " ORDER BY 1, 2").fetchall():
@@ -78,13 +69,8 @@ def evaluate(con, cfg: Config, as_of: date) -> dict[str, dict[str, int]]:
 
 def build_exceptions(con, as_of: date) -> dict[str, int]:
     """compliance.exceptions and compliance.resolved for the night (delete-then-insert: idempotent)."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(sql("exceptions", as_of=as_of.isoformat()))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     counts = dict(con.execute("SELECT status, count(*) FROM compliance.exceptions WHERE as_of = ? GROUP BY 1",
                               [as_of]).fetchall())
     counts["resolved"] = con.execute("SELECT count(*) FROM compliance.resolved WHERE as_of = ?",

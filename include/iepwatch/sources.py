@@ -32,7 +32,7 @@ class Archived:
 
 def find_export(cfg: Config, as_of: date, export_dir: str | None = None) -> Path:
     """The export folder: the ``export_dir`` param if given, else ``export_root/<as-of>``."""
-    folder = Path(export_dir) if export_dir else cfg.export_root / as_of.isoformat()
+    folder = Path(export_dir) if export_dir else cfg.paths.export_root / as_of.isoformat()
     if not folder.is_dir():
         raise DataError(f"No export for {as_of}: folder {folder} does not exist")
     if not any(folder.glob("*.csv")):
@@ -53,7 +53,7 @@ def archive(cfg: Config, as_of: date, source: Path) -> Archived:
     files = sorted(p for p in source.glob("*.csv") if p.is_file())
     sums = {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in files}
     export_id = hashlib.sha256(json.dumps(sums, sort_keys=True).encode()).hexdigest()[:16]
-    night = cfg.landing_dir / as_of.isoformat()
+    night = cfg.paths.landing_dir / as_of.isoformat()
     target = night / export_id
     if (target / MANIFEST).exists():
         return Archived(export_id, target, reused=True)

@@ -44,6 +44,7 @@ def _latest_summary(data_dir: Path) -> dict | None:
 @app.get("/", response_class=HTMLResponse)
 def index(user: User) -> str:
     from iepwatch.rules import catalog
+    from iepwatch.statuses import NAMES as statuses
 
     cfg = load_config()
     summary = _latest_summary(cfg.data_dir)
@@ -52,11 +53,10 @@ def index(user: User) -> str:
            "body{font-family:sans-serif;margin:24px;color:#1b1f24} table{border-collapse:collapse;font-size:13px}"
            "th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left} th{background:#f6f8fa}"
            ".n{text-align:right}</style></head><body>",
-           f"<h1>IEP compliance — {e(cfg.district_name)}</h1>"]
+           f"<h1>IEP compliance — {e(cfg.district.name)}</h1>"]
     if summary is None:
         out.append("<p>No night has been processed yet.</p>")
     else:
-        statuses = ["overdue", "due_soon", "late", "violation", "warning", "exempt"]
         out.append(f"<h2>Exceptions as of {e(summary['as_of'])}</h2><table><tr><th>School</th><th>Rule</th>"
                    + "".join(f"<th class=n>{s}</th>" for s in statuses) + "</tr>")
         cells: dict[tuple, dict] = {}
@@ -69,7 +69,7 @@ def index(user: User) -> str:
         out.append("</table>")
     out.append("<h2>Data quality</h2><p><a href='datadocs/index.html'>Great Expectations Data Docs</a> · "
                "<a href='datadocs/extracts/index.html'>extract validations</a></p><h2>Latest extracts</h2><ul>")
-    for manifest in sorted((cfg.data_dir / "extracts").glob("*/*/manifest.json")):
+    for manifest in sorted(cfg.paths.extracts_dir.glob("*/*/manifest.json")):
         m = json.loads(manifest.read_text())
         for f in m["files"]:
             href = f"extracts/{m['report']}/{m['as_of']}/{f['name']}"
@@ -81,9 +81,9 @@ def index(user: User) -> str:
 
 @app.get("/datadocs/{path:path}")
 def datadocs(path: str, user: User) -> FileResponse:
-    return FileResponse(_inside(load_config().datadocs_dir, path))
+    return FileResponse(_inside(load_config().paths.datadocs_dir, path))
 
 
 @app.get("/extracts/{report}/{as_of}/{name}")
 def extract(report: str, as_of: str, name: str, user: User) -> FileResponse:
-    return FileResponse(_inside(load_config().data_dir / "extracts", report, as_of, name), filename=name)
+    return FileResponse(_inside(load_config().paths.extracts_dir, report, as_of, name), filename=name)

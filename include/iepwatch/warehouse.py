@@ -1,27 +1,55 @@
-"""The one way to open the DuckDB warehouse.
+"""The one way to open the DuckDB warehouse, run a transaction, and render SQL.
 
-DuckDB allows one writing process per file, so every task opens, works and
-closes; tasks that write run in a one-slot pool in deployments (see README).
+DuckDB allows one writing process per file. Every task opens, works and closes; tasks run in
+a one-slot pool in deployments, and when another process still holds the file (a night run
+by hand beside a scheduled one) ``connect`` waits for it instead of failing deep inside
+DuckDB.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
-from iepwatch.config import Config
+from iepwatch.config import Config, load_config
 
 SCHEMAS = ("staging", "quarantine", "core", "facts", "compliance", "reporting", "ops")
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
+LOCK_WAIT_SECONDS = 600
+log = logging.getLogger(__name__)
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process held the warehouse for longer than we wait (transient: retried)."""
+
+
+def _open(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
+    deadline, said = time.monotonic() + wait, False
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as e:
+            if "lock" not in str(e).lower():
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(f"the warehouse {path} is in use by another process "
+                                    f"(another night is running); waited {wait:.0f} s") from None
+            if not said:
+                log.warning("the warehouse %s is in use by another process (another night?); waiting", path)
+                said = True
+            time.sleep(0.5)
 
 
 @contextmanager
-def connect(cfg: Config, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(cfg: Config, read_only: bool = False,
+            wait: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(cfg.warehouse), read_only=read_only)
+    con = _open(cfg.warehouse, read_only, wait)
     try:
         if not read_only:
             for schema in SCHEMAS:
@@ -31,13 +59,58 @@ def connect(cfg: Config, read_only: bool = False) -> Iterator[duckdb.DuckDBPyCon
         con.close()
 
 
+@contextmanager
+def session(cfg: Config | None = None, read_only: bool = False) -> Iterator[tuple[Config, duckdb.DuckDBPyConnection]]:
+    """``with session() as (cfg, con):`` the configuration and an open warehouse connection."""
+    cfg = cfg or load_config()
+    with connect(cfg, read_only) as con:
+        yield cfg, con
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All statements inside commit together or not at all."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def exists(con, schema: str, name: str) -> bool:
+    """Whether a table or view exists (for what an earlier night may not have made yet)."""
+    return con.execute("""SELECT (SELECT count(*) FROM duckdb_tables() WHERE schema_name = $1 AND table_name = $2)
+                               + (SELECT count(*) FROM duckdb_views() WHERE schema_name = $1 AND view_name = $2)""",
+                       [schema, name]).fetchone()[0] > 0
+
+
+def rows(con, query: str, params: list | None = None) -> list[dict]:
+    """A query's rows as dicts (small results only)."""
+    cur = con.execute(query, params or [])
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
 def sql(name: str, **params) -> str:
     """Render ``include/sql/<name>.sql`` (Jinja) with the given parameters."""
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+    return _sql_env().get_template(f"{name}.sql").render(**params)
 
-    env = Environment(loader=FileSystemLoader(SQL_DIR), undefined=StrictUndefined,
-                      keep_trailing_newline=True)
-    return env.get_template(f"{name}.sql").render(**params)
+
+_ENV = None
+
+
+def _sql_env():
+    global _ENV
+    if _ENV is None:
+        from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+        from iepwatch import statuses
+
+        _ENV = Environment(loader=FileSystemLoader(SQL_DIR), undefined=StrictUndefined, keep_trailing_newline=True)
+        _ENV.globals["statuses"] = statuses   # the one status list, for every template
+    return _ENV
 
 
 def quote(ident: str) -> str:

@@ -11,9 +11,9 @@ JOIN core.schools sc USING (school_id)
 JOIN core.students st USING (student_id)
 LEFT JOIN last_sent ls ON ls.recipient = r.recipient
 WHERE e.as_of = DATE '{{ as_of }}' AND st.enrollment_status = 'active'
-  AND (e.status IN ('overdue', 'due_soon')
-       OR (e.status IN ('late', 'violation', 'warning')
+  AND (e.status IN ({{ statuses.sql_list(statuses.OPEN) }})
+       OR (e.status IN ({{ statuses.sql_list(statuses.ONCE) }})
            AND e.first_detected_on > coalesce(ls.last_as_of, DATE '{{ as_of }}' - 1)))
 ORDER BY r.recipient, sc.school_name, e.school_id,
-         CASE e.status WHEN 'overdue' THEN 1 WHEN 'due_soon' THEN 2 WHEN 'late' THEN 3 WHEN 'violation' THEN 3 ELSE 4 END,
+         {{ statuses.rank_sql('e.status') }},
          e.days_overdue DESC NULLS LAST, e.due_date NULLS LAST, e.student_id, e.rule_id, e.meeting_id NULLS FIRST

@@ -24,8 +24,7 @@ seen AS (
     FROM compliance.exceptions WHERE as_of < DATE '{{ as_of }}' GROUP BY ALL
 )
 SELECT DATE '{{ as_of }}', c.rule_id, c.status,
-       CASE WHEN c.status IN ('overdue', 'late', 'violation') THEN 'high'
-            WHEN c.status = 'due_soon' THEN 'medium' ELSE 'low' END,
+       {{ statuses.severity_sql('c.status') }},
        c.student_id, c.meeting_id, c.school_id, c.case_manager_staff_id, c.due_date, c.event_date, c.days_overdue,
        c.detail, coalesce(seen.first_seen, DATE '{{ as_of }}')
 FROM cur c LEFT JOIN seen ON seen.rule_id = c.rule_id AND seen.student_id = c.student_id

@@ -57,9 +57,8 @@ class Definition:
 def definitions(cfg: Config) -> dict[str, Definition]:
     """Shipped definitions, plus (overriding) those in ``extracts.definitions_dir``."""
     folders = [DEFINITIONS]
-    extra = (cfg.raw.get("extracts") or {}).get("definitions_dir")
-    if extra:
-        folders.append(Path(extra))
+    if cfg.extracts.definitions_dir:
+        folders.append(cfg.extracts.definitions_dir)
     out = {}
     for folder in folders:
         for p in sorted(folder.glob("*.yaml")):
@@ -69,14 +68,13 @@ def definitions(cfg: Config) -> dict[str, Definition]:
 
 
 def model_params(cfg: Config, as_of: date, d: Definition) -> dict:
-    from iepwatch.rules import catalog, window_start
+    """The rules' template parameters (one home: ``rules.params``) plus what a model selects."""
+    from iepwatch.rules import params
 
     selected = [k for f in d.fields if f.get("selects") for k in f["codes"]]
-    return {"as_of": as_of.isoformat(), "window_start": window_start(as_of, str(cfg.rules["school_year_start"])),
-            "selected_codes": ", ".join(literal(k) for k in selected) or "NULL",
+    return {**params(cfg, as_of), "selected_codes": ", ".join(literal(k) for k in selected) or "NULL",
             "timelines": [("EVAL_60_DAY", "initial_evaluations"), ("IEP_ANNUAL_REVIEW", "annual_reviews"),
-                          ("REEVALUATION_3_YEAR", "reevaluations")],
-            "meeting_rules": [k for k, v in catalog().items() if v["kind"] == "meeting"]}
+                          ("REEVALUATION_3_YEAR", "reevaluations")]}
 
 
 def _value(f: dict) -> str:
@@ -136,7 +134,7 @@ def suite(d: Definition, as_of: date, selected: int) -> dict:
 
 def check(con, d: Definition, s: dict) -> None:
     """Run the suite in DuckDB; DataError naming each failing field and its lines."""
-    from iepwatch.quality import failing_lines_sql
+    from iepwatch.quality.compile import failing_lines_sql
 
     problems = []
     for exp in s["expectations"]:
@@ -198,7 +196,7 @@ def publish(con, cfg: Config, as_of: date, d: Definition) -> Path:
     export = con.execute("SELECT as_of, export_id FROM core.export").fetchone()
     district = con.execute("SELECT min(district_code) FROM core.schools").fetchone()[0] or "district"
     name = d.raw["file_name"].format(as_of=as_of, district_code=district, format=d.name)
-    base = cfg.data_dir / "extracts" / d.name
+    base = cfg.paths.extracts_dir / d.name
     base.mkdir(parents=True, exist_ok=True)
     target, incoming, previous = base / as_of.isoformat(), base / f".{as_of}.incoming", base / f".{as_of}.previous"
     shutil.rmtree(incoming, ignore_errors=True)

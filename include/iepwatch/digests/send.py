@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
+import smtplib
 from datetime import date
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from iepwatch.alerts import digest as digests
-from iepwatch.config import Config
+from iepwatch.config import Config, ConfigError
+from iepwatch.digests import digest as digests
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,25 @@ def smtp_send(conn_id: str, d: digests.Digest, content: dict[str, str], fallback
     return msg["Message-ID"]
 
 
+def check_connection(conn_id: str) -> None:
+    """A missing SMTP connection is a configuration error (fails at once), not a transient fault."""
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = SmtpHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        raise ConfigError(
+            f"the SMTP connection '{conn_id}' (email.smtp_conn_id) is not defined: set it with "
+            f"AIRFLOW_CONN_{conn_id.upper()}='smtp://HOST:PORT' or `airflow connections add {conn_id} "
+            "--conn-type smtp --conn-host HOST --conn-port PORT`") from None
+    if not conn.host:
+        raise ConfigError(f"the SMTP connection '{conn_id}' (email.smtp_conn_id) has no host")
+
+
 def send_all(con, cfg: Config, as_of: date) -> dict:
     """Send every digest not yet sent for ``as_of``; raise SendError naming failed staff ids at the end."""
+    check_connection(cfg.email.smtp_conn_id)
     digests.ensure_send_log(con)
     already = {r[0] for r in con.execute("SELECT staff_id FROM ops.email_sends WHERE as_of = ?", [as_of]).fetchall()}
     summary: dict[str, list[str]] = {"sent": [], "already_sent": [], "nothing_to_report": [], "failed": []}
@@ -62,7 +80,7 @@ def send_all(con, cfg: Config, as_of: date) -> dict:
         if d.recipient in already:
             summary["already_sent"].append(d.recipient)
             continue
-        if not d.actionable and not cfg.email.get("send_empty_digest", False):
+        if not d.actionable and not cfg.email.send_empty_digest:
             summary["nothing_to_report"].append(d.recipient)
             continue
         if d.recipient == digests.FALLBACK:
@@ -74,7 +92,10 @@ def send_all(con, cfg: Config, as_of: date) -> dict:
             continue
         content = digests.render(d, cfg)
         try:
-            message_id = smtp_send(cfg.smtp_conn_id, d, content, cfg.email.get("from_address"))
+            message_id = smtp_send(cfg.email.smtp_conn_id, d, content, cfg.email.from_address)
+        except smtplib.SMTPAuthenticationError:
+            raise ConfigError(f"the SMTP server refused the login of connection '{cfg.email.smtp_conn_id}' "
+                              "(email.smtp_conn_id): check its login and password") from None
         except Exception as e:  # noqa: BLE001 - every recipient is attempted; the failure is raised below
             reason = re.sub(r"[^\s<>@,;:'\"]+@[^\s<>,;:'\"]+", "<address>", str(e))[:200]
             log.error("sending to coordinator %s failed: %s: %s", d.recipient, type(e).__name__, reason)

@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from builder import AS_OF
+from conftest import free_port, run_dag, smtp_url
 
-from iepwatch.alerts.mailcatcher import MailCatcher
+from iepwatch.mailcatcher import MailCatcher
 
 HELD = AS_OF - timedelta(days=40)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -28,8 +22,7 @@ def smtp(tmp_path, monkeypatch):
     """Start a mail catcher and point smtp_default at it; yields a function reading the outbox."""
     port = free_port()
     outbox = tmp_path / "outbox"
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT",
-                       f"smtp://127.0.0.1:{port}?disable_ssl=true&disable_tls=true&from_email=iepwatch%40example.org")
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_url(port))
 
     class Server:
         def __init__(self):
@@ -62,8 +55,8 @@ def parts(msg) -> tuple[str, str]:
 
 def send(data_dir, as_of=AS_OF, **email_settings):
     from iepwatch import warehouse
-    from iepwatch.alerts import send as sender
     from iepwatch.config import load_config
+    from iepwatch.digests import send as sender
 
     cfg = load_config(overrides={"email": email_settings})
     with warehouse.connect(cfg) as con:
@@ -166,7 +159,7 @@ def test_rerun_sends_nothing_new(district, evaluate, smtp, data_dir):
 def test_server_down_after_the_first_of_three_then_retry_sends_only_the_rest(evaluate, smtp, data_dir):
     from builder import Export
 
-    from iepwatch.alerts.send import SendError
+    from iepwatch.digests.send import SendError
 
     ex = Export.district(schools=3)
     for school in ("SCH1", "SCH2", "SCH3"):
@@ -228,14 +221,10 @@ def test_new_violations_once_overdue_every_night_and_resolved_count(district, ev
     assert "Resolved since the last email: 1." in text
 
 
-def test_html_preview_renders_with_chromium(tmp_path):
+def test_html_preview_renders_with_chromium(tmp_path, chromium):
     """Render a digest to PNG for people to look at (skipped where Chromium is not installed)."""
-    import shutil
+    from iepwatch.digests.preview import render_png
 
-    from iepwatch.alerts.preview import render_png
-
-    if not shutil.which("chromium"):
-        pytest.skip("chromium is not installed (apt-get install chromium); `make email-preview` needs it")
     html = tmp_path / "digest.html"
     html.write_text("<html><body><h1>IEP compliance</h1><p>hello</p></body></html>")
     png = render_png(html, tmp_path / "digest.png")
@@ -244,8 +233,6 @@ def test_html_preview_renders_with_chromium(tmp_path):
 
 @pytest.fixture
 def demo_night_with_mail(airflow_db, data_dir, tmp_path, smtp):
-    from conftest import run_dag
-
     from iepwatch.demo import generate
 
     export = tmp_path / "export"

@@ -1,6 +1,6 @@
 """A local SMTP server for the demo and the tests: every message lands in an outbox folder.
 
-    python -m iepwatch.alerts.mailcatcher --port 8025 --outbox data/outbox
+    python -m iepwatch.mailcatcher --port 8025 --outbox data/outbox
 
 The pipeline's code path is the production one (real SMTP through the Airflow
 connection); only the server differs. It listens on 127.0.0.1 only.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 import signal
+import socket
 import threading
 from email import message_from_bytes
 from pathlib import Path
@@ -32,14 +33,23 @@ class _Outbox:
         return "250 OK"
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class MailCatcher:
     """``with MailCatcher(outbox, port) as mc:`` runs the server in a thread."""
 
-    def __init__(self, outbox: Path, port: int, fail_after: int | None = None) -> None:
+    def __init__(self, outbox: Path, port: int = 0, fail_after: int | None = None) -> None:
+        """``port`` 0 picks a free port (``self.port`` says which)."""
         from aiosmtpd.controller import Controller
 
+        self.port = port or free_port()
         self.handler = _Outbox(Path(outbox), fail_after)
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=port)
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
 
     def __enter__(self) -> MailCatcher:
         self.controller.start()

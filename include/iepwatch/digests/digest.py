@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date
@@ -9,10 +10,10 @@ from pathlib import Path
 
 from iepwatch.config import Config
 from iepwatch.rules import catalog
-from iepwatch.warehouse import sql
+from iepwatch.warehouse import rows, sql
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-SECTIONS = (  # (key, heading, statuses)
+SECTIONS = (  # (key, heading, statuses): every status a digest lists (statuses.OPEN + statuses.ONCE)
     ("overdue", "Overdue", ("overdue",)),
     ("due_soon", "Due soon", ("due_soon",)),
     ("new", "New since the last email: late and violations", ("late", "violation")),
@@ -63,51 +64,47 @@ def ensure_send_log(con) -> None:
 
 
 def build(con, cfg: Config, as_of: date) -> list[Digest]:
-    """One Digest per coordinator with assigned schools (and one for the fallback address)."""
-    mode = cfg.email.get("email_student_names", "initials")
-    titles = {k: v["title"] for k, v in catalog().items()}
-    ensure_send_log(con)
-    cur = con.execute(sql("email_rows", as_of=as_of.isoformat()))
-    cols = [d[0] for d in cur.description]
-    rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
-    coordinators = con.execute("""
-        SELECT a.staff_id, s.email, trim(coalesce(s.first_name, '') || ' ' || coalesce(s.last_name, '')),
-               list(a.school_id ORDER BY a.school_id), list(sc.school_name ORDER BY a.school_id)
-        FROM core.coordinator_assignments a JOIN core.staff s USING (staff_id) JOIN core.schools sc USING (school_id)
-        GROUP BY 1, 2, 3 ORDER BY 1""").fetchall()
-    uncovered = con.execute("""SELECT school_id, school_name FROM core.schools WHERE school_id NOT IN
-                               (SELECT school_id FROM core.coordinator_assignments) ORDER BY 1""").fetchall()
-    resolved = dict(con.execute(sql("email_resolved", as_of=as_of.isoformat())).fetchall())
+    """One Digest per coordinator with assigned schools (and one for the fallback address).
 
-    def schools_of(recipient: str, ids: list[str], names: list[str]) -> list[School]:
-        schools = {i: School(i, n) for i, n in zip(ids, names, strict=True)}
-        for r in rows:
-            if r["recipient"] != recipient or r["school_id"] not in schools:
-                continue
-            key = next(k for k, _, statuses in SECTIONS if r["status"] in statuses)
-            schools[r["school_id"]].sections[key].append({
+    One query gives the rows of every recipient, one the recipients (``email_recipients.sql``
+    defines both); the rows are grouped by recipient and school in one pass.
+    """
+    mode = cfg.email.email_student_names
+    titles = {k: v["title"] for k, v in catalog().items()}
+    section_of = {status: key for key, _, statuses in SECTIONS for status in statuses}
+    ensure_send_log(con)
+    by_recipient: dict[str, dict[str, dict[str, list[dict]]]] = {}
+    for r in rows(con, sql("email_rows", as_of=as_of.isoformat())):
+        by_recipient.setdefault(r["recipient"], {}).setdefault(r["school_id"], {k: [] for k, _, _ in SECTIONS})[
+            section_of[r["status"]]].append({
                 "student_id": r["student_id"], "student": student_label(r["first_name"], r["last_name"], mode),
                 "rule": titles[r["rule_id"]], "rule_id": r["rule_id"], "status": r["status"],
                 "due_date": r["due_date"], "days_overdue": r["days_overdue"], "event_date": r["event_date"],
                 "detail": r["detail"], "new": r["is_new"], "meeting_id": r["meeting_id"]})
-        return list(schools.values())
-
-    digests = [Digest(staff_id, [email] if email else [], name, as_of, schools_of(staff_id, ids, names),
-                      resolved.get(staff_id, 0), cfg.district_name)
-               for staff_id, email, name, ids, names in coordinators]
-    if uncovered:
-        schools = [s for s in schools_of(FALLBACK, [u[0] for u in uncovered], [u[1] for u in uncovered])
-                   if any(s.counts.values())]
-        if schools:
-            digests.append(Digest(FALLBACK, [cfg.email["fallback_address"]], "special education office", as_of,
-                                  schools, resolved.get(FALLBACK, 0), cfg.district_name))
+    resolved = dict(con.execute(sql("email_resolved", as_of=as_of.isoformat())).fetchall())
+    digests = []
+    for rec in rows(con, sql("email_recipient_list", as_of=as_of.isoformat())):
+        mine = by_recipient.get(rec["recipient"], {})
+        schools = [School(i, n, mine.get(i) or {k: [] for k, _, _ in SECTIONS})
+                   for i, n in zip(rec["school_ids"], rec["school_names"], strict=True)]
+        if rec["recipient"] == FALLBACK:
+            schools = [s for s in schools if any(s.counts.values())]
+            if not schools:
+                continue
+            to, name = [cfg.email.fallback_address], "special education office"
+        else:
+            to, name = [rec["email"]] if rec["email"] else [], rec["name"]
+        digests.append(Digest(rec["recipient"], to, name, as_of, schools, resolved.get(rec["recipient"], 0),
+                              cfg.district.name))
     return digests
 
 
-def _env(cfg: Config, html: bool):
+@functools.cache
+def _env(templates_dir: Path | None, html: bool):
+    """The Jinja environment (compiled templates are cached in it: built once per process)."""
     from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
-    dirs = [cfg.email["templates_dir"]] if cfg.email.get("templates_dir") else []
+    dirs = [str(templates_dir)] if templates_dir else []
     return Environment(loader=ChoiceLoader([FileSystemLoader(d) for d in [*dirs, str(TEMPLATES)]]),
                        autoescape=html, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                        keep_trailing_newline=True)
@@ -116,8 +113,8 @@ def _env(cfg: Config, html: bool):
 def render(digest: Digest, cfg: Config) -> dict[str, str]:
     """Subject, plain text and HTML of a digest, and a sha256 digest of the three."""
     ctx = {"d": digest, "sections": SECTIONS}
-    subject = " ".join(_env(cfg, False).get_template("subject.txt.j2").render(**ctx).split())
-    text = _env(cfg, False).get_template("digest.txt.j2").render(**ctx)
-    html = _env(cfg, True).get_template("digest.html.j2").render(**ctx)
+    subject = " ".join(_env(cfg.email.templates_dir, False).get_template("subject.txt.j2").render(**ctx).split())
+    text = _env(cfg.email.templates_dir, False).get_template("digest.txt.j2").render(**ctx)
+    html = _env(cfg.email.templates_dir, True).get_template("digest.html.j2").render(**ctx)
     sha = hashlib.sha256("\x00".join((subject, text, html)).encode()).hexdigest()
     return {"subject": subject, "text": text, "html": html, "sha256": sha}

@@ -1,6 +1,8 @@
-"""Run-time alerts to the data team, over the same SMTP connection (no email_on_failure).
+"""Run alerts to the data team (config section ``alerts``), over the SMTP connection of the digests.
 
-- every failed task: the SMTP provider's ``SmtpNotifier`` as ``on_failure_callback``;
+- every failed task: the SMTP provider's ``SmtpNotifier`` as ``on_failure_callback``
+  (``RunAlertNotifier``: a missing connection or a mail server fault is one warning line,
+  so the task's own reason stays the first thing its log says);
 - a nightly run still unfinished at ``alerts.deadline_local_time``: an Airflow 3
   ``DeadlineAlert`` on the run's logical date, whose callback is the same notifier.
 
@@ -9,9 +11,14 @@ Messages name the DAG, task, run and log link; never a student.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
+from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
 from iepwatch.config import Config
+
+log = logging.getLogger(__name__)
 
 FAILURE_SUBJECT = "[iepwatch] {{ dag.dag_id }}.{{ ti.task_id }} failed ({{ run_id }})"
 FAILURE_BODY = """<p>Task <b>{{ ti.task_id }}</b> of <b>{{ dag.dag_id }}</b> failed
@@ -26,8 +33,8 @@ by {deadline} ({timezone}). Coordinators' emails and state extracts wait for it.
 def default_args(cfg: Config) -> dict:
     """Task defaults of every iepwatch DAG: owner, the warehouse pool, retries with backoff, alerts."""
     return {
-        "owner": cfg.owner,
-        "pool": cfg.pool,  # one slot: DuckDB takes one writing process per file
+        "owner": cfg.district.owner,
+        "pool": cfg.district.pool,  # one slot: DuckDB takes one writing process per file
         "retries": 2,      # for transient faults; bad data fails at once (AirflowFailException)
         "retry_delay": timedelta(minutes=1),
         "retry_exponential_backoff": 2.0,
@@ -38,12 +45,24 @@ def default_args(cfg: Config) -> dict:
     }
 
 
-def failure_notifier(cfg: Config):
-    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+class RunAlertNotifier(SmtpNotifier):
+    """The provider's notifier, quiet about its own faults: they must not bury the task's reason."""
 
-    return SmtpNotifier(to=cfg.email["data_team_address"], smtp_conn_id=cfg.smtp_conn_id,
-                        from_email=cfg.email.get("from_address"), subject=FAILURE_SUBJECT,
-                        html_content=FAILURE_BODY)
+    def notify(self, context) -> None:
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
+        try:
+            super().notify(context)
+        except AirflowNotFoundException:
+            log.warning("run alert to the data team not sent: the SMTP connection '%s' is not defined",
+                        self.smtp_conn_id)
+        except Exception as e:  # noqa: BLE001 - an alert must never replace the failure it reports
+            log.warning("run alert to the data team not sent: %s", type(e).__name__)
+
+
+def failure_notifier(cfg: Config) -> RunAlertNotifier:
+    return RunAlertNotifier(to=cfg.alerts.data_team_address, smtp_conn_id=cfg.email.smtp_conn_id,
+                            from_email=cfg.email.from_address, subject=FAILURE_SUBJECT, html_content=FAILURE_BODY)
 
 
 def deadline_interval(schedule: str, deadline_local_time: str) -> timedelta:
@@ -66,17 +85,16 @@ def deadline_alert(cfg: Config):
 
     if os.environ.get("IEPWATCH_DISABLE_DEADLINE") == "1":
         return None
-    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
     from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
 
-    deadline = cfg.raw.get("alerts", {}).get("deadline_local_time", "06:00")
-    fmt = {"deadline": deadline, "district": cfg.district_name, "timezone": cfg.timezone}
+    deadline = cfg.alerts.deadline_local_time
+    fmt = {"deadline": deadline, "district": cfg.district.name, "timezone": cfg.district.timezone}
     return DeadlineAlert(
         reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
-        interval=deadline_interval(cfg.schedule, deadline),
+        interval=deadline_interval(cfg.district.schedule, deadline),
         callback=AsyncCallback(SmtpNotifier, kwargs={
-            "to": cfg.email["data_team_address"], "smtp_conn_id": cfg.smtp_conn_id,
-            "from_email": cfg.email.get("from_address"),
+            "to": cfg.alerts.data_team_address, "smtp_conn_id": cfg.email.smtp_conn_id,
+            "from_email": cfg.email.from_address,
             "subject": DEADLINE_SUBJECT.format(**fmt), "html_content": DEADLINE_BODY.format(**fmt)}),
         name="nightly not finished by the morning",
     )

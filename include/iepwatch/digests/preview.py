@@ -1,6 +1,6 @@
 """Render a digest's HTML to a PNG with headless Chromium, so a person can look at it.
 
-    python -m iepwatch.alerts.preview data/outbox/<message>.eml data/outbox/preview.png
+    python -m iepwatch.digests.preview data/outbox/<message>.eml data/outbox/preview.png
 """
 
 from __future__ import annotations
@@ -23,13 +23,17 @@ def render_png(html: Path, png: Path, width: int = 1000, height: int = 1400) -> 
     return png
 
 
-def main(argv: list[str]) -> None:
-    eml, png = Path(argv[0]), Path(argv[1])
+def eml_to_png(eml: Path, png: Path) -> Path:
+    """The HTML part of a saved message, rendered to ``png`` (the HTML is kept beside it)."""
     msg = email.message_from_bytes(eml.read_bytes())
     part = next(p for p in msg.walk() if p.get_content_type() == "text/html")
     html = png.with_suffix(".html")
     html.write_bytes(part.get_payload(decode=True))
-    print(render_png(html, png))
+    return render_png(html, png)
+
+
+def main(argv: list[str]) -> None:
+    print(eml_to_png(Path(argv[0]), Path(argv[1])))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,9 @@
+"""Data quality: the suites (the one definition of a good row), the compiler from expectations to
+DuckDB SQL, the quarantine gate that uses it, and the Great Expectations runner.
+
+- ``suites``  reads ``expectations/<kind>/*.json`` (and the metadata iepwatch keeps in them);
+- ``compile`` turns a row-level expectation into the SQL that finds its failing lines
+  (used by the gate and by the extracts' checks);
+- ``gate``    fails a whole-file problem, quarantines bad rows, applies the threshold;
+- ``gx``      runs the same suites with Great Expectations (results, Data Docs).
+"""

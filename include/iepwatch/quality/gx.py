@@ -1,0 +1,149 @@
+"""Great Expectations runs the suites itself on DuckDB: per-expectation results and the Data Docs.
+
+GX runs in a child process (``python -m iepwatch.quality.gx``): it keeps GX's own DuckDB
+connection (opened by duckdb_engine with a configuration of its own) and GX's memory out of
+the task; the caller must hold no connection to the warehouse meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date
+from pathlib import Path
+
+from iepwatch.quality.suites import batch_query, load_suites, meta, suite_key
+
+
+def _patch_gx_for_duckdb() -> None:
+    """GX reads results after closing pooled connections, which DuckDB's driver loses
+    ('list index out of range', GX issues #11579/#10738). GX already keeps one persistent
+    connection for sqlite/mssql/bigquery/databricks; add duckdb to that list."""
+    from great_expectations.execution_engine import sqlalchemy_execution_engine as see
+
+    class _Dialect(str):
+        @property
+        def value(self) -> str:
+            return str(self)
+
+    if "duckdb" not in [str(d.value) for d in see._PERSISTED_CONNECTION_DIALECTS]:
+        see._PERSISTED_CONNECTION_DIALECTS = (*see._PERSISTED_CONNECTION_DIALECTS, _Dialect("duckdb"))
+
+
+def validate(warehouse: Path, kinds: list[str], as_of: date, docs_dir: Path,
+             extra_suites: list[dict] | None = None) -> list[dict]:
+    """Run the suites of ``kinds`` (and ``extra_suites``) with GX in a child process; per-expectation results.
+
+    A child process keeps GX's own DuckDB connection (opened by duckdb_engine with a
+    configuration of its own) and GX's memory out of the task; the caller must hold no
+    connection to the warehouse meanwhile. All suites run in one GX context so the Data Docs
+    index lists every suite of the run.
+    """
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out, extra = Path(tmp) / "results.json", Path(tmp) / "suites.json"
+        extra.write_text(json.dumps(extra_suites or []))
+        proc = subprocess.run(
+            [sys.executable, "-m", "iepwatch.quality.gx", str(warehouse), ",".join(kinds), as_of.isoformat(),
+             str(docs_dir), str(out), str(extra)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
+            raise RuntimeError(f"Great Expectations validation failed:\n{tail}")
+        return json.loads(out.read_text())
+
+
+def run_suites(warehouse: Path, suites: list[dict], docs_dir: Path, run_name: str) -> list[dict]:
+    """Validate each suite with GX against DuckDB and rebuild the Data Docs site.
+
+    Returns one summary per expectation (suite, type, column, success, unexpected count).
+    """
+    for name in ("great_expectations", "tqdm"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    _patch_gx_for_duckdb()
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    ctx.add_data_docs_site(site_name="iepwatch", site_config={
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    })
+    ds = ctx.data_sources.add_sql(name="warehouse", connection_string=f"duckdb:///{warehouse}")
+    out = []
+    try:
+        for suite_json in suites:
+            table = suite_json["meta"]["iepwatch"]["table"]
+            asset = ds.add_query_asset(name=suite_json["name"], query=batch_query(suite_json))
+            batch = asset.add_batch_definition_whole_table("night")
+            # Passed to the constructor, not added one by one: add_expectation upserts by domain and
+            # would keep only the last of several unexpected_rows expectations on one table.
+            suite = ctx.suites.add(gx.ExpectationSuite(
+                name=suite_json["name"], meta=suite_json["meta"],
+                expectations=[ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"],
+                                                       meta={"iepwatch": {**meta(e), "key": suite_key(table, i)}})
+                              for i, e in enumerate(suite_json["expectations"])]))
+            vd = ctx.validation_definitions.add(
+                gx.ValidationDefinition(name=f"{suite_json['name']}:{run_name}", data=batch, suite=suite))
+            checkpoint = ctx.checkpoints.add(gx.Checkpoint(
+                name=f"{suite_json['name']}:{run_name}", validation_definitions=[vd],
+                actions=[], result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0}))
+            result = checkpoint.run(run_id=gx.core.run_identifier.RunIdentifier(run_name=run_name))
+            for vr in result.run_results.values():
+                for r in vr.results:
+                    cfg = r.expectation_config
+                    res = r.result or {}
+                    count = res.get("unexpected_count")
+                    if count is None and isinstance(res.get("observed_value"), int | float):
+                        count = res["observed_value"]
+                    out.append({"suite": suite_json["name"], "key": cfg.meta["iepwatch"]["key"],
+                                "on_fail": cfg.meta["iepwatch"].get("on_fail"), "type": cfg.type,
+                                "column": cfg.kwargs.get("column") or cfg.kwargs.get("column_A"),
+                                "rule_id": cfg.meta["iepwatch"].get("rule_id"),
+                                "element_count": res.get("element_count"),
+                                "description": cfg.kwargs.get("description") or cfg.description,
+                                "success": bool(r.success), "unexpected_count": count,
+                                "observed": res.get("observed_value") if count is None else None,
+                                "error": bool(r.exception_info and r.exception_info.get("raised_exception"))})
+        for suite_json in suites:
+            got = sum(r["suite"] == suite_json["name"] for r in out)
+            if got != len(suite_json["expectations"]):
+                raise RuntimeError(f"GX evaluated {got} of the {len(suite_json['expectations'])} expectations "
+                                   f"of suite {suite_json['name']}")
+        ctx.build_data_docs(site_names=["iepwatch"])
+    finally:
+        ds.get_execution_engine().close()
+    return out
+
+
+def record_results(con, as_of: date, kind: str, results: list[dict]) -> None:
+    """Keep each night's GX results in ``ops.quality_results`` (idempotent per night and kind)."""
+    con.execute("""CREATE TABLE IF NOT EXISTS ops.quality_results (
+        as_of DATE, kind VARCHAR, suite VARCHAR, expectation VARCHAR, column_name VARCHAR,
+        description VARCHAR, success BOOLEAN, unexpected_count BIGINT)""")
+    con.execute("DELETE FROM ops.quality_results WHERE as_of = ? AND kind = ?", [as_of, kind])
+    con.executemany("INSERT INTO ops.quality_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(as_of, kind, r["suite"], r["type"], r["column"], r["description"], r["success"],
+                      r["unexpected_count"]) for r in results])
+
+
+def _main(argv: list[str]) -> None:
+    warehouse, kinds, as_of, docs_dir, out, extra = argv
+    day = date.fromisoformat(as_of)
+    suites = [s for kind in kinds.split(",") if kind for s in load_suites(kind, day).values()]
+    suites += json.loads(Path(extra).read_text())
+    results = run_suites(Path(warehouse), suites, Path(docs_dir), f"nightly-{as_of}")
+    Path(out).write_text(json.dumps(results))
+
+
+if __name__ == "__main__":
+    import sys
+
+    logging.basicConfig(level=logging.WARNING)
+    _main(sys.argv[1:])

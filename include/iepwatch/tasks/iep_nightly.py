@@ -1,0 +1,159 @@
+"""The tasks of ``iep_nightly``: the night's export into the warehouse, the rules, the digests, Data Docs.
+
+Each function is the body of the task of the same name; each takes the ``Night`` the task
+before it returned and returns it with what it added.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from iepwatch.assets import COMPLIANCE, CORE_TABLES
+from iepwatch.config import load_config
+from iepwatch.night import Night
+from iepwatch.tasks import fail_fast
+
+log = logging.getLogger(__name__)
+
+
+@fail_fast
+def find_export(params: dict | None = None, logical_date: datetime | None = None) -> Night:
+    """``<export_root>/<as-of>/``, or the folder of the run's ``export_dir`` param."""
+    from iepwatch import sources
+
+    cfg = load_config()
+    night = Night.of_run(logical_date, cfg.district.timezone)
+    folder = sources.find_export(cfg, night.as_of, (params or {}).get("export_dir"))
+    log.info("as-of %s: export folder %s", night.as_of, folder)
+    return night.with_(export_dir=folder)
+
+
+@fail_fast
+def archive_export(night: Night) -> Night:
+    """Copied unchanged to ``landing/<as-of>/<export_id>/`` with checksums; downstream reads the copy."""
+    from iepwatch import sources
+
+    arc = sources.archive(load_config(), night.as_of, night.require("export_dir").export_dir)
+    log.info("export %s %s at %s", arc.export_id, "already archived" if arc.reused else "archived", arc.path)
+    return night.with_(export_id=arc.export_id, archive_dir=arc.path)
+
+
+@fail_fast
+def load_staging(night: Night) -> Night:
+    """Each CSV into the free load slot with DuckDB's reader; the slot travels on with the night."""
+    from iepwatch import load, warehouse
+
+    night.require("export_id", "archive_dir")
+    with warehouse.session() as (_, con):
+        slot, loaded = load.load_staging(con, night.archive_dir, night.as_of, night.export_id)
+    for table, info in loaded.items():
+        if info["extra_columns"]:
+            log.warning("%s.csv: extra columns ignored: %s", table, ", ".join(info["extra_columns"]))
+    log.info("staged rows in %s: %s", slot, {t: i["rows"] for t, i in loaded.items()})
+    return night.with_(slot=slot)
+
+
+@fail_fast
+def validate_export(night: Night) -> Night:
+    """The gate: primary keys, then every row-level expectation of the ingest suites run in DuckDB."""
+    from iepwatch import load, warehouse
+    from iepwatch.quality import gate
+    from iepwatch.quality.suites import load_suites
+
+    night.require("slot", "export_id")
+    suites = load_suites("ingest", night.as_of)
+    with warehouse.session() as (cfg, con):
+        load.check_slot(con, night.slot, night.as_of, night.export_id)
+        gate.check_keys(con, suites)
+        summary = gate.quarantine(con, suites, night.slot, night.as_of, cfg.quality.quarantine_threshold_pct)
+        gate.write_quarantine_report(con, night.slot, cfg.run_dir(night.as_of) / "quarantine.csv")
+    for table, n in summary.quarantined.items():
+        if n:
+            log.warning("%s.csv: %d of %d rows quarantined: %s", table, n, summary.rows[table],
+                        summary.reasons.get(table))
+    log.info("quarantined rows: %d (list: %s)", sum(summary.quarantined.values()),
+             cfg.run_dir(night.as_of) / "quarantine.csv")
+    return night
+
+
+@fail_fast
+def publish_core(night: Night, outlet_events=None) -> Night:
+    """All ``core`` views swapped to the checked slot in one transaction; emits the core-tables Asset."""
+    from iepwatch import load, warehouse
+
+    night.require("slot", "export_id")
+    with warehouse.session() as (_, con):
+        counts = load.publish(con, night.slot, night.as_of, night.export_id)
+    log.info("published core tables: %s", counts)
+    if outlet_events is not None:
+        outlet_events[CORE_TABLES].extra = {"as_of": night.as_of.isoformat(), "export_id": night.export_id}
+    return night
+
+
+@fail_fast
+def evaluate_rules(night: Night) -> Night:
+    """Facts and every compliance rule as of the night (include/sql/facts_*.sql, rule_results.sql)."""
+    from iepwatch import rules, warehouse
+
+    with warehouse.session() as (cfg, con):
+        counts = rules.evaluate(con, cfg, night.as_of)
+    for rule, by_status in counts.items():
+        log.info("%-28s %s", rule, by_status)
+    return night
+
+
+@fail_fast
+def build_exceptions(night: Night, outlet_events=None) -> Night:
+    """compliance.exceptions (first_detected_on kept), resolutions, exceptions.csv; emits the compliance Asset."""
+    from iepwatch import rules, warehouse
+
+    with warehouse.session() as (cfg, con):
+        counts = rules.build_exceptions(con, night.as_of)
+        path = rules.write_exceptions_csv(con, night.as_of, cfg.run_dir(night.as_of) / "exceptions.csv")
+        rules.write_summary(con, night.as_of, cfg.run_dir(night.as_of) / "summary.json")
+    log.info("exceptions %s written to %s", counts, path)
+    if outlet_events is not None:
+        outlet_events[COMPLIANCE].extra = {"as_of": night.as_of.isoformat(), "export_id": night.export_id}
+    return night
+
+
+@fail_fast
+def send_coordinator_emails(night: Night) -> dict:
+    """One digest per coordinator (and the fallback address), each sent once per as-of date."""
+    from iepwatch import warehouse
+    from iepwatch.digests import send
+
+    with warehouse.session() as (cfg, con):
+        summary = send.send_all(con, cfg, night.as_of)
+    counts = {k: len(v) for k, v in summary.items()}
+    log.info("coordinator emails: %s", counts)
+    return counts
+
+
+@fail_fast
+def build_data_docs(night: Night) -> dict:
+    """GX validates the ingest and compliance suites itself; results in ops.quality_results; Data Docs.
+
+    Fails (and is retried) if GX and the ingest gate disagree on any expectation's count.
+    """
+    from iepwatch import warehouse
+    from iepwatch.quality import gate, gx
+
+    night.require("slot")
+    cfg = load_config()
+    results = gx.validate(cfg.warehouse, ["ingest", "compliance"], night.as_of, cfg.paths.datadocs_dir)
+    ingest = [r for r in results if r["suite"].startswith("ingest.")]
+    with warehouse.session(cfg) as (_, con):
+        gx.record_results(con, night.as_of, "ingest", ingest)
+        gx.record_results(con, night.as_of, "compliance", [r for r in results if r not in ingest])
+        wrong = gate.disagreements(con, ingest, night.slot)
+    for r in results:
+        if r["rule_id"]:
+            log.info("GX %-28s evaluated %6s, not compliant %6s", r["rule_id"], r["element_count"],
+                     r["unexpected_count"])
+    log.info("GX: %d expectations, %d with unexpected rows; Data Docs at %s",
+             len(results), sum(not r["success"] for r in results), cfg.paths.datadocs_dir / "index.html")
+    if wrong:
+        raise RuntimeError("GX and the quality gate disagree: " + "; ".join(wrong))
+    return {"expectations": len(results), "failing": sum(not r["success"] for r in results)}
