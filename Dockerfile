@@ -18,4 +18,4 @@ COPY --chown=airflow:0 include /opt/airflow/include
 COPY --chown=airflow:0 expectations /opt/airflow/expectations
 COPY --chown=airflow:0 dags /opt/airflow/dags
 COPY --chown=airflow:0 plugins /opt/airflow/plugins
-COPY --chown=airflow:0 iepwatch.yaml /opt/airflow/iepwatch.yaml
+COPY --chown=airflow:0 iepwatch.yaml pools.json /opt/airflow/

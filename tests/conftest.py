@@ -139,18 +139,6 @@ def run_dag(dag_id: str, as_of: date, conf: dict | None = None):
     return dr.state, tis
 
 
-@pytest.fixture
-def nightly(airflow_db, data_dir, tmp_path):
-    """Write an Export for a night and run iep_nightly on it."""
-    counter = iter(range(1000))
-
-    def _run(export: Export | Path, as_of: date = AS_OF):
-        folder = export if isinstance(export, Path) else export.write(tmp_path / f"export-{next(counter)}")
-        return run_dag("iep_nightly", as_of, {"export_dir": str(folder)})
-
-    return _run
-
-
 class Night:
     """The outcome of one evaluated night: rule results and exceptions as dicts."""
 

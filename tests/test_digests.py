@@ -249,3 +249,24 @@ def test_nightly_dag_sends_once_per_coordinator_and_rerun_sends_nothing(demo_nig
     assert state == "success"
     assert len(smtp.messages()) == 4, "re-running the night sends nothing twice"
     assert Path(smtp.outbox).exists()
+
+
+def test_a_night_without_smtp_connection_fails_at_once_naming_it(airflow_db, data_dir, tmp_path, monkeypatch, capfd,
+                                                                  caplog):
+    """A missing connection is configuration, not a transient fault: no retries, the connection named."""
+    from iepwatch.demo import generate
+
+    export = tmp_path / "export"
+    generate(export, students=60, as_of=AS_OF)
+    monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT")
+    capfd.readouterr()
+    state, tis = run_dag("iep_nightly", AS_OF, {"export_dir": str(export)})
+    log = "".join(capfd.readouterr())
+    assert state == "failed"
+    assert tis["send_coordinator_emails"] == ("failed", 1), "failed once, without a retry"
+    assert tis["build_exceptions"][0] == "success" and tis["build_data_docs"][0] == "success"
+    errors = [ln for ln in log.splitlines() if "CONFIG ERROR" in ln and "raise " not in ln]
+    assert errors and "the SMTP connection 'smtp_default' (email.smtp_conn_id) is not defined" in errors[0]
+    assert "AIRFLOW_CONN_SMTP_DEFAULT" in errors[0]
+    notifier = [r.getMessage() for r in caplog.records if r.name == "iepwatch.alerts"]
+    assert notifier == ["run alert to the data team not sent: the SMTP connection 'smtp_default' is not defined"]

@@ -49,13 +49,16 @@ class RunAlertNotifier(SmtpNotifier):
     """The provider's notifier, quiet about its own faults: they must not bury the task's reason."""
 
     def notify(self, context) -> None:
-        from airflow.sdk.exceptions import AirflowNotFoundException
+        from airflow.providers.smtp.hooks.smtp import SmtpHook
 
         try:
-            super().notify(context)
-        except AirflowNotFoundException:
+            SmtpHook.get_connection(self.smtp_conn_id)
+        except Exception:  # noqa: BLE001 - not found, whatever the Airflow version calls it
             log.warning("run alert to the data team not sent: the SMTP connection '%s' is not defined",
                         self.smtp_conn_id)
+            return
+        try:
+            super().notify(context)
         except Exception as e:  # noqa: BLE001 - an alert must never replace the failure it reports
             log.warning("run alert to the data team not sent: %s", type(e).__name__)
 

@@ -32,7 +32,7 @@ EXCEPTION_COLUMNS = ("as_of", "rule_id", "status", "severity", "student_id", "me
 
 @cache
 def catalog() -> dict[str, dict]:
-    """rule_id -> {citation, title, kind}, in the spec's order."""
+    """rule_id -> {citation, title, kind}, in the order of docs/rules.md."""
     suite = json.loads(SUITE.read_text(encoding="utf-8"))
     return {e["meta"]["iepwatch"]["rule_id"]: e["meta"]["iepwatch"] for e in suite["expectations"]}
 

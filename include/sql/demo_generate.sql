@@ -1,6 +1,6 @@
 -- Synthetic district for the demo and the benchmarks. Deterministic for a seed:
 -- every random draw is a hash of (row, draw name, seed), so thread count and
--- order do not matter. Each compliance problem of compliance-rules.md is seeded
+-- order do not matter. Each compliance problem of docs/rules.md is seeded
 -- at a few percent so every rule fires. All names are synthetic.
 CREATE OR REPLACE MACRO u(i, k) AS (hash(i, k, {{ seed }}) % 1000003) / 1000003.0;
 CREATE OR REPLACE MACRO pick(lst, i, k) AS lst[1 + CAST(floor(u(i, k) * len(lst)) AS INTEGER)];

@@ -1,4 +1,4 @@
--- The state summary of compliance-rules.md for the district and each school, as of the night.
+-- The state summary (docs/outputs.md) for the district and each school, as of the night.
 WITH r AS (
     SELECT r.*, s.school_id FROM facts.rule_results r JOIN core.students s USING (student_id)
 ),

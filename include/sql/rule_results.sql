@@ -1,4 +1,4 @@
--- Every rule of compliance-rules.md as of DATE '{{ as_of }}': one row per evaluated student
+-- Every compliance rule (docs/rules.md) as of DATE '{{ as_of }}': one row per evaluated student
 -- cycle, meeting or IEP, with status ok | overdue | due_soon | late | violation | warning | exempt.
 -- Thresholds come from the configuration (rendered here); nothing else restates them.
 CREATE OR REPLACE TABLE facts.rule_results AS

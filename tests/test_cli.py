@@ -1,0 +1,94 @@
+"""The CLI behind the Makefile: one night at a time per data folder, failures said where the user looks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+
+import duckdb
+import pytest
+from builder import AS_OF
+
+from iepwatch import cli, warehouse
+from iepwatch.config import load_config
+
+
+def test_the_night_lock_waits_or_refuses_with_a_clear_message(data_dir):
+    cfg = load_config()
+    entered = []
+    with cli.night_lock(cfg, AS_OF, wait=False):
+        refused = r"another night is running on .*\(pid \d+, as-of 2026-11-27\); not started"
+        with pytest.raises(SystemExit, match=refused):
+            with cli.night_lock(cfg, AS_OF + timedelta(days=1), wait=False):
+                pass
+
+        def second():
+            with cli.night_lock(cfg, AS_OF + timedelta(days=1), wait=True):
+                entered.append(time.monotonic())
+
+        t = threading.Thread(target=second)
+        t.start()
+        time.sleep(1.5)
+        assert not entered, "the second night waits while the first runs"
+        released = time.monotonic()
+    t.join(10)
+    assert entered and entered[0] >= released
+
+
+def test_a_held_warehouse_is_waited_for_not_a_crash(data_dir):
+    cfg = load_config()
+    with warehouse.connect(cfg):
+        pass
+    hold = f"import duckdb, time\ncon = duckdb.connect({str(cfg.warehouse)!r})\nprint('held', flush=True)\n" \
+        "time.sleep(3)"
+    holder = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(warehouse.WarehouseBusy, match="in use by another process"):
+        with warehouse.connect(cfg, wait=0.5):
+            pass
+    t = time.monotonic()
+    with warehouse.connect(cfg, wait=30) as con:
+        assert con.execute("SELECT 1").fetchone() == (1,)
+    assert time.monotonic() - t > 0.5, "it waited for the other process"
+    holder.wait()
+
+
+def test_failure_lines_put_the_reason_first():
+    log = "\n".join([
+        "2026-11-28T10:00:00.000000Z [error    ] Task failed [airflow.task] loc=x.py:1",
+        "2026-11-28T10:00:00.000000Z [error    ] DATA ERROR: students.csv: missing required column sped_status "
+        "[iepwatch.tasks] loc=__init__.py:34",
+        "airflow.sdk.exceptions.AirflowFailException: DATA ERROR: students.csv: missing required column sped_status",
+        "    raise AirflowFailException(...)",
+    ])
+    lines = cli.failure_lines(log)
+    assert lines[0] == "DATA ERROR: students.csv: missing required column sped_status"
+    assert not any("raise " in ln for ln in lines)
+
+
+def test_two_nights_started_at_once_on_one_data_folder_both_end_cleanly(airflow_db, data_dir, tmp_path):
+    """Two `make nightly` at once: the second waits for the first; what is published is a complete night."""
+    from iepwatch.demo import generate
+
+    export = tmp_path / "export"
+    counts = generate(export, students=60, as_of=AS_OF)
+    env = {**os.environ, "IEPWATCH_DATA_DIR": str(data_dir)}
+    nights = [subprocess.Popen([sys.executable, "-m", "iepwatch.cli", "night", "--date", str(day),
+                                "--export", str(export)], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+              for day in (AS_OF, AS_OF + timedelta(days=1))]
+    outputs = [p.communicate(timeout=900)[0] for p in nights]
+    assert [p.returncode for p in nights] == [0, 0], outputs
+    assert sum("another night is running" in out and "waiting for it to finish" in out for out in outputs) == 1
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        published = con.execute("SELECT as_of FROM core.export").fetchone()[0]
+        assert published in (AS_OF, AS_OF + timedelta(days=1))
+        assert con.execute("SELECT count(*) FROM core.students").fetchone()[0] == counts["students"]
+        assert con.execute("SELECT count(DISTINCT as_of) FROM compliance.exceptions").fetchone()[0] == 2
+    finally:
+        con.close()
