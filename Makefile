@@ -28,8 +28,8 @@ venv: .venv/.synced ## the virtual environment from uv.lock
 demo: venv ## set up, generate the demo district and run its night (DEMO_DATE, DEMO_STUDENTS, DEMO_SMTP_PORT=0 for any free port)
 	$(CLI) demo --date $(DEMO_DATE) --students $(DEMO_STUDENTS) --smtp-port $(DEMO_SMTP_PORT)
 
-nightly: venv ## run both DAGs for one night: make nightly DATE=YYYY-MM-DD [EXPORT=/path/to/export]
-	$(CLI) night --date $(DATE) $(if $(EXPORT),--export $(EXPORT))
+nightly: venv ## run both DAGs for one night: make nightly DATE=YYYY-MM-DD [EXPORT=/path] [ALLOW_SHRINK=1] [BACKFILL=1]
+	$(CLI) night --date $(DATE) $(if $(EXPORT),--export $(EXPORT)) $(if $(ALLOW_SHRINK),--allow-shrink) $(if $(BACKFILL),--backfill)
 
 airflow: venv ## the Airflow UI on 127.0.0.1:$(AIRFLOW_PORT) with the iepwatch page
 	$(CLI) airflow start --port $(AIRFLOW_PORT)

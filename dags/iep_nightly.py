@@ -51,7 +51,9 @@ The rules, inputs and outputs are explained in the repository's `docs/`.
     tags=["iepwatch", "compliance", "nightly"],
     deadline=alerts.deadline_alert(CFG),  # None under dag.test() (see iepwatch.alerts)
     params={"export_dir": Param(None, type=["null", "string"],
-                                description="Absolute path of the export folder (overrides export_root)")},
+                                description="Absolute path of the export folder (overrides export_root)"),
+            "allow_shrink": Param(False, type="boolean",
+                                  description="Publish although a table shrank (quality.max_table_shrink_pct)")},
     default_args=alerts.default_args(CFG),
 )
 def iep_nightly():

@@ -11,11 +11,13 @@ Tiers (markers, added from the fixtures a test uses, so they cannot be forgotten
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
+import shutil
 import sys
 import tempfile
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -196,3 +198,101 @@ def evaluate(data_dir, tmp_path, settings):
                          warehouse.rows(con, "SELECT * FROM compliance.resolved WHERE as_of = ?", [as_of]))
 
     return _eval
+
+
+# --- a published night to spoil: shared by the ingest and sources tests ---------------------------
+
+NEXT = AS_OF + timedelta(days=1)
+SECRET_FIRST, SECRET_LAST = "Zqxjfirstname", "Vvkwlastname"
+
+
+def snapshot(warehouse: Path) -> dict[str, list]:
+    import duckdb
+
+    from iepwatch.contract import TABLES
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return {t.name: con.execute(f"SELECT * FROM core.{t.name} ORDER BY ALL").fetchall() for t in TABLES}
+    finally:
+        con.close()
+
+
+def rows(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.reader(f))
+
+
+def write_rows(path: Path, data: list[list[str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f, lineterminator="\n").writerows(data)
+
+
+def set_value(folder: Path, table: str, line: int, column: str, value: str) -> None:
+    """Set one cell; ``line`` is the file's line number (header is line 1)."""
+    data = rows(folder / f"{table}.csv")
+    data[line - 1][data[0].index(column)] = value
+    write_rows(folder / f"{table}.csv", data)
+
+
+@pytest.fixture(scope="session")
+def demo_export(tmp_path_factory) -> Path:
+    from iepwatch.demo import generate
+
+    folder = tmp_path_factory.mktemp("demo") / str(AS_OF)
+    generate(folder, students=300, as_of=AS_OF)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def published_night(airflow_db, demo_export, tmp_path_factory):
+    """A data folder in which the demo export was published for AS_OF by the real DAG."""
+    import os
+
+    data = tmp_path_factory.mktemp("published") / "data"
+    old = os.environ.get("IEPWATCH_DATA_DIR")
+    os.environ["IEPWATCH_DATA_DIR"] = str(data)
+    try:
+        state, tis = run_dag("iep_nightly", AS_OF, {"export_dir": str(demo_export)})
+    finally:
+        if old is None:
+            os.environ.pop("IEPWATCH_DATA_DIR")
+        else:
+            os.environ["IEPWATCH_DATA_DIR"] = old
+    assert state == "success", tis
+    return data
+
+
+@pytest.fixture
+def after_good_night(published_night, data_dir, demo_export, tmp_path):
+    """This test's data folder holds last night's published data; returns a copy of the export to spoil."""
+    shutil.copytree(published_night, data_dir)
+    export = tmp_path / "export" / str(NEXT)
+    shutil.copytree(demo_export, export)
+    return export
+
+
+def run_next_night(export: Path, capfd):
+    capfd.readouterr()
+    state, tis = run_dag("iep_nightly", NEXT, {"export_dir": str(export)})
+    out, err = capfd.readouterr()
+    return state, tis, out + err
+
+
+def assert_failed_fast(state, tis, log, task: str, *needles: str):
+    assert state == "failed"
+    assert tis[task] == ("failed", 1), f"{task} should fail once without retry: {tis}"
+    assert "publish_core" not in tis or tis["publish_core"][0] != "success"
+    message = next(line for line in log.splitlines() if "DATA ERROR: " in line and "raise " not in line)
+    for needle in needles:
+        assert needle in message, (needle, message)
+
+
+def assert_nothing_published_and_raw_kept(data_dir: Path, published_night: Path, export: Path):
+    assert snapshot(data_dir / "warehouse.duckdb") == snapshot(published_night / "warehouse.duckdb")
+    archived = list((data_dir / "landing" / str(NEXT)).glob("*/manifest.json"))
+    assert len(archived) == 1, "the raw export of a failed night is archived"
+    for f in export.glob("*.csv"):
+        assert (archived[0].parent / f.name).read_bytes() == f.read_bytes()
+
+

@@ -103,15 +103,16 @@ def night_lock(cfg: Config, as_of: date, wait: bool, most_seconds: float = 6 * 3
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def night(as_of: date, export: Path | None, wait: bool = True, env_extra: dict | None = None) -> None:
+def night(as_of: date, export: Path | None, wait: bool = True, env_extra: dict | None = None,
+          conf: dict | None = None) -> None:
     """Run both DAGs for one night, in order; the data folder is locked meanwhile."""
     cfg = load_config()
     env = airflow_env.environment(IEPWATCH_DISABLE_DEADLINE="1", **(env_extra or {}))
     airflow_env.set_up(env)
     run = cfg.run_dir(as_of)
     with night_lock(cfg, as_of, wait):
-        run_dag("iep_nightly", as_of, {"export_dir": str(export.resolve())} if export else {},
-                run / "airflow.log", env, cfg)
+        nightly_conf = {**({"export_dir": str(export.resolve())} if export else {}), **(conf or {})}
+        run_dag("iep_nightly", as_of, nightly_conf, run / "airflow.log", env, cfg)
         run_dag("state_reporting", as_of, {"as_of": as_of.isoformat()}, run / "state_reporting.log", env, cfg)
     print(summary(as_of))
 
@@ -144,6 +145,9 @@ def summary(as_of: date) -> str:
                     lines.append(f"  exceptions.csv   {cfg.run_dir(as_of) / 'exceptions.csv'}")
         except (duckdb.Error, warehouse.WarehouseBusy) as e:
             lines.append(f"  (warehouse not readable for this date: {e.__class__.__name__})")
+    warnings = cfg.run_dir(as_of) / "warnings.txt"
+    for line in warnings.read_text().splitlines() if warnings.exists() else []:
+        lines.append(f"  WARNING          {line}")
     for manifest in sorted(cfg.paths.extracts_dir.glob(f"*/{as_of}/manifest.json")):
         lines.append(f"  extract          {manifest.parent}")
     outbox = sorted(cfg.paths.outbox_dir.glob(f"iepwatch.{as_of}.*.eml"))
@@ -260,6 +264,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--date", type=date.fromisoformat, required=True)
     p.add_argument("--export", type=Path, help="the export folder (default: <export_root>/<date>)")
     p.add_argument("--no-wait", action="store_true", help="stop if another night runs on the data folder")
+    p.add_argument("--allow-shrink", action="store_true", help="publish although a table shrank (an expected drop)")
     p = sub.add_parser("demo", help="the demo district's night")
     p.add_argument("--date", type=date.fromisoformat, default=DEMO_AS_OF)
     p.add_argument("--students", type=int, default=2000)
@@ -274,7 +279,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     try:
         if args.cmd == "night":
-            night(args.date, args.export, wait=not args.no_wait)
+            night(args.date, args.export, wait=not args.no_wait,
+                  conf={"allow_shrink": True} if args.allow_shrink else None)
         elif args.cmd == "demo":
             demo(args.date, args.students, args.smtp_port)
         elif args.cmd == "summary":

@@ -9,6 +9,10 @@ class DataError(ValueError):
     """
 
 
+class HostError(RuntimeError):
+    """The machine cannot run the night as it is (not enough disk space): fails at once, reason first."""
+
+
 def lines_phrase(lines: list[int], total: int | None = None) -> str:
     """'lines 3, 7 and 9' (first ten, then 'and N more')."""
     total = len(lines) if total is None else total

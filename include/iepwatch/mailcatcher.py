@@ -9,6 +9,7 @@ connection); only the server differs. It listens on 127.0.0.1 only.
 from __future__ import annotations
 
 import argparse
+import logging
 import re
 import signal
 import socket
@@ -47,6 +48,7 @@ class MailCatcher:
         """``port`` 0 picks a free port (``self.port`` says which)."""
         from aiosmtpd.controller import Controller
 
+        logging.getLogger("mail.log").setLevel(logging.WARNING)   # aiosmtpd's per-command chatter
         self.port = port or free_port()
         self.handler = _Outbox(Path(outbox), fail_after)
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)

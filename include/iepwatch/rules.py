@@ -95,7 +95,9 @@ def write_summary(con, as_of: date, path: Path) -> Path:
     rows = con.execute("""SELECT e.school_id, s.school_name, e.rule_id, e.status, count(*)
                           FROM compliance.exceptions e LEFT JOIN core.schools s USING (school_id)
                           WHERE e.as_of = ? GROUP BY ALL ORDER BY ALL""", [as_of]).fetchall()
+    warnings = path.parent / "warnings.txt"
     summary = {"as_of": as_of.isoformat(),
+               "warnings": warnings.read_text().splitlines() if warnings.exists() else [],
                "counts": [{"school_id": r[0], "school_name": r[1], "rule_id": r[2], "status": r[3], "n": r[4]}
                           for r in rows]}
     tmp = path.with_name(f".{path.name}.tmp")

@@ -1,9 +1,20 @@
-"""Find the night's export and keep it unchanged in the landing archive.
+"""Find the night's export, check that it is complete, and keep it unchanged in the landing archive.
 
-The archive is ``landing/<as-of>/<export_id>/`` where export_id is derived
-from the files' checksums: re-running a night with the same files re-uses the
-folder, a changed export gets a new one, and nothing is ever overwritten.
-Everything downstream reads the archived copy, so what was loaded is what was kept.
+The archive is ``landing/<as-of>/<export_id>/`` where export_id is derived from the files'
+checksums: re-running a night with the same files re-uses the folder (after checking that
+the archived copy still matches its checksums), a changed export gets a new one, and
+nothing is ever overwritten. Everything downstream reads the archived copy, so what was
+loaded is what was kept.
+
+**Completion marker.** The student system may write ``export_complete.json`` *last*,
+listing every file with its number of data rows and, optionally, its sha256::
+
+    {"files": {"students.csv": {"rows": 2000, "sha256": "9f2c..."}, ...}}
+
+When it is present, a file missing from the folder or from the list, or a checksum that
+differs, fails the night (a data error), and ``load_staging`` checks each file's row count.
+With ``quality.require_completion_marker`` a folder without it is not started: the task
+fails and is retried, since the student system may still be writing.
 """
 
 from __future__ import annotations
@@ -20,7 +31,12 @@ from pathlib import Path
 from iepwatch.config import Config
 from iepwatch.errors import DataError
 
-MANIFEST = "manifest.json"
+MANIFEST = "manifest.json"          # written by the archive
+MARKER = "export_complete.json"     # written by the student system, last
+
+
+class ExportNotReady(RuntimeError):
+    """The completion marker is required and not there yet (transient: the task is retried)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +53,9 @@ def find_export(cfg: Config, as_of: date, export_dir: str | None = None) -> Path
         raise DataError(f"No export for {as_of}: folder {folder} does not exist")
     if not any(folder.glob("*.csv")):
         raise DataError(f"No export for {as_of}: folder {folder} holds no .csv files")
+    if cfg.quality.require_completion_marker and not (folder / MARKER).is_file():
+        raise ExportNotReady(f"the export {folder} has no {MARKER} yet (quality.require_completion_marker): "
+                             "the student system has not finished writing it")
     return folder
 
 
@@ -48,14 +67,76 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def read_marker(folder: Path) -> dict | None:
+    """The completion marker's file list (``{name: {"rows": n, "sha256": ...}}``), or None without one."""
+    path = folder / MARKER
+    if not path.is_file():
+        return None
+    try:
+        files = json.loads(path.read_text(encoding="utf-8"))["files"]
+        for name, spec in files.items():
+            if not isinstance(spec, dict) or not isinstance(spec.get("rows"), int) or spec["rows"] < 0:
+                raise ValueError(name)
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise DataError(f"{MARKER}: not a valid completion marker (expected "
+                        '{"files": {"<name>.csv": {"rows": <n>, "sha256": "<optional>"}}}; problem near '
+                        f"{str(e)[:80]!r})") from None
+    return files
+
+
+def check_marker(marker: dict, sums: dict[str, dict]) -> None:
+    """Every file listed and present, and each listed checksum equal: else the export is incomplete."""
+    problems = [f"{n}: in the folder but not in {MARKER}" for n in sorted(set(sums) - set(marker))]
+    problems += [f"{n}: listed in {MARKER} but missing from the folder" for n in sorted(set(marker) - set(sums))]
+    problems += [f"{n}: sha256 differs from {MARKER} (the file is not the one the student system finished)"
+                 for n, spec in sorted(marker.items()) if n in sums and spec.get("sha256")
+                 and spec["sha256"].lower() != sums[n]["sha256"]]
+    if problems:
+        raise DataError("Export incomplete, nothing loaded: " + "; ".join(problems))
+
+
+def check_rows(marker: dict | None, loaded: dict[str, int]) -> None:
+    """Each table's loaded records against the marker's count (a file cut short at a line boundary)."""
+    if marker is None:
+        return
+    problems = [f"{t}.csv: {n:,} rows read, {marker[t + '.csv']['rows']:,} in {MARKER}"
+                for t, n in loaded.items() if t + ".csv" in marker and marker[t + ".csv"]["rows"] != n]
+    if problems:
+        raise DataError("Export incomplete, nothing published: " + "; ".join(problems))
+
+
+def verify_archive(folder: Path) -> None:
+    """An archived folder still holds exactly the files of its manifest, byte for byte."""
+    manifest = json.loads((folder / MANIFEST).read_text())["files"]
+    present = {p.name for p in folder.iterdir() if p.name != MANIFEST}
+    problems = [f"{n}: not in the archive manifest" for n in sorted(present - set(manifest))]
+    problems += [f"{n}: missing from the archive" for n in sorted(set(manifest) - present)]
+    problems += [f"{n}: sha256 differs from the archive manifest (the archived copy was changed)"
+                 for n in sorted(set(manifest) & present) if sha256_file(folder / n) != manifest[n]["sha256"]]
+    if problems:
+        raise DataError(f"The archived export {folder} was tampered with: " + "; ".join(problems))
+
+
+def same_as_previous_night(cfg: Config, as_of: date, export_id: str) -> date | None:
+    """The latest earlier night whose archived export had the very same files, if the latest one did."""
+    earlier = sorted(p for p in cfg.paths.landing_dir.glob("????-??-??") if p.name < as_of.isoformat())
+    if earlier and (earlier[-1] / export_id / MANIFEST).exists():
+        return date.fromisoformat(earlier[-1].name)
+    return None
+
+
 def archive(cfg: Config, as_of: date, source: Path) -> Archived:
-    """Copy every CSV of the export into the landing archive with a checksum manifest."""
-    files = sorted(p for p in source.glob("*.csv") if p.is_file())
+    """Copy every CSV of the export (and its completion marker) into the landing archive with checksums."""
+    files = sorted(p for p in source.iterdir() if p.is_file() and (p.suffix == ".csv" or p.name == MARKER))
     sums = {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in files}
+    marker = read_marker(source)
+    if marker is not None:
+        check_marker(marker, {n: v for n, v in sums.items() if n != MARKER})
     export_id = hashlib.sha256(json.dumps(sums, sort_keys=True).encode()).hexdigest()[:16]
     night = cfg.paths.landing_dir / as_of.isoformat()
     target = night / export_id
     if (target / MANIFEST).exists():
+        verify_archive(target)
         return Archived(export_id, target, reused=True)
     night.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".incoming-", dir=night))

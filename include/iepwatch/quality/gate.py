@@ -108,6 +108,31 @@ def quarantine(con, suites: dict[str, dict], slot: str, as_of: date, threshold_p
     return summary
 
 
+def check_shrink(con, summary: QuarantineSummary, max_shrink_pct: float, min_rows: int, allowed: bool) -> list[str]:
+    """Tables that lost more than ``max_shrink_pct`` of their rows against the published night.
+
+    A table cut short (the student system still writing when the night started) loads without
+    a single bad row; only its size gives it away. Fails the gate with the counts unless the run
+    says the drop is expected (``allowed``), in which case the drops are returned for the log.
+    """
+    previous = con.execute("""SELECT p.as_of, p.table_name, p.rows FROM ops.published p
+                              JOIN ops.slots s ON s.published AND s.as_of = p.as_of""").fetchall() \
+        if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' "
+                       "AND table_name = 'published'").fetchone()[0] else []
+    drops = []
+    for as_of, table, before in previous:
+        now = summary.rows.get(table, 0) - summary.quarantined.get(table, 0)
+        if before >= max(min_rows, 1) and 100.0 * (before - now) / before > max_shrink_pct:
+            drops.append(f"{table}.csv: {now:,} rows tonight against {before:,} in the published night of "
+                         f"{as_of} (-{100.0 * (before - now) / before:.0f}%)")
+    if drops and not allowed:
+        raise DataError("A table shrank more than quality.max_table_shrink_pct "
+                        f"({max_shrink_pct:g}%), nothing published: " + "; ".join(drops)
+                        + ". If the drop is real, run the night again with the param allow_shrink=true "
+                        "(make nightly ... ALLOW_SHRINK=1)")
+    return drops
+
+
 def write_quarantine_report(con, slot: str, path: Path) -> None:
     """File, line and reason of every row quarantined in the slot (no values: they may be PII)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ import logging
 from airflow.sdk import serde
 
 from iepwatch.config import ConfigError
-from iepwatch.errors import DataError
+from iepwatch.errors import DataError, HostError
 from iepwatch.night import Night
 
 serde.allow_class(Night)   # tasks pass a Night through XCom
@@ -21,16 +21,16 @@ log = logging.getLogger(__name__)
 
 
 def fail_fast(fn):
-    """Bad data and bad configuration are not transient: fail the task at once (no retries), reason first."""
+    """Bad data, bad configuration and a full disk are not transient: fail at once (no retries), reason first."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (DataError, ConfigError) as e:
+        except (DataError, ConfigError, HostError) as e:
             from airflow.sdk.exceptions import AirflowFailException
 
-            kind = "DATA ERROR" if isinstance(e, DataError) else "CONFIG ERROR"
+            kind = {DataError: "DATA ERROR", ConfigError: "CONFIG ERROR"}.get(type(e), "HOST ERROR")
             log.error("%s: %s", kind, e)
             raise AirflowFailException(f"{kind}: {e}") from None
 

@@ -26,6 +26,7 @@ def find_export(params: dict | None = None, logical_date: datetime | None = None
     night = Night.of_run(logical_date, cfg.district.timezone)
     folder = sources.find_export(cfg, night.as_of, (params or {}).get("export_dir"))
     log.info("as-of %s: export folder %s", night.as_of, folder)
+    (cfg.run_dir(night.as_of) / "warnings.txt").unlink(missing_ok=True)   # this run says its own
     return night.with_(export_dir=folder)
 
 
@@ -34,19 +35,52 @@ def archive_export(night: Night) -> Night:
     """Copied unchanged to ``landing/<as-of>/<export_id>/`` with checksums; downstream reads the copy."""
     from iepwatch import sources
 
-    arc = sources.archive(load_config(), night.as_of, night.require("export_dir").export_dir)
+    cfg = load_config()
+    night.require("export_dir")
+    check_free_space(cfg, night.export_dir)
+    arc = sources.archive(cfg, night.as_of, night.export_dir)
     log.info("export %s %s at %s", arc.export_id, "already archived" if arc.reused else "archived", arc.path)
+    same = sources.same_as_previous_night(cfg, night.as_of, arc.export_id)
+    if same:
+        warn(cfg, night, f"tonight's export is byte-identical to the export of {same}: the student system may "
+                         "have delivered yesterday's files again")
     return night.with_(export_id=arc.export_id, archive_dir=arc.path)
+
+
+def check_free_space(cfg, export_dir) -> None:
+    """Room for the archive copy and the loaded tables (about three times the export) plus the margin."""
+    import shutil
+
+    from iepwatch.errors import HostError
+
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    need = 3 * sum(p.stat().st_size for p in export_dir.glob("*.csv")) + cfg.quality.min_free_disk_mb * 2**20
+    free = shutil.disk_usage(cfg.data_dir).free
+    if free < need:
+        raise HostError(f"not enough disk space in {cfg.data_dir}: {free / 2**20:,.0f} MB free, the night needs "
+                        f"about {need / 2**20:,.0f} MB (3 x the export + quality.min_free_disk_mb); nothing was "
+                        "changed")
+
+
+def warn(cfg, night: Night, message: str) -> None:
+    """A warning about the night: in the log, and in runs/<as-of>/warnings.txt for the summary and the page."""
+    log.warning("WARNING: %s", message)
+    path = cfg.run_dir(night.as_of) / "warnings.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if message not in (path.read_text().splitlines() if path.exists() else []):
+        with path.open("a") as f:
+            f.write(message + "\n")
 
 
 @fail_fast
 def load_staging(night: Night) -> Night:
     """Each CSV into the free load slot with DuckDB's reader; the slot travels on with the night."""
-    from iepwatch import load, warehouse
+    from iepwatch import load, sources, warehouse
 
     night.require("export_id", "archive_dir")
     with warehouse.session() as (_, con):
         slot, loaded = load.load_staging(con, night.archive_dir, night.as_of, night.export_id)
+    sources.check_rows(sources.read_marker(night.archive_dir), {t: i["rows"] for t, i in loaded.items()})
     for table, info in loaded.items():
         if info["extra_columns"]:
             log.warning("%s.csv: extra columns ignored: %s", table, ", ".join(info["extra_columns"]))
@@ -55,8 +89,8 @@ def load_staging(night: Night) -> Night:
 
 
 @fail_fast
-def validate_export(night: Night) -> Night:
-    """The gate: primary keys, then every row-level expectation of the ingest suites run in DuckDB."""
+def validate_export(night: Night, params: dict | None = None) -> Night:
+    """The gate: primary keys, every row-level expectation of the ingest suites run in DuckDB, table sizes."""
     from iepwatch import load, warehouse
     from iepwatch.quality import gate
     from iepwatch.quality.suites import load_suites
@@ -68,6 +102,10 @@ def validate_export(night: Night) -> Night:
         gate.check_keys(con, suites)
         summary = gate.quarantine(con, suites, night.slot, night.as_of, cfg.quality.quarantine_threshold_pct)
         gate.write_quarantine_report(con, night.slot, cfg.run_dir(night.as_of) / "quarantine.csv")
+        drops = gate.check_shrink(con, summary, cfg.quality.max_table_shrink_pct, cfg.quality.shrink_check_min_rows,
+                                  allowed=bool((params or {}).get("allow_shrink")))
+    for drop in drops:
+        warn(cfg, night, f"expected drop (allow_shrink): {drop}")
     for table, n in summary.quarantined.items():
         if n:
             log.warning("%s.csv: %d of %d rows quarantined: %s", table, n, summary.rows[table],
