@@ -52,6 +52,8 @@ The rules, inputs and outputs are explained in the repository's `docs/`.
     deadline=alerts.deadline_alert(CFG),  # None under dag.test() (see iepwatch.alerts)
     params={"export_dir": Param(None, type=["null", "string"],
                                 description="Absolute path of the export folder (overrides export_root)"),
+            "backfill": Param(False, type="boolean",
+                              description="Run a night older than the published one (no emails; history recomputed)"),
             "allow_shrink": Param(False, type="boolean",
                                   description="Publish although a table shrank (quality.max_table_shrink_pct)")},
     default_args=alerts.default_args(CFG),

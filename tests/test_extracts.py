@@ -35,7 +35,7 @@ def tiny(district, evaluate):
     a = ex.student("S0001", school="SCH1", birth="2015-03-01", first="Ana", last="Lopez")
     ex.evaluation(a, consent=date(2026, 8, 1), completed=date(2026, 9, 15), eligibility=date(2026, 9, 20))
     ma = ex.meeting(a, held=date(2026, 10, 1), kind="initial")
-    b = ex.student("S0002", school="SCH2", birth="2009-06-15", first="@Ben", last="O'Hara, Smith^Jr")
+    b = ex.student("S0002", school="SCH2", birth="2009-06-15", first="@Ben", last="O'Hara, Smith Jr")
     ex.meeting(b, held=date(2025, 9, 1), kind="annual", team=False, notice=False)
     mb = ex.meeting(b, held=date(2026, 9, 10), kind="annual")
     ex.meeting(b, held=date(2026, 10, 5), kind="amendment")
@@ -75,7 +75,7 @@ def test_compliance_student_list_exact_bytes(tiny, data_dir):
         "2026-11-27,SCH1,School 1,S0001,10001,Lopez,Ana,initial evaluation,timely,2026-09-30,2026-09-15,,N\n"
         "2026-11-27,SCH1,School 1,S0001,10001,Lopez,Ana,reevaluation,pending,2029-09-15,,,N\n"
         "2026-11-27,SCH1,School 1,S0003,10003,Lopez,Ana,initial evaluation,overdue,2026-10-09,,49,Y\n"
-        "2026-11-27,SCH2,School 2,S0002,10002,\"O'Hara, Smith^Jr\",'@Ben,annual review,held late,2026-09-01,"
+        "2026-11-27,SCH2,School 2,S0002,10002,\"O'Hara, Smith Jr\",'@Ben,annual review,held late,2026-09-01,"
         "2026-09-10,9,N\n"
         "2026-11-27,SCH2,School 2,S0004,10004,Lopez,Ana,initial evaluation,overdue,2026-10-31,,27,N\n")
     assert (folder / "compliance_student_list_2026-11-27.csv").read_text() == expected
@@ -102,6 +102,46 @@ def test_compliance_summary_percentages_by_hand(tiny, data_dir):
     assert (district["team_lea_representative_evaluated"], district["team_lea_representative_pass_pct"]) == \
         ("3", "100.0")
     assert (district["transition_notice_evaluated"], district["transition_notice_pass_pct"]) == ("2", "0.0")
+
+
+@pytest.mark.parametrize("value,where", [("Smith^Jr", "the delimiter"), ("Smith\nJr", "a line break"),
+                                         ("Smith\x00Jr", "a NUL byte"), ("Smith\u202eJr", "a direction override")])
+def test_a_state_file_value_with_the_delimiter_or_a_control_character_fails(tiny, district, evaluate, data_dir,
+                                                                            value, where):
+    folder = produce("calpads_sped_meetings")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    next(r for r in district.tables["students"] if r["student_id"] == "S0002")["last_name"] = value
+    evaluate(district)
+    with pytest.raises(DataError, match=r"extract calpads_sped_meetings not published: last_name contains the "
+                                        r"delimiter, a line break or a control character on line 2"):
+        produce("calpads_sped_meetings")
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before, where
+
+
+def test_a_quoted_line_break_is_one_record_and_formulas_are_guarded(tiny, district, evaluate, data_dir):
+    row = next(r for r in district.tables["students"] if r["student_id"] == "S0002")
+    row["last_name"], row["first_name"] = "Smith\nJr", "\t=cmd"
+    evaluate(district)
+    folder = produce("compliance_student_list")
+    (name,) = [p.name for p in folder.iterdir() if p.name != "manifest.json"]
+    with (folder / name).open(newline="", encoding="utf-8") as f:
+        records = list(csv.DictReader(f))
+    assert json.loads((folder / "manifest.json").read_text())["rows"] == len(records)
+    s2 = [r for r in records if r["student_id"] == "S0002"]
+    assert s2 and all(r["last_name"] == "Smith\nJr" and r["first_name"] == "'\t=cmd" for r in s2)
+
+
+def test_a_file_name_from_the_export_must_be_a_plain_name(tiny, data_dir, tmp_path):
+    """The gate quarantines a district_code that is not digits (test_hostile); the writer checks again."""
+    import duckdb
+
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
+    slot = con.execute("SELECT slot FROM ops.slots WHERE published").fetchone()[0]
+    con.execute(f"UPDATE {slot}.schools SET district_code = '../pw'")
+    con.close()
+    with pytest.raises(DataError, match="its file name '../pw_SPED_20261127.txt' is not a plain file name"):
+        produce("calpads_sped_meetings")
+    assert not list(data_dir.rglob("*pw_SPED*")) and not list(tmp_path.parent.rglob("pw_SPED*"))
 
 
 def test_regeneration_is_byte_identical(tiny, data_dir):

@@ -113,7 +113,10 @@ def night(as_of: date, export: Path | None, wait: bool = True, env_extra: dict |
     with night_lock(cfg, as_of, wait):
         nightly_conf = {**({"export_dir": str(export.resolve())} if export else {}), **(conf or {})}
         run_dag("iep_nightly", as_of, nightly_conf, run / "airflow.log", env, cfg)
-        run_dag("state_reporting", as_of, {"as_of": as_of.isoformat()}, run / "state_reporting.log", env, cfg)
+        if nightly_conf.get("backfill"):
+            print("backfill: no extracts (they are built from the published night only)")
+        else:
+            run_dag("state_reporting", as_of, {"as_of": as_of.isoformat()}, run / "state_reporting.log", env, cfg)
     print(summary(as_of))
 
 
@@ -265,6 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--export", type=Path, help="the export folder (default: <export_root>/<date>)")
     p.add_argument("--no-wait", action="store_true", help="stop if another night runs on the data folder")
     p.add_argument("--allow-shrink", action="store_true", help="publish although a table shrank (an expected drop)")
+    p.add_argument("--backfill", action="store_true", help="run a night older than the published one")
     p = sub.add_parser("demo", help="the demo district's night")
     p.add_argument("--date", type=date.fromisoformat, default=DEMO_AS_OF)
     p.add_argument("--students", type=int, default=2000)
@@ -279,8 +283,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     try:
         if args.cmd == "night":
-            night(args.date, args.export, wait=not args.no_wait,
-                  conf={"allow_shrink": True} if args.allow_shrink else None)
+            conf = {k: True for k in ("allow_shrink", "backfill") if getattr(args, k)}
+            night(args.date, args.export, wait=not args.no_wait, conf=conf)
         elif args.cmd == "demo":
             demo(args.date, args.students, args.smtp_port)
         elif args.cmd == "summary":

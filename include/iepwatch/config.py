@@ -75,6 +75,12 @@ def _email(v: str) -> None:
         raise ValueError(f"not one email address: {v!r}")
 
 
+def _domains(v: list[str]) -> None:
+    bad = [d for d in v if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9-]+)+", d)]
+    if bad:
+        raise ValueError(f"not a domain name: {bad[0]!r}")
+
+
 def _opt(default: Any = dataclasses.MISSING, check=None, factory=None):
     meta = {"check": check} if check else {}
     if factory is not None:
@@ -141,6 +147,8 @@ class EmailConfig:
     email_student_names: Literal["initials", "full"] = "initials"
     send_empty_digest: bool = False
     fallback_address: str = _opt("sped-office@example.org", _email)  # schools without a coordinator
+    recipient_domains: list[str] = _opt(factory=list, check=_domains)  # coordinators' addresses must be in
+                                                                       # these domains (empty: any domain)
 
 
 @dataclass(frozen=True)

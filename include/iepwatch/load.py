@@ -23,6 +23,7 @@ from iepwatch.errors import DataError, lines_phrase
 from iepwatch.warehouse import literal, quote, transaction
 
 SLOTS = ("slot_a", "slot_b")
+BACKFILL = "backfill"   # schema of a backfilled night's tables (never the published ones)
 UNPARSEABLE = "__unparseable"
 
 
@@ -139,19 +140,34 @@ def load_staging(con, folder: Path, as_of: date, export_id: str) -> tuple[str, d
     return slot, loaded
 
 
-def publish(con, slot: str, as_of: date, export_id: str) -> dict[str, int]:
-    """Point the ``core`` views at the checked slot, in one transaction (all tables or none)."""
+def published_night(con) -> date | None:
+    """The as-of date of the published night (None before the first)."""
+    _ensure_ops(con)
+    row = con.execute("SELECT as_of FROM ops.slots WHERE published").fetchone()
+    return row[0] if row else None
+
+
+def publish(con, slot: str, as_of: date, export_id: str, backfill: bool = False) -> dict[str, int]:
+    """Point the ``core`` views at the checked slot, in one transaction (all tables or none).
+
+    A backfill (a night older than the published one) gets the same views in schema
+    ``backfill`` instead: its rules read them, and the published night stays published.
+    """
     check_slot(con, slot, as_of, export_id)
+    schema = BACKFILL if backfill else "core"
     counts = {}
     with transaction(con):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         for t in TABLES:
             cols = ", ".join(quote(c) for c in t.columns)
             con.execute(f"""
-                CREATE OR REPLACE VIEW core.{t.name} AS
+                CREATE OR REPLACE VIEW {schema}.{t.name} AS
                 SELECT {cols} FROM {slot}.{t.name}
                 WHERE rowid + 2 NOT IN (SELECT line FROM quarantine.rows
                                         WHERE slot = '{slot}' AND table_name = '{t.name}')""")
-            counts[t.name] = con.execute(f"SELECT count(*) FROM core.{t.name}").fetchone()[0]
+            counts[t.name] = con.execute(f"SELECT count(*) FROM {schema}.{t.name}").fetchone()[0]
+        if backfill:
+            return counts
         con.execute("UPDATE ops.slots SET published = (slot = ?)", [slot])
         con.execute("""CREATE TABLE IF NOT EXISTS ops.published (
             as_of DATE, export_id VARCHAR, table_name VARCHAR, rows BIGINT)""")

@@ -27,6 +27,8 @@ class _Outbox:
         if self.fail_after is not None and self.received >= self.fail_after:
             return "451 4.3.0 Service temporarily unavailable"
         data = envelope.original_content or envelope.content
+        # the envelope recipients (where the server really delivers), kept as a header of the saved copy
+        data = b"X-Envelope-To: " + ", ".join(envelope.rcpt_tos).encode() + b"\r\n" + data
         msg_id = message_from_bytes(data).get("Message-ID", f"message-{self.received}")
         name = re.sub(r"[^A-Za-z0-9.@-]", "_", msg_id.strip("<>"))
         (self.folder / f"{name}.eml").write_bytes(data)

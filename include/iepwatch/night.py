@@ -41,6 +41,7 @@ class Night:
     export_id: str | None = None      # the archived export (sha256 of its checksums, 16 hex)
     archive_dir: Path | None = None   # landing/<as-of>/<export_id>/
     slot: str | None = None           # the warehouse load slot holding this night's tables
+    backfill: bool = False            # older than the published night: evaluated beside it, never emailed
 
     __version__ = 1
 
@@ -63,7 +64,7 @@ class Night:
 
     # Airflow's XCom serde: a plain, versioned dict.
     def serialize(self) -> dict:
-        return {f.name: None if (v := getattr(self, f.name)) is None else str(v)
+        return {f.name: v if (v := getattr(self, f.name)) is None or isinstance(v, bool) else str(v)
                 for f in dataclasses.fields(self)}
 
     @staticmethod
@@ -74,4 +75,4 @@ class Night:
                      export_dir=Path(data["export_dir"]) if data.get("export_dir") else None,
                      export_id=data.get("export_id"),
                      archive_dir=Path(data["archive_dir"]) if data.get("archive_dir") else None,
-                     slot=data.get("slot"))
+                     slot=data.get("slot"), backfill=bool(data.get("backfill", False)))

@@ -37,11 +37,16 @@ def catalog() -> dict[str, dict]:
     return {e["meta"]["iepwatch"]["rule_id"]: e["meta"]["iepwatch"] for e in suite["expectations"]}
 
 
-def params(cfg: Config, as_of: date) -> dict:
-    """What every rule and extract template is rendered with: the night, the window, the settings."""
+def params(cfg: Config, as_of: date, src: str = "core") -> dict:
+    """What every rule and extract template is rendered with: the night, the window, the settings.
+
+    ``src`` is the schema the night's tables are read from: ``core`` (the published night) or
+    ``backfill`` (an older night evaluated without replacing it).
+    """
     r = cfg.rules
     return {
         "as_of": as_of.isoformat(),
+        "src": src,
         "window_start": school_year_start(as_of, r.school_year_start),
         "transition_age": r.transition_age,
         "r": r,
@@ -54,9 +59,9 @@ def params(cfg: Config, as_of: date) -> dict:
     }
 
 
-def evaluate(con, cfg: Config, as_of: date) -> dict[str, dict[str, int]]:
+def evaluate(con, cfg: Config, as_of: date, src: str = "core") -> dict[str, dict[str, int]]:
     """Build facts.* and facts.rule_results in one transaction; returns counts by rule and status."""
-    p = params(cfg, as_of)
+    p = params(cfg, as_of, src)
     with transaction(con):
         for name in ("facts_students", "facts_timelines", "facts_meetings", "rule_results"):
             con.execute(sql(name, **p))
@@ -68,9 +73,11 @@ def evaluate(con, cfg: Config, as_of: date) -> dict[str, dict[str, int]]:
 
 
 def build_exceptions(con, as_of: date) -> dict[str, int]:
-    """compliance.exceptions and compliance.resolved for the night (delete-then-insert: idempotent)."""
+    """The night's compliance.exceptions (delete-then-insert: idempotent), then the history of this
+    night and every later one (first_detected_on, compliance.resolved), all in one transaction."""
     with transaction(con):
         con.execute(sql("exceptions", as_of=as_of.isoformat()))
+        con.execute(sql("exceptions_history", since=as_of.isoformat()))
     counts = dict(con.execute("SELECT status, count(*) FROM compliance.exceptions WHERE as_of = ? GROUP BY 1",
                               [as_of]).fetchall())
     counts["resolved"] = con.execute("SELECT count(*) FROM compliance.resolved WHERE as_of = ?",
@@ -79,10 +86,15 @@ def build_exceptions(con, as_of: date) -> dict[str, int]:
 
 
 def write_exceptions_csv(con, as_of: date, path: Path) -> Path:
-    """exceptions.csv for the night: header, ISO dates, sorted; written to a temp name, then renamed."""
+    """exceptions.csv for the night: header, ISO dates, sorted, spreadsheet formulas guarded; written to a
+    temp name, then renamed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    con.execute(f"""COPY (SELECT {', '.join(EXCEPTION_COLUMNS)} FROM compliance.exceptions
+    from iepwatch.extracts.engine import formula_guard_sql
+
+    guarded = ("student_id", "meeting_id", "school_id", "case_manager_staff_id", "detail")   # text from the export
+    cols = ", ".join(f"{formula_guard_sql(c)} AS {c}" if c in guarded else c for c in EXCEPTION_COLUMNS)
+    con.execute(f"""COPY (SELECT {cols} FROM compliance.exceptions
                           WHERE as_of = DATE '{as_of.isoformat()}'
                           ORDER BY rule_id, student_id, meeting_id NULLS FIRST, status)
                     TO {literal(tmp)} (HEADER, DATEFORMAT '%Y-%m-%d')""")
@@ -90,10 +102,16 @@ def write_exceptions_csv(con, as_of: date, path: Path) -> Path:
     return path
 
 
-def write_summary(con, as_of: date, path: Path) -> Path:
+def later_nights(con, as_of: date) -> list[date]:
+    """Evaluated nights after ``as_of`` (their history changes when ``as_of`` is backfilled)."""
+    return [r[0] for r in con.execute("SELECT as_of FROM compliance.nights WHERE as_of > ? ORDER BY 1",
+                                      [as_of]).fetchall()]
+
+
+def write_summary(con, as_of: date, path: Path, src: str = "core") -> Path:
     """Counts by school, rule and status for the UI (no student data), written atomically."""
-    rows = con.execute("""SELECT e.school_id, s.school_name, e.rule_id, e.status, count(*)
-                          FROM compliance.exceptions e LEFT JOIN core.schools s USING (school_id)
+    rows = con.execute(f"""SELECT e.school_id, s.school_name, e.rule_id, e.status, count(*)
+                          FROM compliance.exceptions e LEFT JOIN {src}.schools s USING (school_id)
                           WHERE e.as_of = ? GROUP BY ALL ORDER BY ALL""", [as_of]).fetchall()
     warnings = path.parent / "warnings.txt"
     summary = {"as_of": as_of.isoformat(),

@@ -3,7 +3,7 @@ CREATE OR REPLACE TABLE facts.meetings AS
 WITH m AS (
     SELECT m.meeting_id, m.student_id, m.held_date, s.in_regular_education,
            (s.transition_birthday < CAST(m.held_date + INTERVAL 1 YEAR AS DATE) OR m.includes_transition = 'Y') AS transition
-    FROM core.meetings m JOIN facts.students s USING (student_id)
+    FROM {{ src }}.meetings m JOIN facts.students s USING (student_id)
     WHERE m.status = 'held' AND m.held_date BETWEEN DATE '{{ window_start }}' AND DATE '{{ as_of }}'
 ),
 p AS (
@@ -16,7 +16,7 @@ p AS (
             CASE WHEN p.excusal_area_discussed = 'Y' AND p.written_input_date IS NULL THEN 'area discussed without written input'
                  WHEN p.excusal_area_discussed = 'Y' AND p.written_input_date > m.held_date THEN 'written input after the meeting' END
            ] AS excusal_problems
-    FROM core.meeting_participants p JOIN m USING (meeting_id)
+    FROM {{ src }}.meeting_participants p JOIN m USING (meeting_id)
 ),
 roles AS (
     SELECT meeting_id, team_role,
@@ -36,7 +36,7 @@ team AS (
     FROM roles GROUP BY 1
 ),
 attempts AS (
-    SELECT a.meeting_id, count(*) AS n FROM core.parent_contact_attempts a JOIN m USING (meeting_id)
+    SELECT a.meeting_id, count(*) AS n FROM {{ src }}.parent_contact_attempts a JOIN m USING (meeting_id)
     WHERE a.attempt_date <= m.held_date GROUP BY 1
 ),
 notices AS (
@@ -44,8 +44,8 @@ notices AS (
            min(n.sent_date) AS earliest_sent,
            bool_or(n.parent_waived_notice_period = 'Y') FILTER (WHERE n.sent_date = e.first_date) AS earliest_waived,
            arg_max(n, (n.sent_date, n.notice_id)) AS latest
-    FROM core.meeting_notices n JOIN m USING (meeting_id)
-    JOIN (SELECT n2.meeting_id, min(n2.sent_date) AS first_date FROM core.meeting_notices n2 JOIN m m2 USING (meeting_id)
+    FROM {{ src }}.meeting_notices n JOIN m USING (meeting_id)
+    JOIN (SELECT n2.meeting_id, min(n2.sent_date) AS first_date FROM {{ src }}.meeting_notices n2 JOIN m m2 USING (meeting_id)
           WHERE n2.sent_date <= m2.held_date GROUP BY 1) e USING (meeting_id)
     WHERE n.sent_date <= m.held_date
     GROUP BY 1

@@ -2,16 +2,16 @@
 -- event happened (event_date) and *open* otherwise. Status is decided in rule_results.sql.
 CREATE OR REPLACE TABLE facts.timelines AS
 WITH initial AS (  -- the latest initial evaluation with consent of each student
-    SELECT * FROM core.evaluations
+    SELECT * FROM {{ src }}.evaluations
     WHERE evaluation_type = 'initial' AND consent_received_date IS NOT NULL
     QUALIFY row_number() OVER (PARTITION BY student_id ORDER BY consent_received_date DESC, evaluation_id DESC) = 1
 ),
 eligible_initial AS (  -- the latest eligible initial evaluation with a determination date
-    SELECT * FROM core.evaluations
+    SELECT * FROM {{ src }}.evaluations
     WHERE evaluation_type = 'initial' AND eligibility_outcome = 'eligible' AND eligibility_determination_date IS NOT NULL
     QUALIFY row_number() OVER (PARTITION BY student_id ORDER BY eligibility_determination_date DESC, evaluation_id DESC) = 1
 ),
-held AS (SELECT meeting_id, student_id, meeting_type, held_date, iep_reviewed FROM core.meetings WHERE status = 'held'),
+held AS (SELECT meeting_id, student_id, meeting_type, held_date, iep_reviewed FROM {{ src }}.meetings WHERE status = 'held'),
 reviews AS (  -- review meetings of eligible students, newest first
     SELECT h.student_id, h.meeting_id, h.held_date,
            row_number() OVER (PARTITION BY h.student_id ORDER BY h.held_date DESC, h.meeting_id DESC) AS n
@@ -21,10 +21,10 @@ reviews AS (  -- review meetings of eligible students, newest first
 completed AS (  -- completed evaluations of eligible students, newest first
     SELECT e.student_id, e.evaluation_id, e.evaluation_completed_date AS completed,
            row_number() OVER (PARTITION BY e.student_id ORDER BY e.evaluation_completed_date DESC, e.evaluation_id DESC) AS n
-    FROM core.evaluations e JOIN facts.students s USING (student_id)
+    FROM {{ src }}.evaluations e JOIN facts.students s USING (student_id)
     WHERE e.evaluation_completed_date IS NOT NULL AND s.sped_status = 'eligible'
 ),
-waivers AS (SELECT student_id, list(reevaluation_waived_date) AS dates FROM core.evaluations
+waivers AS (SELECT student_id, list(reevaluation_waived_date) AS dates FROM {{ src }}.evaluations
             WHERE reevaluation_waived_date IS NOT NULL GROUP BY 1)
 -- EVAL_60_DAY: consent C, due C + N, event = evaluation completed
 SELECT 'EVAL_60_DAY' AS rule_id, student_id, evaluation_id AS item_id, consent_received_date AS start_date,
@@ -74,5 +74,5 @@ SELECT 'PARENT_REQUEST_RESPONSE', q.student_id, q.request_id, q.received_date,
        q.received_date + {{ r.PARENT_REQUEST_RESPONSE.parent_request_days }},
        (SELECT min(h.held_date) FROM held h WHERE h.student_id = q.student_id AND h.held_date >= q.received_date),
        NULL, false
-FROM core.parent_requests q WHERE q.in_writing = 'Y'
+FROM {{ src }}.parent_requests q WHERE q.in_writing = 'Y'
 {% endif %};

@@ -108,7 +108,7 @@ plans AS (
            CASE WHEN i.begin_date < m.held_date THEN 'warning' ELSE 'ok' END AS status,
            'IEP ' || i.iep_id || ' begins ' || i.begin_date || ', ' || (m.held_date - i.begin_date)
            || ' days before the meeting of ' || m.held_date AS detail, i.iep_id AS item_id
-    FROM core.ieps i JOIN facts.meetings m USING (meeting_id)
+    FROM {{ src }}.ieps i JOIN facts.meetings m USING (meeting_id)
     WHERE i.status IN ('active', 'superseded')
     UNION ALL
     SELECT 'TRANSITION_PLAN', i.student_id, NULL, NULL,
@@ -117,7 +117,7 @@ plans AS (
            || CASE WHEN s.transition_birthday <= DATE '{{ as_of }}' THEN 'is {{ transition_age }} or older'
                    ELSE 'turns {{ transition_age }} on ' || s.transition_birthday END,
            i.iep_id
-    FROM core.ieps i JOIN facts.students s USING (student_id)
+    FROM {{ src }}.ieps i JOIN facts.students s USING (student_id)
     WHERE i.status = 'active' AND DATE '{{ as_of }}' BETWEEN i.begin_date AND i.end_date
       AND s.in_scope AND s.transition_birthday <= i.end_date
 )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from iepwatch.config import Config
 from iepwatch.rules import catalog
-from iepwatch.warehouse import rows, sql
+from iepwatch.warehouse import rows, sql, transaction
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SECTIONS = (  # (key, heading, statuses): every status a digest lists (statuses.OPEN + statuses.ONCE)
@@ -51,16 +52,42 @@ class Digest:
         return any(self.total(k) for k, _, _ in SECTIONS)
 
 
+_UNSAFE = re.compile("[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+SUBJECT_MAX = 200    # characters: a header, whatever the school names hold
+
+
+def plain(text: str | None, most: int = 500) -> str:
+    """Free text from the export made safe for a mail: control characters and direction overrides
+    become '?', and it is cut to ``most`` characters."""
+    text = _UNSAFE.sub("?", text or "")
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
 def student_label(first: str | None, last: str | None, mode: str) -> str:
+    first, last = plain(first, 80), plain(last, 80)
     if mode == "full":
         return " ".join(x for x in (first, last) if x)
     return "".join(f"{x.strip()[0].upper()}." for x in (first, last) if x and x.strip())
 
 
 def ensure_send_log(con) -> None:
-    """``ops.email_sends``: one row per digest sent (as_of, staff_id, content sha256, Message-ID)."""
+    """The send log: ``ops.email_sends``, one row per digest sent (as_of, staff_id, content sha256,
+    Message-ID), and ``ops.email_items``, each exception a recipient was emailed about (what makes
+    an item "new": never emailed to this recipient)."""
     con.execute("""CREATE TABLE IF NOT EXISTS ops.email_sends (
         as_of DATE, staff_id VARCHAR, digest VARCHAR, message_id VARCHAR, PRIMARY KEY (as_of, staff_id))""")
+    con.execute("""CREATE TABLE IF NOT EXISTS ops.email_items (
+        recipient VARCHAR, rule_id VARCHAR, student_id VARCHAR, meeting_key VARCHAR, status VARCHAR, as_of DATE)""")
+
+
+def record_sent(con, d: Digest, sha256: str, message_id: str) -> None:
+    """The digest and every item in it, recorded together right after the server accepted it."""
+    items = [(d.recipient, x["rule_id"], x["student_id"], x["meeting_id"] or "", x["status"], d.as_of)
+             for s in d.schools for rows_ in s.sections.values() for x in rows_]
+    with transaction(con):
+        con.execute("INSERT INTO ops.email_sends VALUES (?, ?, ?, ?)", [d.as_of, d.recipient, sha256, message_id])
+        if items:
+            con.executemany("INSERT INTO ops.email_items VALUES (?, ?, ?, ?, ?, ?)", items)
 
 
 def build(con, cfg: Config, as_of: date) -> list[Digest]:
@@ -77,15 +104,16 @@ def build(con, cfg: Config, as_of: date) -> list[Digest]:
     for r in rows(con, sql("email_rows", as_of=as_of.isoformat())):
         by_recipient.setdefault(r["recipient"], {}).setdefault(r["school_id"], {k: [] for k, _, _ in SECTIONS})[
             section_of[r["status"]]].append({
-                "student_id": r["student_id"], "student": student_label(r["first_name"], r["last_name"], mode),
+                "student_id": plain(r["student_id"], 40),
+                "student": student_label(r["first_name"], r["last_name"], mode),
                 "rule": titles[r["rule_id"]], "rule_id": r["rule_id"], "status": r["status"],
                 "due_date": r["due_date"], "days_overdue": r["days_overdue"], "event_date": r["event_date"],
-                "detail": r["detail"], "new": r["is_new"], "meeting_id": r["meeting_id"]})
+                "detail": plain(r["detail"]), "new": r["is_new"], "meeting_id": r["meeting_id"]})
     resolved = dict(con.execute(sql("email_resolved", as_of=as_of.isoformat())).fetchall())
     digests = []
     for rec in rows(con, sql("email_recipient_list", as_of=as_of.isoformat())):
         mine = by_recipient.get(rec["recipient"], {})
-        schools = [School(i, n, mine.get(i) or {k: [] for k, _, _ in SECTIONS})
+        schools = [School(i, plain(n, 80), mine.get(i) or {k: [] for k, _, _ in SECTIONS})
                    for i, n in zip(rec["school_ids"], rec["school_names"], strict=True)]
         if rec["recipient"] == FALLBACK:
             schools = [s for s in schools if any(s.counts.values())]
@@ -113,7 +141,8 @@ def _env(templates_dir: Path | None, html: bool):
 def render(digest: Digest, cfg: Config) -> dict[str, str]:
     """Subject, plain text and HTML of a digest, and a sha256 digest of the three."""
     ctx = {"d": digest, "sections": SECTIONS}
-    subject = " ".join(_env(cfg.email.templates_dir, False).get_template("subject.txt.j2").render(**ctx).split())
+    subject = plain(" ".join(_env(cfg.email.templates_dir, False).get_template("subject.txt.j2").render(**ctx).split()),
+                    SUBJECT_MAX)
     text = _env(cfg.email.templates_dir, False).get_template("digest.txt.j2").render(**ctx)
     html = _env(cfg.email.templates_dir, True).get_template("digest.html.j2").render(**ctx)
     sha = hashlib.sha256("\x00".join((subject, text, html)).encode()).hexdigest()

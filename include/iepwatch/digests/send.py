@@ -50,7 +50,8 @@ def smtp_send(conn_id: str, d: digests.Digest, content: dict[str, str], fallback
 
     with SmtpHook(smtp_conn_id=conn_id) as hook:
         msg = build_message(d, content, hook.from_email or fallback_from)
-        hook._smtp_client.send_message(msg)
+        # explicit envelope: exactly the digest's recipients, never what a header might be made to say
+        hook._smtp_client.send_message(msg, from_addr=msg["From"], to_addrs=list(d.to))
     return msg["Message-ID"]
 
 
@@ -101,8 +102,7 @@ def send_all(con, cfg: Config, as_of: date) -> dict:
             log.error("sending to coordinator %s failed: %s: %s", d.recipient, type(e).__name__, reason)
             summary["failed"].append(d.recipient)
             continue
-        con.execute("INSERT INTO ops.email_sends VALUES (?, ?, ?, ?)",
-                    [as_of, d.recipient, content["sha256"], message_id])
+        digests.record_sent(con, d, content["sha256"], message_id)
         summary["sent"].append(d.recipient)
         log.info("sent the %s digest to coordinator %s", as_of, d.recipient)
     if summary["failed"]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from datetime import date
@@ -50,6 +51,14 @@ class Definition:
     def eol(self) -> str:
         return EOL[self.raw.get("line_ending", "lf")]
 
+    @property
+    def delimiter(self) -> str:
+        return self.raw.get("delimiter", ",")
+
+    @property
+    def quoting(self) -> str:
+        return self.raw.get("quoting", "none")
+
     def code_set(self, f: dict) -> list[str] | None:
         return f.get("code_set") or (sorted(set(f["codes"].values())) if f.get("codes") else None)
 
@@ -75,6 +84,24 @@ def model_params(cfg: Config, as_of: date, d: Definition) -> dict:
     return {**params(cfg, as_of), "selected_codes": ", ".join(literal(k) for k in selected) or "NULL",
             "timelines": [("EVAL_60_DAY", "initial_evaluations"), ("IEP_ANNUAL_REVIEW", "annual_reviews"),
                           ("REEVALUATION_3_YEAR", "reevaluations")]}
+
+
+def forbidden_pattern(d: Definition) -> str:
+    """What a text value may not hold: control characters (NUL included) and direction overrides;
+    without quoting also the delimiter and line breaks, which would shift the fields. (RE2 syntax.)"""
+    chars = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f" + "\u202a-\u202e\u2066-\u2069"
+    if d.quoting == "none":
+        chars += r"\x09\x0a\x0d" + "".join("\\" + c if c in "^]\\-[" else c for c in d.delimiter)
+    return "[" + chars + "]"
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")   # what a spreadsheet reads as the start of a formula
+
+
+def formula_guard_sql(v: str) -> str:
+    """A value starting like a formula gets a leading quote (for files meant for spreadsheets)."""
+    starts = ", ".join(literal(c) for c in FORMULA_START)
+    return f"CASE WHEN left({v}, 1) IN ({starts}) THEN '''' || {v} ELSE {v} END"
 
 
 def _value(f: dict) -> str:
@@ -122,6 +149,12 @@ def suite(d: Definition, as_of: date, selected: int) -> dict:
             ex.append(e("unexpected_rows_expectation", {
                 "unexpected_rows_query": f"SELECT * FROM {{batch}} WHERE length(CAST({quote(n)} AS VARCHAR)) > {limit}",
                 "description": f"{n} is at most {limit} characters"}, f"{n} longer than {limit}"))
+        if f.get("type", "text") == "text":
+            what = "the delimiter, a line break or " if d.quoting == "none" else ""
+            ex.append(e("unexpected_rows_expectation", {
+                "unexpected_rows_query": f"SELECT * FROM {{batch}} WHERE regexp_matches(CAST({quote(n)} AS VARCHAR), "
+                                         f"{literal(forbidden_pattern(d))})",
+                "description": f"{n} holds no {what}control character"}, f"{n} contains {what}a control character"))
         if f.get("type") == "date":   # dates lie from min_date (1900-01-01) to the as-of date unless max_date: open
             low, high = f.get("min_date", "1900-01-01"), f.get("max_date", str(as_of))
             cond = f"{quote(n)} < DATE '{low}'" + ("" if high == "open" else f" OR {quote(n)} > DATE '{high}'")
@@ -166,20 +199,17 @@ def _text(d: Definition, f: dict) -> str:
         v = f"rpad(left({v}, {int(f['width'])}), {int(f['width'])}, ' ')"
     v = f"coalesce({v}, '')"
     if d.raw.get("formula_guard"):
-        v = f"CASE WHEN left({v}, 1) IN ('=', '+', '-', '@') THEN '''' || {v} ELSE {v} END"
-    delim = d.raw.get("delimiter", ",")
-    if d.raw.get("quoting", "none") == "rfc4180":
-        needs = " OR ".join(f"contains({v}, {literal(c)})" for c in (delim, '"', "\r", "\n"))
+        v = formula_guard_sql(v)
+    if d.quoting == "rfc4180":
+        needs = " OR ".join(f"contains({v}, {literal(c)})" for c in (d.delimiter, '"', "\r", "\n"))
         v = f"CASE WHEN {needs} THEN '\"' || replace({v}, '\"', '\"\"') || '\"' ELSE {v} END"
-    else:
-        for c in (delim, "\r", "\n"):   # no quoting: separators inside a value become spaces
-            v = f"replace({v}, {literal(c)}, ' ')"
+    # Without quoting, a value holding the delimiter or a line break was rejected by the check.
     return v
 
 
 def render(con, d: Definition, out) -> int:
     """Write the header and lines to ``out`` (binary file), formatted in DuckDB in chunks."""
-    eol, delim = d.eol, d.raw.get("delimiter", ",")
+    eol, delim = d.eol, d.delimiter
     if d.raw.get("header"):
         out.write((delim.join(f["name"] for f in d.fields) + eol).encode("utf-8"))
     line = f" || {literal(delim)} || ".join(_text(d, f) for f in d.fields)
@@ -191,11 +221,24 @@ def render(con, d: Definition, out) -> int:
     return con.execute(f"SELECT count(*) FROM reporting.{d.name}").fetchone()[0]
 
 
+def count_records(d: Definition, path: Path) -> int:
+    """Data records in a written file: CSV records when quoted (a quoted field may hold a line
+    break), else lines; less the header."""
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as f:
+        n = sum(1 for _ in csv.reader(f, delimiter=d.delimiter)) if d.quoting == "rfc4180" else sum(1 for _ in f)
+    return n - (1 if d.raw.get("header") else 0)
+
+
 def publish(con, cfg: Config, as_of: date, d: Definition) -> Path:
     """Write file + manifest to a temporary folder, then swap it in as ``extracts/<name>/<as-of>/``."""
     export = con.execute("SELECT as_of, export_id FROM core.export").fetchone()
     district = con.execute("SELECT min(district_code) FROM core.schools").fetchone()[0] or "district"
     name = d.raw["file_name"].format(as_of=as_of, district_code=district, format=d.name)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}", name) or ".." in name:
+        raise DataError(f"extract {d.name} not published: its file name {name[:80]!r} is not a plain file name "
+                        "(a value from the export reached it; district_code must be digits)")
     base = cfg.paths.extracts_dir / d.name
     base.mkdir(parents=True, exist_ok=True)
     target, incoming, previous = base / as_of.isoformat(), base / f".{as_of}.incoming", base / f".{as_of}.previous"
@@ -203,9 +246,9 @@ def publish(con, cfg: Config, as_of: date, d: Definition) -> Path:
     incoming.mkdir()
     with (incoming / name).open("wb") as out:
         rows = render(con, d, out)
-    data_lines = sum(1 for _ in (incoming / name).open("rb")) - (1 if d.raw.get("header") else 0)
-    if data_lines != rows:   # a value with a line break would shift every later line
-        raise RuntimeError(f"extract {d.name}: {data_lines} lines written for {rows} rows")
+    records = count_records(d, incoming / name)
+    if records != rows:   # a value with a separator or line break would shift every later record
+        raise DataError(f"extract {d.name} not published: {records} records written for {rows} rows")
     manifest = {"report": d.name, "format": d.name, "as_of": as_of.isoformat(), "rows": rows,
                 "generated_at": f"{as_of.isoformat()}T00:00:00",
                 "source_export_id": export[1], "source_export_as_of": str(export[0]),

@@ -13,11 +13,23 @@ from pathlib import Path
 SUITES_DIR = Path(__file__).resolve().parents[3] / "expectations"
 
 
-def load_suites(kind: str, as_of: date) -> dict[str, dict]:
-    """Suite JSON by table, with ``$AS_OF`` bound to the night's date."""
+def load_suites(kind: str, as_of: date, recipient_domains: list[str] | None = None) -> dict[str, dict]:
+    """Suite JSON by table, with its parameters bound: ``$AS_OF`` (the night's date) and
+    ``$RECIPIENT_DOMAIN_NOT_ALLOWED`` (an email outside ``email.recipient_domains``; false when
+    the list is empty)."""
+    if recipient_domains is None:
+        from iepwatch.config import load_config
+
+        recipient_domains = load_config().email.recipient_domains
+    allowed = ", ".join("'" + d.lower() + "'" for d in recipient_domains)
+    bound = {"$AS_OF": f"DATE '{as_of.isoformat()}'",
+             "$RECIPIENT_DOMAIN_NOT_ALLOWED": f"lower(regexp_extract(email, '@([^@]*)$', 1)) NOT IN ({allowed})"
+             if allowed else "false"}
     out = {}
     for path in sorted((SUITES_DIR / kind).glob("*.json")):
-        text = path.read_text(encoding="utf-8").replace("$AS_OF", f"DATE '{as_of.isoformat()}'")
+        text = path.read_text(encoding="utf-8")
+        for name, value in bound.items():
+            text = text.replace(name, value.replace("\\", "\\\\"))
         suite = json.loads(text)
         out[suite["meta"]["iepwatch"]["table"]] = suite
     return out

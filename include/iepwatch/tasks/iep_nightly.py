@@ -11,6 +11,7 @@ from datetime import datetime
 
 from iepwatch.assets import COMPLIANCE, CORE_TABLES
 from iepwatch.config import load_config
+from iepwatch.errors import DataError
 from iepwatch.night import Night
 from iepwatch.tasks import fail_fast
 
@@ -19,12 +20,26 @@ log = logging.getLogger(__name__)
 
 @fail_fast
 def find_export(params: dict | None = None, logical_date: datetime | None = None) -> Night:
-    """``<export_root>/<as-of>/``, or the folder of the run's ``export_dir`` param."""
+    """``<export_root>/<as-of>/``, or the folder of the run's ``export_dir`` param.
+
+    A night older than the published one is a backfill: it needs the ``backfill`` param, is
+    evaluated beside the published night (which stays published), and sends no email.
+    """
     from iepwatch import sources
 
     cfg = load_config()
+    params = params or {}
     night = Night.of_run(logical_date, cfg.district.timezone)
-    folder = sources.find_export(cfg, night.as_of, (params or {}).get("export_dir"))
+    published = published_night(cfg)
+    if published and night.as_of < published:
+        if not params.get("backfill"):
+            raise DataError(f"{night.as_of} is older than the published night {published}: running it would "
+                            "change history. To backfill it (evaluated beside the published night, later nights' "
+                            "history recomputed, no emails), run it with the param backfill=true "
+                            "(make nightly ... BACKFILL=1)")
+        log.info("backfill of %s (the published night %s stays published; no emails)", night.as_of, published)
+        night = night.with_(backfill=True)
+    folder = sources.find_export(cfg, night.as_of, params.get("export_dir"))
     log.info("as-of %s: export folder %s", night.as_of, folder)
     (cfg.run_dir(night.as_of) / "warnings.txt").unlink(missing_ok=True)   # this run says its own
     return night.with_(export_dir=folder)
@@ -45,6 +60,19 @@ def archive_export(night: Night) -> Night:
         warn(cfg, night, f"tonight's export is byte-identical to the export of {same}: the student system may "
                          "have delivered yesterday's files again")
     return night.with_(export_id=arc.export_id, archive_dir=arc.path)
+
+
+def published_night(cfg):
+    """The as-of date of the published night, read without taking the warehouse's write lock."""
+    from iepwatch import warehouse
+
+    if not cfg.warehouse.exists():
+        return None
+    with warehouse.connect(cfg, read_only=True) as con:
+        if not warehouse.exists(con, "ops", "slots"):
+            return None
+        row = con.execute("SELECT as_of FROM ops.slots WHERE published").fetchone()
+    return row[0] if row else None
 
 
 def check_free_space(cfg, export_dir) -> None:
@@ -122,11 +150,16 @@ def publish_core(night: Night, outlet_events=None) -> Night:
 
     night.require("slot", "export_id")
     with warehouse.session() as (_, con):
-        counts = load.publish(con, night.slot, night.as_of, night.export_id)
-    log.info("published core tables: %s", counts)
+        counts = load.publish(con, night.slot, night.as_of, night.export_id, backfill=night.backfill)
+    log.info("%s tables: %s", "backfill (not published)" if night.backfill else "published core", counts)
     if outlet_events is not None:
-        outlet_events[CORE_TABLES].extra = {"as_of": night.as_of.isoformat(), "export_id": night.export_id}
+        outlet_events[CORE_TABLES].extra = event_extra(night)
     return night
+
+
+def event_extra(night: Night) -> dict:
+    """What the night's Asset events tell their consumers (state_reporting)."""
+    return {"as_of": night.as_of.isoformat(), "export_id": night.export_id, "backfill": night.backfill}
 
 
 @fail_fast
@@ -135,7 +168,7 @@ def evaluate_rules(night: Night) -> Night:
     from iepwatch import rules, warehouse
 
     with warehouse.session() as (cfg, con):
-        counts = rules.evaluate(con, cfg, night.as_of)
+        counts = rules.evaluate(con, cfg, night.as_of, source_schema(night))
     for rule, by_status in counts.items():
         log.info("%-28s %s", rule, by_status)
     return night
@@ -149,11 +182,22 @@ def build_exceptions(night: Night, outlet_events=None) -> Night:
     with warehouse.session() as (cfg, con):
         counts = rules.build_exceptions(con, night.as_of)
         path = rules.write_exceptions_csv(con, night.as_of, cfg.run_dir(night.as_of) / "exceptions.csv")
-        rules.write_summary(con, night.as_of, cfg.run_dir(night.as_of) / "summary.json")
+        rules.write_summary(con, night.as_of, cfg.run_dir(night.as_of) / "summary.json", source_schema(night))
+        later = rules.later_nights(con, night.as_of)
+        for day in later:   # their first_detected_on may have changed: their files follow
+            rules.write_exceptions_csv(con, day, cfg.run_dir(day) / "exceptions.csv")
     log.info("exceptions %s written to %s", counts, path)
+    if later:
+        log.info("history of the later nights %s recomputed", ", ".join(map(str, later)))
     if outlet_events is not None:
-        outlet_events[COMPLIANCE].extra = {"as_of": night.as_of.isoformat(), "export_id": night.export_id}
+        outlet_events[COMPLIANCE].extra = event_extra(night)
     return night
+
+
+def source_schema(night: Night) -> str:
+    from iepwatch.load import BACKFILL
+
+    return BACKFILL if night.backfill else "core"
 
 
 @fail_fast
@@ -162,6 +206,9 @@ def send_coordinator_emails(night: Night) -> dict:
     from iepwatch import warehouse
     from iepwatch.digests import send
 
+    if night.backfill:
+        log.info("backfill of %s: no emails (coordinators hear of tonight's published night only)", night.as_of)
+        return {"sent": 0, "backfill": 1}
     with warehouse.session() as (cfg, con):
         summary = send.send_all(con, cfg, night.as_of)
     counts = {k: len(v) for k, v in summary.items()}

@@ -21,6 +21,11 @@ def resolve_as_of(params: dict | None = None, triggering_asset_events=None,
     for events in (triggering_asset_events or {}).values():
         for event in reversed(list(events)):
             extra = event.extra or {}
+            if extra.get("backfill"):
+                from airflow.sdk.exceptions import AirflowSkipException
+
+                raise AirflowSkipException(f"{extra['as_of']} was a backfill: extracts are built from the "
+                                           "published night only")
             if extra.get("as_of"):
                 return Night(date.fromisoformat(extra["as_of"]), export_id=extra.get("export_id"))
     return Night.of_run(logical_date, load_config().district.timezone)
@@ -28,7 +33,7 @@ def resolve_as_of(params: dict | None = None, triggering_asset_events=None,
 
 @fail_fast
 def prepare_facts(night: Night) -> list[str]:
-    """Make sure the rule facts are those of the night (re-evaluated on the published data if not)."""
+    """The published data must be the night's; the rule facts are re-evaluated on it if they are not the night's."""
     from iepwatch import rules, warehouse
     from iepwatch.errors import DataError
     from iepwatch.extracts import engine
@@ -36,6 +41,13 @@ def prepare_facts(night: Night) -> list[str]:
     with warehouse.session() as (cfg, con):
         if not warehouse.exists(con, "core", "export"):
             raise DataError("nothing is published yet: run iep_nightly first")
+        published, export_id = con.execute("SELECT as_of, export_id FROM core.export").fetchone()
+        if published != night.as_of:
+            raise DataError(f"the published data is the night of {published}, not {night.as_of}: the extracts of "
+                            f"{night.as_of} can only be built from its own night (run iep_nightly for it first)")
+        if night.export_id and export_id != night.export_id:
+            raise DataError(f"the published export of {published} is {export_id}, not {night.export_id} that "
+                            "triggered this run: another export of the night was published since")
         have = con.execute("SELECT max(as_of) FROM facts.rule_results").fetchone()[0] \
             if warehouse.exists(con, "facts", "rule_results") else None
         if have != night.as_of:
