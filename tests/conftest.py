@@ -167,15 +167,50 @@ INGEST_AND_RULES = ("archive_export", "load_staging", "validate_export", "publis
                     "build_exceptions")
 
 
-def run_night_in_process(folder: Path, as_of: date):
-    """The night's task bodies up to the exceptions, called in order as the DAG wires them (no Airflow)."""
-    from iepwatch.night import Night as Run
+def run_night_in_process(folder: Path, as_of: date, emails: bool = False, **params):
+    """The night's task bodies, called in order as the DAG wires them (no Airflow): up to the
+    exceptions, and the coordinator emails with ``emails``. ``params`` are the run's params."""
     from iepwatch.tasks import iep_nightly as t
 
-    night = Run(as_of, export_dir=folder)
+    params = {"export_dir": str(folder), **params}
+    night = t.find_export(params=params, logical_date=logical_date(as_of))
     for name in INGEST_AND_RULES:
-        night = getattr(t, name)(night)
+        night = getattr(t, name)(night, params=params) if name == "validate_export" else getattr(t, name)(night)
+    if emails:
+        t.send_coordinator_emails(night)
     return night
+
+
+@pytest.fixture
+def smtp(tmp_path, monkeypatch):
+    """A mail catcher of this test's own, with smtp_default pointing at it; ``smtp.messages()`` reads it."""
+    import email
+    import email.policy
+
+    outbox = tmp_path / "outbox"
+
+    class Server:
+        def __init__(self):
+            self.port, self.outbox = free_port(), outbox
+            monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_url(self.port))
+
+        def start(self, fail_after=None):
+            self.catcher = MailCatcher(outbox, self.port, fail_after=fail_after).__enter__()
+            return self
+
+        def stop(self):
+            self.catcher.__exit__(None, None, None)
+
+        def messages(self) -> list:
+            return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+                    for p in sorted(outbox.glob("*.eml"))]
+
+    server = Server().start()
+    yield server
+    try:
+        server.stop()
+    except Exception:  # noqa: BLE001 - already stopped by the test
+        pass
 
 
 @pytest.fixture

@@ -2,49 +2,15 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from builder import AS_OF
-from conftest import free_port, run_dag, smtp_url
-
-from iepwatch.mailcatcher import MailCatcher
+from conftest import run_dag
 
 HELD = AS_OF - timedelta(days=40)
-
-
-@pytest.fixture
-def smtp(tmp_path, monkeypatch):
-    """Start a mail catcher and point smtp_default at it; yields a function reading the outbox."""
-    port = free_port()
-    outbox = tmp_path / "outbox"
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_url(port))
-
-    class Server:
-        def __init__(self):
-            self.port, self.outbox = port, outbox
-
-        def start(self, fail_after=None):
-            self.catcher = MailCatcher(outbox, port, fail_after=fail_after).__enter__()
-            return self
-
-        def stop(self):
-            self.catcher.__exit__(None, None, None)
-
-        def messages(self) -> list[email.message.Message]:
-            return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-                    for p in sorted(outbox.glob("*.eml"))]
-
-    server = Server().start()
-    yield server
-    try:
-        server.stop()
-    except Exception:  # noqa: BLE001 - already stopped by the test
-        pass
 
 
 def parts(msg) -> tuple[str, str]:

@@ -51,7 +51,7 @@ def failure_lines(log_text: str, most: int = 12) -> list[str]:
         line = _LOGGER_SUFFIX.sub("", _TIMESTAMP.sub("", line))[:600]
         if line not in out:
             out.append(line)
-    out.sort(key=lambda s: not re.search(r"(DATA|CONFIG) ERROR", s))
+    out.sort(key=lambda s: not re.search(r"(DATA|CONFIG|HOST) ERROR", s))
     return out[:most]
 
 
