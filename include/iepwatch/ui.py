@@ -52,11 +52,14 @@ def index(user: User) -> str:
     out = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>iepwatch</title><style>"
            "body{font-family:sans-serif;margin:24px;color:#1b1f24} table{border-collapse:collapse;font-size:13px}"
            "th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left} th{background:#f6f8fa}"
-           ".n{text-align:right}</style></head><body>",
+           ".n{text-align:right} .warning{background:#fff8c5;border:1px solid #d4a72c;padding:6px 10px}"
+           "</style></head><body>",
            f"<h1>IEP compliance — {e(cfg.district.name)}</h1>"]
     if summary is None:
         out.append("<p>No night has been processed yet.</p>")
     else:
+        for warning in summary.get("warnings", []):
+            out.append(f"<p class='warning'><b>Warning for {e(summary['as_of'])}:</b> {e(warning)}</p>")
         out.append(f"<h2>Exceptions as of {e(summary['as_of'])}</h2><table><tr><th>School</th><th>Rule</th>"
                    + "".join(f"<th class=n>{s}</th>" for s in statuses) + "</tr>")
         cells: dict[tuple, dict] = {}
