@@ -252,3 +252,23 @@ def test_demo_nightly_exceptions_csv_has_every_rule(published_night):
     assert warnings == {"TRANSITION_STUDENT_ABSENT", "IEP_DATED_BEFORE_MEETING"}
     index = (published_night / "datadocs" / "index.html").read_text()
     assert "compliance.rules" in index and "ingest.students" in index
+
+
+def test_an_export_without_an_optional_column_still_loads(district, tmp_path, settings, data_dir):
+    """services_consent_refused_date is optional: an older export without it loads, read as NULL."""
+    from conftest import run_night_in_process
+
+    settings({})
+    s = district.student()
+    district.evaluation(s, consent="2026-08-01", completed="2026-09-01", eligibility="2026-09-10")
+    folder = district.write(tmp_path / "export")
+    data = rows(folder / "evaluations.csv")
+    i = data[0].index("services_consent_refused_date")
+    write_rows(folder / "evaluations.csv", [r[:i] + r[i + 1:] for r in data])
+    run_night_in_process(folder, AS_OF)
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*), count(services_consent_refused_date) FROM core.evaluations").fetchone() \
+        == (1, 0)
+    assert con.execute("SELECT status FROM compliance.exceptions WHERE rule_id = 'IEP_INITIAL_30_DAY'").fetchall() \
+        == [("overdue",)]
+    con.close()

@@ -137,14 +137,62 @@ def test_excusal_variants(district, evaluate, excusal, problem):
             f"invalid excusal: general education teacher ({problem})"
 
 
+def drop(ex, meeting: str, role: str) -> None:
+    ex.tables["meeting_participants"] = [p for p in ex.tables["meeting_participants"]
+                                         if not (p["meeting_id"] == meeting and p["team_role"] == role)]
+
+
 def test_excusal_invalid_is_one_row_naming_each_role(district, evaluate):
     s, m = meeting_without(district, "general_education_teacher")
+    drop(district, m, "lea_representative")
     district.participant(m, "staff", "T11", "general_education_teacher", attendance="excused")
     district.participant(m, "staff", "T23", "lea_representative", attendance="excused",
                          excusal_parent_consent_date=BEFORE, excusal_district_agreement_date=AFTER)
     e = evaluate(district).exception("EXCUSAL_INVALID", s)
     assert e["detail"] == ("invalid excusal: LEA representative (district agreement after the meeting); "
                            "general education teacher (no written parent consent, no district agreement)")
+
+
+def test_an_excused_second_member_beside_one_who_attended_is_no_excusal(district, evaluate):
+    s, m = meeting_without(district)                                   # the LEA representative T13 attended
+    district.participant(m, "staff", "T23", "lea_representative", attendance="excused")   # no paperwork at all
+    assert failing(evaluate(district), m) == set()
+
+
+@pytest.mark.parametrize("role", ["student", "related_service_provider", "advocate"])
+def test_an_excused_member_outside_a2_a5_is_simply_not_attending(district, evaluate, role):
+    s, m = meeting_without(district)
+    district.participant(m, "other", f"X{role}", role, attendance="excused")
+    assert failing(evaluate(district), m) == set()
+
+
+@pytest.mark.parametrize("attempts,expected", [(0, {"TEAM_PARENT"}), (2, set())])
+def test_an_excused_parent_is_not_attending_and_never_an_excusal(district, evaluate, attempts, expected):
+    s, m = meeting_without(district, "parent")
+    district.participant(m, "guardian", f"G{s}", "parent", attendance="excused",
+                         excusal_parent_consent_date=BEFORE, excusal_district_agreement_date=BEFORE,
+                         excusal_area_discussed="N")
+    for i in range(attempts):
+        district.add("parent_contact_attempts", attempt_id=f"A{i}", meeting_id=m, attempt_date=BEFORE,
+                     method="phone")
+    assert failing(evaluate(district), m) == expected
+
+
+def test_a_general_ed_teacher_who_is_not_required_is_never_excused(district, evaluate):
+    s, m = meeting_without(district, "general_education_teacher", regular="N")
+    district.participant(m, "staff", "T11", "general_education_teacher", attendance="excused")   # no paperwork
+    night = evaluate(district)
+    assert failing(night, m) == set()
+    assert not night.evaluated("TEAM_GENERAL_ED_TEACHER", s)
+
+
+def test_contact_attempts_count_only_for_their_own_meeting(district, evaluate):
+    s, m = meeting_without(district, "parent")
+    other = district.meeting(s, held=HELD - timedelta(60), kind="amendment")
+    for i in range(3):
+        district.add("parent_contact_attempts", attempt_id=f"A{i}", meeting_id=other, attempt_date=BEFORE,
+                     method="letter")
+    assert failing(evaluate(district), m) == {"TEAM_PARENT"}
 
 
 # --- notices -------------------------------------------------------------------------------------

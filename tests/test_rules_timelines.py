@@ -258,6 +258,92 @@ def test_later_reevaluation_restarts_the_clock_and_late_one_is_reported(district
     assert night.exception("REEVALUATION_3_YEAR", s)["days_overdue"] == 2
 
 
+def test_waiver_moves_the_due_date_to_three_years_after_it(district, evaluate):
+    s = district.student()
+    district.evaluation(s, consent=date(2022, 10, 1), completed=date(2022, 11, 1), eligibility=date(2022, 11, 5),
+                        waived=date(2023, 12, 10))           # due 2026-12-10, not 2025-11-01: due soon (13 days)
+    night = evaluate(district)
+    e = night.exception("REEVALUATION_3_YEAR", s)
+    assert (e["status"], e["due_date"]) == ("due_soon", date(2026, 12, 10))
+    assert e["detail"] == "reevaluation due 2026-12-10, 3 years after the written waiver of 2023-12-10"
+
+
+def test_waiver_covers_one_reevaluation_the_clock_restarts_at_it(district, evaluate):
+    s = district.student()
+    district.evaluation(s, consent=date(2019, 10, 1), completed=date(2019, 11, 1), eligibility=date(2019, 11, 5),
+                        waived=date(2022, 10, 1))            # covers the one due 2022-11-01; next due 2025-10-01
+    assert evaluate(district).statuses("REEVALUATION_3_YEAR", s) == {"overdue"}
+
+
+@pytest.mark.parametrize("outcome", ["eligible", "not_eligible"])
+def test_any_completed_reevaluation_restarts_the_clock(district, evaluate, outcome):
+    s = district.student()
+    district.evaluation(s, consent=date(2020, 1, 1), completed=date(2020, 2, 1), eligibility=date(2020, 2, 5))
+    district.evaluation(s, consent=date(2024, 1, 1), completed=date(2024, 1, 26), eligibility=date(2024, 2, 1),
+                        kind="reevaluation", outcome=outcome)   # due 2027-01-26: in 60 days
+    assert evaluate(district).statuses("REEVALUATION_3_YEAR", s) == {"due_soon"}
+
+
+def test_an_initial_evaluation_that_found_no_eligibility_starts_no_clock(district, evaluate):
+    s = district.student()
+    district.evaluation(s, consent=date(2020, 1, 1), completed=date(2020, 2, 1), eligibility=date(2020, 2, 5))
+    district.evaluation(s, consent=date(2024, 1, 1), completed=date(2024, 1, 26), eligibility=date(2024, 2, 1),
+                        outcome="not_eligible")     # an initial evaluation, not eligible: the 2020 clock stands
+    e = evaluate(district).exception("REEVALUATION_3_YEAR", s)
+    assert (e["status"], e["due_date"]) == ("overdue", date(2023, 2, 1))
+
+
+def test_an_initial_evaluation_is_never_a_reevaluation(district, evaluate):
+    s = district.student()
+    district.evaluation(s, consent=date(2021, 6, 1), completed=date(2021, 7, 1), eligibility=date(2021, 7, 5))
+    district.evaluation(s, consent=date(2024, 6, 1), completed=date(2024, 8, 1), eligibility=date(2024, 8, 5))
+    night = evaluate(district)       # the second initial evaluation restarts the clock but is not "held late"
+    assert night.statuses("REEVALUATION_3_YEAR", s) == set()
+
+
+def test_a_reevaluation_late_against_a_waiver_moved_due_date(district, evaluate):
+    s = district.student()
+    district.evaluation(s, consent=date(2020, 6, 1), completed=date(2020, 7, 1), eligibility=date(2020, 7, 5),
+                        waived=date(2023, 6, 1))
+    district.evaluation(s, consent=date(2026, 6, 1), completed=date(2026, 8, 3), eligibility=date(2026, 8, 5),
+                        kind="reevaluation")                  # due 2026-06-01 after the waiver: 63 days late
+    e = evaluate(district).exception("REEVALUATION_3_YEAR", s)
+    assert (e["status"], e["due_date"], e["event_date"], e["days_overdue"]) == \
+        ("late", date(2026, 6, 1), date(2026, 8, 3), 63)
+
+
+def test_annual_review_counts_only_reviews_of_the_current_eligibility(district, evaluate):
+    s = district.student()
+    district.meeting(s, held=date(2024, 3, 1), kind="annual", team=False, notice=False)   # an earlier eligibility
+    district.evaluation(s, consent=date(2025, 12, 1), completed=date(2026, 1, 10), eligibility=date(2026, 1, 20))
+    night = evaluate(district)
+    assert night.statuses("IEP_ANNUAL_REVIEW", s) == set(), "no counted review: IEP_INITIAL_30_DAY governs"
+    assert not [r for r in night.evaluated("IEP_ANNUAL_REVIEW", s) if r["phase"] == "open"]
+    assert night.statuses("IEP_INITIAL_30_DAY", s) == {"overdue"}, "eligible 2026-01-20, no initial meeting"
+
+
+def test_a_late_review_is_reported_even_when_a_later_review_follows(district, evaluate):
+    s = district.student()
+    district.meeting(s, held=date(2025, 7, 1), kind="annual", team=False, notice=False)
+    late = district.meeting(s, held=date(2026, 7, 10), kind="annual")    # 374 days after: late by 9
+    district.meeting(s, held=date(2026, 10, 1), kind="amendment", reviewed="Y")
+    night = evaluate(district)
+    rows = [e for e in night.exceptions if e["rule_id"] == "IEP_ANNUAL_REVIEW"]
+    assert [(e["status"], e["meeting_id"], e["due_date"], e["event_date"], e["days_overdue"]) for e in rows] == \
+        [("late", late, date(2026, 7, 1), date(2026, 7, 10), 9)]
+
+
+def test_no_initial_iep_deadline_when_the_parent_refused_services(district, evaluate):
+    s = district.student()
+    district.evaluation(s, consent=date(2026, 8, 1), completed=date(2026, 9, 1), eligibility=date(2026, 9, 10))
+    t = district.student()
+    district.evaluation(t, consent=date(2026, 8, 1), completed=date(2026, 9, 1), eligibility=date(2026, 9, 10))
+    district.tables["evaluations"][-1]["services_consent_refused_date"] = date(2026, 9, 12)
+    night = evaluate(district)
+    assert night.statuses("IEP_INITIAL_30_DAY", s) == {"overdue"}
+    assert night.evaluated("IEP_INITIAL_30_DAY", t) == []
+
+
 # --- PARENT_REQUEST_RESPONSE ---------------------------------------------------------------------
 
 def request(ex: Export, student: str, received: date, in_writing: str = "Y") -> str:

@@ -20,6 +20,12 @@ class Table:
     name: str
     columns: dict[str, str]
     primary_key: tuple[str, ...]
+    optional_columns: frozenset[str] = frozenset()   # may be missing from the file: read as NULL
+    optional_file: bool = False                      # the whole file may be missing: an empty table
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c for c in self.columns if c not in self.optional_columns]
 
     @property
     def file(self) -> str:
@@ -29,8 +35,9 @@ class Table:
         return [c for c, k in self.columns.items() if k == kind]
 
 
-def _t(name: str, pk: tuple[str, ...], **cols: str) -> Table:
-    return Table(name, dict(cols), pk)
+def _t(name: str, pk: tuple[str, ...], *, optional: tuple[str, ...] = (), optional_file: bool = False,
+       **cols: str) -> Table:
+    return Table(name, dict(cols), pk, frozenset(optional), optional_file)
 
 
 # Load order respects foreign keys (parents first).
@@ -49,7 +56,8 @@ TABLES: tuple[Table, ...] = (
     _t("evaluations", ("evaluation_id",), evaluation_id=ID, student_id=ID, evaluation_type=CODE,
        referral_date=DATE, consent_received_date=DATE, evaluation_completed_date=DATE,
        eligibility_determination_date=DATE, eligibility_outcome=CODE, delay_reason_code=CODE,
-       reevaluation_waived_date=DATE),
+       reevaluation_waived_date=DATE, services_consent_refused_date=DATE,
+       optional=("services_consent_refused_date",)),
     _t("parent_requests", ("request_id",), request_id=ID, student_id=ID, received_date=DATE,
        in_writing=FLAG),
     _t("meetings", ("meeting_id",), meeting_id=ID, student_id=ID, meeting_type=CODE, status=CODE,

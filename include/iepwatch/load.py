@@ -44,17 +44,22 @@ def read_header(path: Path, table: Table) -> tuple[list[str], list[str]]:
     dup = sorted({h for h in header if header.count(h) > 1})
     if dup:
         raise DataError(f"{table.file}: column {', '.join(dup)} appears more than once in the header")
-    missing = [c for c in table.columns if c not in header]
+    missing = [c for c in table.required_columns if c not in header]
     if missing:
         raise DataError(f"{table.file}: missing required column{'s' if len(missing) > 1 else ''} "
                         f"{', '.join(missing)}")
     return header, [h for h in header if h not in table.columns]
 
 
-def _slot_select(table: Table) -> str:
+def _slot_select(table: Table, header: list[str]) -> str:
     cols = []
     for c, kind in table.columns.items():
         q = quote(c)
+        if c not in header:   # an optional column the file does not have
+            cols.append(f"NULL::{'DATE' if kind == DATE else 'VARCHAR'} AS {q}")
+            if kind == DATE:
+                cols.append(f"false AS {quote(c + UNPARSEABLE)}")
+            continue
         if kind == FLAG:
             cols.append(f"upper(trim({q})) AS {q}")
         elif kind == DATE:
@@ -75,7 +80,7 @@ def load_table(con, folder: Path, table: Table, slot: str) -> dict:
     columns = "{" + ", ".join(f"'{h.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for h in header) + "}"
     con.execute(f"""
         CREATE OR REPLACE TABLE {slot}.{table.name} AS
-        SELECT {_slot_select(table)}
+        SELECT {_slot_select(table, header)}
         FROM read_csv({literal(path)}, header = true, columns = {columns}, auto_detect = false,
                       delim = ',', quote = '"', escape = '"', encoding = 'utf-8',
                       store_rejects = true, rejects_table = 'rejects_{table.name}',

@@ -105,14 +105,18 @@ SELECT 'E' || lpad(i::VARCHAR, 7, '0') || '1' AS evaluation_id, lpad(i::VARCHAR,
        CASE WHEN sped_status = 'referred' AND u(i, 'dly') < 0.15 THEN 'parent_did_not_produce_child'
             WHEN sped_status = 'referred' AND u(i, 'dly') < 0.22 THEN 'school_break'
             WHEN cohort = 'new' AND eval_days > 60 AND u(i, 'dly') < 0.3 THEN 'transfer_agreed_timeline' END AS delay_reason_code,
-       NULL::DATE AS reevaluation_waived_date
+       NULL::DATE AS reevaluation_waived_date,
+       -- a few parents of newly eligible students refuse consent for services: no initial IEP deadline
+       CASE WHEN cohort = 'new' AND u(i, 'scr') < 0.03 THEN consent + eval_days + elig_days END
+         AS services_consent_refused_date
 FROM _ev
 UNION ALL
 -- established students whose last reevaluation is more recent than the initial one
 SELECT 'E' || lpad(i::VARCHAR, 7, '0') || '2', lpad(i::VARCHAR, 7, '0'), 'reevaluation',
        DATE '{{ as_of }}' - reeval_ago - 50, DATE '{{ as_of }}' - reeval_ago - 40, DATE '{{ as_of }}' - reeval_ago,
        DATE '{{ as_of }}' - reeval_ago + 5, 'eligible', NULL,
-       CASE WHEN reeval_ago > 1000 AND u(i, 'wv') < 0.25 THEN DATE '{{ as_of }}' - reeval_ago + 1000 END
+       CASE WHEN reeval_ago > 1000 AND u(i, 'wv') < 0.25 THEN DATE '{{ as_of }}' - reeval_ago + 1000 END,
+       NULL::DATE
 FROM _ev WHERE cohort = 'established' AND DATE '{{ as_of }}' - reeval_ago > consent + eval_days + 200;
 
 -- Meetings: kind 0 initial (years ago), 1 initial (new students), 2 previous annual, 3 latest annual, 4 amendment, 5 cancelled,

@@ -18,22 +18,32 @@ p AS (
            ] AS excusal_problems
     FROM {{ src }}.meeting_participants p JOIN m USING (meeting_id)
 ),
-roles AS (
+roles AS (  -- per meeting and role: attended, validly excused, and the problems of invalid excusals
     SELECT meeting_id, team_role,
-           bool_or(attendance = 'attended' OR (excused AND list_count(excusal_problems) = 0)) AS covered,
            bool_or(attendance = 'attended') AS attended,
-           bool_or(excused AND list_count(excusal_problems) > 0) AS invalidly_excused,
+           bool_or(excused AND list_count(excusal_problems) = 0) AS validly_excused,
            list(CASE team_role {% for role, name in role_names.items() %}WHEN '{{ role }}' THEN '{{ name }}' {% endfor %}
                 ELSE replace(team_role, '_', ' ') END || ' (' || array_to_string(excusal_problems, ', ') || ')')
                 FILTER (WHERE excused AND list_count(excusal_problems) > 0) AS excusal_details
     FROM p
     GROUP BY 1, 2
 ),
+judged AS (
+    -- Excusal (300.321(e)) is for the required members (a)(2)-(5) only, and only matters when nobody
+    -- attended in the role and nobody was validly excused in it; the general-education teacher is not
+    -- required (so never excused) when the student is not in regular education. Anyone else marked
+    -- excused (a parent, the student, ...) is simply not attending.
+    SELECT r.*, (r.attended OR r.validly_excused) AS covered,
+           NOT (r.attended OR r.validly_excused) AND len(coalesce(r.excusal_details, [])) > 0
+             AND r.team_role IN ({% for _, role, _ in team_rules %}'{{ role }}'{{ ", " if not loop.last }}{% endfor %})
+             AND NOT (r.team_role = 'general_education_teacher' AND m.in_regular_education = 'N') AS invalid
+    FROM roles r JOIN m USING (meeting_id)
+),
 team AS (
     SELECT meeting_id,
-           map_from_entries(list((team_role, {'covered': covered, 'attended': attended, 'invalid': invalidly_excused}))) AS r,
-           list_sort(flatten(list(excusal_details) FILTER (WHERE excusal_details IS NOT NULL))) AS invalid_excusals
-    FROM roles GROUP BY 1
+           map_from_entries(list((team_role, {'covered': covered, 'attended': attended, 'invalid': invalid}))) AS r,
+           list_sort(flatten(list(excusal_details) FILTER (WHERE invalid))) AS invalid_excusals
+    FROM judged GROUP BY 1
 ),
 attempts AS (
     SELECT a.meeting_id, count(*) AS n FROM {{ src }}.parent_contact_attempts a JOIN m USING (meeting_id)

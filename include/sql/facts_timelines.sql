@@ -1,78 +1,94 @@
--- Timeline cycles: one row per deadline of a student. A cycle is *closed* when its
--- event happened (event_date) and *open* otherwise. Status is decided in rule_results.sql.
+-- Timeline cycles: one row per deadline of a student. A cycle is *closed* when its event happened
+-- (event_date) and *open* otherwise. Status is decided in rule_results.sql. start_kind says what
+-- started the clock (for the explanation in the detail).
 CREATE OR REPLACE TABLE facts.timelines AS
 WITH initial AS (  -- the latest initial evaluation with consent of each student
     SELECT * FROM {{ src }}.evaluations
     WHERE evaluation_type = 'initial' AND consent_received_date IS NOT NULL
     QUALIFY row_number() OVER (PARTITION BY student_id ORDER BY consent_received_date DESC, evaluation_id DESC) = 1
 ),
-eligible_initial AS (  -- the latest eligible initial evaluation with a determination date
+eligible_initial AS (  -- the latest initial evaluation that found the student eligible (E0: its determination date)
     SELECT * FROM {{ src }}.evaluations
     WHERE evaluation_type = 'initial' AND eligibility_outcome = 'eligible' AND eligibility_determination_date IS NOT NULL
     QUALIFY row_number() OVER (PARTITION BY student_id ORDER BY eligibility_determination_date DESC, evaluation_id DESC) = 1
 ),
 held AS (SELECT meeting_id, student_id, meeting_type, held_date, iep_reviewed FROM {{ src }}.meetings WHERE status = 'held'),
-reviews AS (  -- review meetings of eligible students, newest first
+reviews AS (  -- counted review meetings: of eligible students, of the current eligibility (held on or after E0)
     SELECT h.student_id, h.meeting_id, h.held_date,
+           lag(h.held_date) OVER (PARTITION BY h.student_id ORDER BY h.held_date, h.meeting_id) AS prev_held,
            row_number() OVER (PARTITION BY h.student_id ORDER BY h.held_date DESC, h.meeting_id DESC) AS n
-    FROM held h JOIN facts.students s USING (student_id)
+    FROM held h JOIN facts.students s USING (student_id) LEFT JOIN eligible_initial e USING (student_id)
     WHERE h.iep_reviewed = 'Y' AND s.sped_status = 'eligible'
+      AND (e.eligibility_determination_date IS NULL OR h.held_date >= e.eligibility_determination_date)
 ),
-completed AS (  -- completed evaluations of eligible students, newest first
-    SELECT e.student_id, e.evaluation_id, e.evaluation_completed_date AS completed,
+clock AS (  -- reevaluation clock starts: completed reevaluations (any outcome) and eligible initial evaluations
+    SELECT e.student_id, e.evaluation_id, e.evaluation_type, e.evaluation_completed_date AS completed,
+           lag(e.evaluation_completed_date) OVER w AS prev_start,
            row_number() OVER (PARTITION BY e.student_id ORDER BY e.evaluation_completed_date DESC, e.evaluation_id DESC) AS n
     FROM {{ src }}.evaluations e JOIN facts.students s USING (student_id)
-    WHERE e.evaluation_completed_date IS NOT NULL AND s.sped_status = 'eligible'
+    WHERE s.sped_status = 'eligible' AND e.evaluation_completed_date IS NOT NULL
+      AND (e.evaluation_type = 'reevaluation' OR e.eligibility_outcome = 'eligible')
+    WINDOW w AS (PARTITION BY e.student_id ORDER BY e.evaluation_completed_date, e.evaluation_id)
 ),
-waivers AS (SELECT student_id, list(reevaluation_waived_date) AS dates FROM {{ src }}.evaluations
-            WHERE reevaluation_waived_date IS NOT NULL GROUP BY 1)
+waivers AS (SELECT student_id, reevaluation_waived_date AS waived FROM {{ src }}.evaluations
+            WHERE reevaluation_waived_date IS NOT NULL),
+reeval AS (  -- each cycle's basis: the clock start, or the latest written waiver after it (and up to the event)
+    SELECT c.student_id, c.evaluation_id, c.evaluation_type, c.completed, c.n, c.prev_start,
+           (SELECT max(w.waived) FROM waivers w
+             WHERE w.student_id = c.student_id AND w.waived > c.completed) AS waived_after,
+           (SELECT max(w.waived) FROM waivers w
+             WHERE w.student_id = c.student_id AND w.waived > c.prev_start AND w.waived <= c.completed) AS waived_before
+    FROM clock c
+)
 -- EVAL_60_DAY: consent C, due C + N, event = evaluation completed
-SELECT 'EVAL_60_DAY' AS rule_id, student_id, evaluation_id AS item_id, consent_received_date AS start_date,
+SELECT 'EVAL_60_DAY' AS rule_id, student_id, evaluation_id AS item_id, NULL::VARCHAR AS meeting_id,
+       consent_received_date AS start_date, 'consent' AS start_kind,
        consent_received_date + {{ r.EVAL_60_DAY.initial_evaluation_days }} AS due_date,
        evaluation_completed_date AS event_date,
-       CASE WHEN delay_reason_code IN ({{ exempt_reasons }}) THEN delay_reason_code END AS exempt_reason,
-       false AS waived
+       CASE WHEN delay_reason_code IN ({{ exempt_reasons }}) THEN delay_reason_code END AS exempt_reason
 FROM initial
 UNION ALL
--- IEP_INITIAL_30_DAY: eligibility E, due E + N, event = first held initial meeting of this evaluation cycle
-SELECT 'IEP_INITIAL_30_DAY', e.student_id, e.evaluation_id, e.eligibility_determination_date,
+-- IEP_INITIAL_30_DAY: eligibility E, due E + N, event = the first held initial meeting on or after the consent;
+-- none when the parent refused consent for services (300.300(b)(3))
+SELECT 'IEP_INITIAL_30_DAY', e.student_id, e.evaluation_id, NULL, e.eligibility_determination_date, 'eligibility',
        e.eligibility_determination_date + {{ r.IEP_INITIAL_30_DAY.initial_iep_days }},
        (SELECT min(h.held_date) FROM held h WHERE h.student_id = e.student_id AND h.meeting_type = 'initial'
           AND h.held_date >= coalesce(e.consent_received_date, e.referral_date, e.eligibility_determination_date)),
-       NULL, false
+       NULL
 FROM eligible_initial e
+WHERE e.services_consent_refused_date IS NULL
 UNION ALL
--- IEP_ANNUAL_REVIEW, closed: the latest review came after the one before it
-SELECT 'IEP_ANNUAL_REVIEW', cur.student_id, cur.meeting_id, prev.held_date,
-       {% if r.IEP_ANNUAL_REVIEW.annual_review_basis == 'anniversary' %}CAST(prev.held_date + INTERVAL 1 YEAR AS DATE){% else %}prev.held_date + 365{% endif %},
-       cur.held_date, NULL, false
-FROM reviews cur JOIN reviews prev ON prev.student_id = cur.student_id AND prev.n = 2 WHERE cur.n = 1
+-- IEP_ANNUAL_REVIEW, closed: every counted review against the counted review before it
+SELECT 'IEP_ANNUAL_REVIEW', student_id, meeting_id, meeting_id, prev_held, 'review',
+       {% if r.IEP_ANNUAL_REVIEW.annual_review_basis == 'anniversary' %}CAST(prev_held + INTERVAL 1 YEAR AS DATE){% else %}prev_held + 365{% endif %},
+       held_date, NULL
+FROM reviews WHERE prev_held IS NOT NULL
 UNION ALL
--- IEP_ANNUAL_REVIEW, open: the next review is due one span after the latest
-SELECT 'IEP_ANNUAL_REVIEW', student_id, meeting_id, held_date,
+-- IEP_ANNUAL_REVIEW, open: the next review is due one span after the latest counted one
+SELECT 'IEP_ANNUAL_REVIEW', student_id, meeting_id, NULL, held_date, 'review',
        {% if r.IEP_ANNUAL_REVIEW.annual_review_basis == 'anniversary' %}CAST(held_date + INTERVAL 1 YEAR AS DATE){% else %}held_date + 365{% endif %},
-       NULL, NULL, false
+       NULL, NULL
 FROM reviews WHERE n = 1
 UNION ALL
--- REEVALUATION_3_YEAR, closed: the latest evaluation came after the one before it (waiver in between: ok)
-SELECT 'REEVALUATION_3_YEAR', cur.student_id, cur.evaluation_id, prev.completed,
-       CAST(prev.completed + INTERVAL {{ r.REEVALUATION_3_YEAR.reevaluation_years }} YEAR AS DATE), cur.completed, NULL,
-       coalesce(list_bool_or(list_transform(w.dates, lambda x: x > prev.completed AND x <= cur.completed)), false)
-FROM completed cur JOIN completed prev ON prev.student_id = cur.student_id AND prev.n = 2
-LEFT JOIN waivers w ON w.student_id = cur.student_id
-WHERE cur.n = 1
+-- REEVALUATION_3_YEAR, closed: a completed reevaluation against the clock start (or waiver) before it
+SELECT 'REEVALUATION_3_YEAR', student_id, evaluation_id, NULL,
+       coalesce(waived_before, prev_start), CASE WHEN waived_before IS NULL THEN 'evaluation' ELSE 'waiver' END,
+       CAST(coalesce(waived_before, prev_start) + INTERVAL {{ r.REEVALUATION_3_YEAR.reevaluation_years }} YEAR AS DATE),
+       completed, NULL
+FROM reeval WHERE evaluation_type = 'reevaluation' AND prev_start IS NOT NULL
 UNION ALL
--- REEVALUATION_3_YEAR, open: due 3 years (anniversary) after the latest completed evaluation
-SELECT 'REEVALUATION_3_YEAR', c.student_id, c.evaluation_id, c.completed,
-       CAST(c.completed + INTERVAL {{ r.REEVALUATION_3_YEAR.reevaluation_years }} YEAR AS DATE), NULL, NULL,
-       coalesce(list_bool_or(list_transform(w.dates, lambda x: x > c.completed)), false)
-FROM completed c LEFT JOIN waivers w ON w.student_id = c.student_id WHERE c.n = 1
+-- REEVALUATION_3_YEAR, open: N years (anniversary) after the latest clock start, or after a later waiver
+SELECT 'REEVALUATION_3_YEAR', student_id, evaluation_id, NULL,
+       coalesce(waived_after, completed), CASE WHEN waived_after IS NULL THEN 'evaluation' ELSE 'waiver' END,
+       CAST(coalesce(waived_after, completed) + INTERVAL {{ r.REEVALUATION_3_YEAR.reevaluation_years }} YEAR AS DATE),
+       NULL, NULL
+FROM reeval WHERE n = 1
 {% if r.PARENT_REQUEST_RESPONSE.enabled %}
 UNION ALL
 -- PARENT_REQUEST_RESPONSE: written request Q, due Q + N, event = first held meeting on or after Q
-SELECT 'PARENT_REQUEST_RESPONSE', q.student_id, q.request_id, q.received_date,
+SELECT 'PARENT_REQUEST_RESPONSE', q.student_id, q.request_id, NULL, q.received_date, 'request',
        q.received_date + {{ r.PARENT_REQUEST_RESPONSE.parent_request_days }},
        (SELECT min(h.held_date) FROM held h WHERE h.student_id = q.student_id AND h.held_date >= q.received_date),
-       NULL, false
+       NULL
 FROM {{ src }}.parent_requests q WHERE q.in_writing = 'Y'
 {% endif %};

@@ -12,9 +12,8 @@ WITH t AS (  -- timeline cycles with their base status
     FROM facts.timelines t JOIN facts.students s USING (student_id)
 ),
 timeline AS (
-    SELECT rule_id, student_id, NULL::VARCHAR AS meeting_id, item_id,
-           CASE WHEN waived THEN 'ok'
-                WHEN exempt_reason IS NOT NULL AND base_status IN ('overdue', 'late') THEN 'exempt'
+    SELECT rule_id, student_id, meeting_id, item_id,
+           CASE WHEN exempt_reason IS NOT NULL AND base_status IN ('overdue', 'late') THEN 'exempt'
                 ELSE base_status END AS status,
            base_status, due_date, event_date,
            CASE base_status WHEN 'overdue' THEN DATE '{{ as_of }}' - due_date
@@ -37,9 +36,11 @@ timeline AS (
                     ELSE 'IEP reviewed ' || event_date || ', ' || (event_date - start_date)
                          || ' days after the previous review (' || start_date || '); due by ' || due_date END
              WHEN 'REEVALUATION_3_YEAR' THEN
-               CASE WHEN event_date IS NULL THEN 'last evaluation completed ' || start_date || '; reevaluation due ' || due_date
-                    ELSE 'reevaluation completed ' || event_date || '; due by ' || due_date
-                         || ', 3 years after the evaluation of ' || start_date END
+               CASE WHEN event_date IS NULL THEN 'reevaluation due ' || due_date
+                    ELSE 'reevaluation completed ' || event_date || '; due by ' || due_date END
+               || ', {{ r.REEVALUATION_3_YEAR.reevaluation_years }} years after '
+               || CASE start_kind WHEN 'waiver' THEN 'the written waiver of ' ELSE 'the evaluation completed ' END
+               || start_date
              WHEN 'PARENT_REQUEST_RESPONSE' THEN
                'written parent request received ' || start_date || '; ' ||
                CASE WHEN event_date IS NULL THEN 'no meeting held yet' ELSE 'meeting held ' || event_date END
@@ -58,7 +59,7 @@ team AS (
     UNION ALL
 {% endfor %}
     SELECT 'TEAM_PARENT', student_id, meeting_id, held_date,
-           CASE WHEN parent_attended OR parent_invalid
+           CASE WHEN parent_attended
                   OR contact_attempts >= {{ r.TEAM_PARENT.parent_contact_attempts_min }} THEN 'ok' ELSE 'violation' END,
            'no parent attended; ' || contact_attempts || ' documented contact attempt'
            || CASE WHEN contact_attempts = 1 THEN '' ELSE 's' END
