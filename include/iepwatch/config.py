@@ -208,6 +208,8 @@ class RulesConfig:
 
     school_year_start: str = _opt("07-01", _pattern(r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])", "MM-DD"))
     transition_age: int = _opt(16, _POSITIVE)
+    state_pack: str = "federal"            # federal | california | illinois | texas | pennsylvania | a pack of packs
+    packs: dict = _opt(factory=dict)       # a district's own packs, or overrides of a built-in one's numbers
     EVAL_60_DAY: Eval60Config = _opt(factory=Eval60Config)
     IEP_INITIAL_30_DAY: InitialIepConfig = _opt(factory=InitialIepConfig)
     IEP_ANNUAL_REVIEW: AnnualReviewConfig = _opt(factory=AnnualReviewConfig)
@@ -245,6 +247,13 @@ class Config:
     def run_dir(self, as_of: date) -> Path:
         return self.paths.run_dir(as_of)
 
+    @property
+    def pack(self):
+        """The state timeline pack in force (``rules.state_pack``), built and checked on load."""
+        from iepwatch import packs
+
+        return packs.build(self.rules.state_pack, self.rules.packs)
+
 
 # --- loading --------------------------------------------------------------------------------
 
@@ -269,6 +278,10 @@ def _coerce(tp, value, key: str, source: Path):
     if origin is Literal:
         if value not in args:
             _fail(source, key, f"expected one of {', '.join(map(str, args))}, got {value!r}")
+        return value
+    if tp is dict:
+        if not isinstance(value, dict):
+            _fail(source, key, f"expected a section of keys, got {value!r}")
         return value
     if origin is list:
         if not isinstance(value, list):
@@ -359,6 +372,14 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
         export_root=resolve(export_root, "IEPWATCH_EXPORT_ROOT", data_dir / "exports"),
         extracts_dir=resolve(cfg.paths.extracts_dir, None, data_dir / "extracts"),
         outbox_dir=resolve(cfg.paths.outbox_dir, None, data_dir / "outbox"))
+    from iepwatch import packs
+
+    for name in {cfg.rules.state_pack, *cfg.rules.packs}:
+        try:
+            packs.build(name, cfg.rules.packs)
+        except ValueError as e:
+            key = str(e).split(":")[0] if str(e).startswith("packs.") else "state_pack"
+            _fail(path, f"rules.{key}", str(e).split(": ", 1)[-1] if str(e).startswith("packs.") else str(e))
     email = dataclasses.replace(cfg.email, templates_dir=resolve(cfg.email.templates_dir))
     extracts = ExtractsConfig(definitions_dir=resolve(cfg.extracts.definitions_dir))
     return dataclasses.replace(cfg, paths=paths, email=email, extracts=extracts, source=path)

@@ -76,6 +76,11 @@ TABLES: tuple[Table, ...] = (
        attempt_date=DATE, method=CODE),
     _t("ieps", ("iep_id",), iep_id=ID, student_id=ID, meeting_id=ID, begin_date=DATE,
        end_date=DATE, status=CODE, has_transition_plan=FLAG),
+    # Optional files: required only by a state pack that counts school days / leaves breaks out
+    # (the calendar) or extends a timeline by absences (the absences).
+    _t("school_calendar", ("calendar_date", "school_id"), school_id=ID, calendar_date=DATE, in_session=FLAG,
+       note=TEXT, optional=("note",), optional_file=True),
+    _t("student_absences", ("student_id", "absence_date"), student_id=ID, absence_date=DATE, optional_file=True),
 )
 
 BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}

@@ -74,8 +74,16 @@ def _slot_select(table: Table, header: list[str]) -> str:
 
 
 def load_table(con, folder: Path, table: Table, slot: str) -> dict:
-    """Read one CSV with DuckDB's reader into ``<slot>.<table>``; structural errors fail the load."""
+    """Read one CSV with DuckDB's reader into ``<slot>.<table>``; structural errors fail the load.
+
+    An optional file that the export does not have becomes an empty table of the contract's shape.
+    """
     path = folder / table.file
+    if table.optional_file and not path.exists():
+        con.execute(f"CREATE OR REPLACE TABLE {slot}.{table.name} AS SELECT {_slot_select(table, [])} LIMIT 0")
+        con.execute(f"CREATE OR REPLACE VIEW staging.{table.name} AS "
+                    f"SELECT rowid + 2 AS _line, * FROM {slot}.{table.name}")
+        return {"rows": 0, "extra_columns": [], "present": False}
     header, extra = read_header(path, table)
     columns = "{" + ", ".join(f"'{h.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for h in header) + "}"
     con.execute(f"""
@@ -95,7 +103,7 @@ def load_table(con, folder: Path, table: Table, slot: str) -> dict:
     con.execute(f"CREATE OR REPLACE VIEW staging.{table.name} AS "
                 f"SELECT rowid + 2 AS _line, * FROM {slot}.{table.name}")
     rows = con.execute(f"SELECT count(*) FROM {slot}.{table.name}").fetchone()[0]
-    return {"rows": rows, "extra_columns": extra}
+    return {"rows": rows, "extra_columns": extra, "present": True}
 
 
 def _ensure_ops(con) -> None:
@@ -124,14 +132,21 @@ def check_slot(con, slot: str, as_of: date, export_id: str) -> None:
                            "another night was loaded while this one ran; run this night again")
 
 
-def load_staging(con, folder: Path, as_of: date, export_id: str) -> tuple[str, dict[str, dict]]:
+def load_staging(con, folder: Path, as_of: date, export_id: str,
+                 needed: frozenset[str] = frozenset()) -> tuple[str, dict[str, dict]]:
     """Every table of the contract into the free slot; returns the slot and per-table row counts.
 
+    ``needed`` names the optional files the configuration requires (the state pack's calendar).
     Raises DataError on whole-file problems (all files' headers are checked first, so one
     run reports every missing file or column at once).
     """
     problems = []
     for t in TABLES:
+        if t.optional_file and not (folder / t.file).exists():
+            if t.name in needed:
+                problems.append(f"{t.file}: required by the configured state pack (rules.state_pack) but missing "
+                                "from the export")
+            continue
         try:
             read_header(folder / t.file, t)
         except DataError as e:

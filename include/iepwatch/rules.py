@@ -31,10 +31,29 @@ EXCEPTION_COLUMNS = ("as_of", "rule_id", "status", "severity", "student_id", "me
 
 
 @cache
-def catalog() -> dict[str, dict]:
-    """rule_id -> {citation, title, kind}, in the order of docs/rules.md."""
+def json_catalog() -> dict[str, dict]:
+    """The federal rules: rule_id -> {citation, title, kind}, in the order of docs/rules.md."""
     suite = json.loads(SUITE.read_text(encoding="utf-8"))
     return {e["meta"]["iepwatch"]["rule_id"]: e["meta"]["iepwatch"] for e in suite["expectations"]}
+
+
+def catalog(cfg: Config | None = None) -> dict[str, dict]:
+    """Every rule's id, citation, title and kind: the federal rules, every built-in state pack's
+    rules, and the rules of the district's own pack when ``cfg`` is given."""
+    from iepwatch import packs
+
+    out = {**json_catalog(), **packs.catalog_entries()}
+    if cfg is not None:
+        for p in cfg.pack.rules:
+            out[p.rule_id] = {"rule_id": p.rule_id, "citation": p.citation, "title": p.title, "kind": "timeline"}
+    return out
+
+
+def rules_in_force(cfg: Config) -> dict[str, dict]:
+    """The rules evaluated under the configured pack: the federal ones it keeps, then the pack's own."""
+    everything = catalog(cfg)
+    return {**{k: v for k, v in json_catalog().items() if k not in cfg.pack.replaces},
+            **{p.rule_id: everything[p.rule_id] for p in cfg.pack.rules}}
 
 
 def params(cfg: Config, as_of: date, src: str = "core") -> dict:
@@ -44,15 +63,21 @@ def params(cfg: Config, as_of: date, src: str = "core") -> dict:
     ``backfill`` (an older night evaluated without replacing it).
     """
     r = cfg.rules
+    pack = cfg.pack
+    in_force = rules_in_force(cfg)
+    warn_days = {**{k: getattr(r, k).warn_days for k, v in json_catalog().items() if v["kind"] == "timeline"},
+                 **{p.rule_id: p.warn_days for p in pack.rules}}
     return {
         "as_of": as_of.isoformat(),
         "src": src,
+        "pack": pack,
+        "warn_days": warn_days,
         "window_start": school_year_start(as_of, r.school_year_start),
         "transition_age": r.transition_age,
         "r": r,
         "exempt_reasons": ", ".join(literal(x) for x in r.EVAL_60_DAY.exempt_delay_reasons) or "NULL",
-        "timeline_rules": [k for k, v in catalog().items() if v["kind"] == "timeline"],
-        "meeting_rules": [k for k, v in catalog().items() if v["kind"] == "meeting"],
+        "timeline_rules": [k for k, v in in_force.items() if v["kind"] == "timeline"],
+        "meeting_rules": [k for k, v in in_force.items() if v["kind"] == "meeting"],
         "team_rules": [(rule, role, name) for role, (rule, name) in TEAM_ROLES.items()],
         "roles": ["parent", *TEAM_ROLES],
         "role_names": ROLE_NAMES,
@@ -62,8 +87,11 @@ def params(cfg: Config, as_of: date, src: str = "core") -> dict:
 def evaluate(con, cfg: Config, as_of: date, src: str = "core") -> dict[str, dict[str, int]]:
     """Build facts.* and facts.rule_results in one transaction; returns counts by rule and status."""
     p = params(cfg, as_of, src)
+    steps = ["facts_students", "facts_timelines"]
+    if cfg.pack.rules:
+        steps += ["facts_calendar", "facts_pack"]
     with transaction(con):
-        for name in ("facts_students", "facts_timelines", "facts_meetings", "rule_results"):
+        for name in (*steps, "facts_meetings", "rule_results"):
             con.execute(sql(name, **p))
     counts: dict[str, dict[str, int]] = {}
     for rule, status, n in con.execute("SELECT rule_id, status, count(*) FROM facts.rule_results GROUP BY 1, 2"

@@ -66,7 +66,7 @@ def index(user: User) -> str:
         for c in summary["counts"]:
             cells.setdefault((c["school_name"] or c["school_id"], c["rule_id"]), {})[c["status"]] = c["n"]
         for (school, rule), by in sorted(cells.items()):
-            title = catalog().get(rule, {}).get("title", rule)
+            title = catalog(cfg).get(rule, {}).get("title", rule)
             out.append(f"<tr><td>{e(school)}</td><td title='{e(rule)}'>{e(title)}</td>"
                        + "".join(f"<td class=n>{by.get(s, '')}</td>" for s in statuses) + "</tr>")
         out.append("</table>")

@@ -2,14 +2,14 @@
 -- category as in CALPADS reports 16.21 / 16.25: the worst of the student's cycles evaluated tonight.
 WITH c AS (
     SELECT r.*,
-           CASE r.rule_id WHEN 'EVAL_60_DAY' THEN 'initial evaluation' WHEN 'IEP_ANNUAL_REVIEW' THEN 'annual review'
+           CASE r.rule_id WHEN '{{ pack.initial_rule }}' THEN 'initial evaluation' WHEN 'IEP_ANNUAL_REVIEW' THEN 'annual review'
                           ELSE 'reevaluation' END AS timeline,
            CASE WHEN r.phase = 'closed' AND r.base_status = 'late' THEN 'held late'
                 WHEN r.phase = 'closed' THEN 'timely'
                 WHEN r.base_status = 'overdue' THEN 'overdue' ELSE 'pending' END AS category,
            r.status = 'exempt' AS exempt
     FROM facts.rule_results r
-    WHERE r.rule_id IN ('EVAL_60_DAY', 'IEP_ANNUAL_REVIEW', 'REEVALUATION_3_YEAR')
+    WHERE r.rule_id IN ('{{ pack.initial_rule }}', 'IEP_ANNUAL_REVIEW', 'REEVALUATION_3_YEAR')
 )
 SELECT DATE '{{ as_of }}' AS as_of, s.school_id, sc.school_name, s.student_id, s.state_student_id, s.last_name,
        s.first_name, c.timeline, c.category, c.due_date, c.event_date, c.days_overdue,

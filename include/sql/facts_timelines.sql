@@ -1,17 +1,20 @@
 -- Timeline cycles: one row per deadline of a student. A cycle is *closed* when its event happened
 -- (event_date) and *open* otherwise. Status is decided in rule_results.sql. start_kind says what
--- started the clock (for the explanation in the detail).
+-- started the clock; detail is set by the rules of a state pack (facts_pack.sql), which explain
+-- their own due dates. Federal rules a state pack replaces are left out.
+CREATE OR REPLACE TABLE facts.initial_evaluations AS   -- the latest initial evaluation with consent
+SELECT * FROM {{ src }}.evaluations
+WHERE evaluation_type = 'initial' AND consent_received_date IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY student_id ORDER BY consent_received_date DESC, evaluation_id DESC) = 1;
+
+CREATE OR REPLACE TABLE facts.eligible_initial_evaluations AS   -- the latest that found the student eligible
+SELECT * FROM {{ src }}.evaluations
+WHERE evaluation_type = 'initial' AND eligibility_outcome = 'eligible' AND eligibility_determination_date IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY student_id ORDER BY eligibility_determination_date DESC, evaluation_id DESC) = 1;
+
 CREATE OR REPLACE TABLE facts.timelines AS
-WITH initial AS (  -- the latest initial evaluation with consent of each student
-    SELECT * FROM {{ src }}.evaluations
-    WHERE evaluation_type = 'initial' AND consent_received_date IS NOT NULL
-    QUALIFY row_number() OVER (PARTITION BY student_id ORDER BY consent_received_date DESC, evaluation_id DESC) = 1
-),
-eligible_initial AS (  -- the latest initial evaluation that found the student eligible (E0: its determination date)
-    SELECT * FROM {{ src }}.evaluations
-    WHERE evaluation_type = 'initial' AND eligibility_outcome = 'eligible' AND eligibility_determination_date IS NOT NULL
-    QUALIFY row_number() OVER (PARTITION BY student_id ORDER BY eligibility_determination_date DESC, evaluation_id DESC) = 1
-),
+WITH initial AS (SELECT * FROM facts.initial_evaluations),
+eligible_initial AS (SELECT * FROM facts.eligible_initial_evaluations),
 held AS (SELECT meeting_id, student_id, meeting_type, held_date, iep_reviewed FROM {{ src }}.meetings WHERE status = 'held'),
 reviews AS (  -- counted review meetings: of eligible students, of the current eligibility (held on or after E0)
     SELECT h.student_id, h.meeting_id, h.held_date,
@@ -40,13 +43,19 @@ reeval AS (  -- each cycle's basis: the clock start, or the latest written waive
              WHERE w.student_id = c.student_id AND w.waived > c.prev_start AND w.waived <= c.completed) AS waived_before
     FROM clock c
 )
+SELECT NULL::VARCHAR AS rule_id, NULL::VARCHAR AS student_id, NULL::VARCHAR AS item_id, NULL::VARCHAR AS meeting_id,
+       NULL::DATE AS start_date, NULL::VARCHAR AS start_kind, NULL::DATE AS due_date, NULL::DATE AS event_date,
+       NULL::VARCHAR AS exempt_reason
+WHERE false
+{% if 'EVAL_60_DAY' not in pack.replaces %}
+UNION ALL
 -- EVAL_60_DAY: consent C, due C + N, event = evaluation completed
-SELECT 'EVAL_60_DAY' AS rule_id, student_id, evaluation_id AS item_id, NULL::VARCHAR AS meeting_id,
-       consent_received_date AS start_date, 'consent' AS start_kind,
-       consent_received_date + {{ r.EVAL_60_DAY.initial_evaluation_days }} AS due_date,
-       evaluation_completed_date AS event_date,
-       CASE WHEN delay_reason_code IN ({{ exempt_reasons }}) THEN delay_reason_code END AS exempt_reason
+SELECT 'EVAL_60_DAY', student_id, evaluation_id, NULL, consent_received_date, 'consent',
+       consent_received_date + {{ r.EVAL_60_DAY.initial_evaluation_days }}, evaluation_completed_date,
+       CASE WHEN delay_reason_code IN ({{ exempt_reasons }}) THEN delay_reason_code END
 FROM initial
+{% endif %}
+{% if 'IEP_INITIAL_30_DAY' not in pack.replaces %}
 UNION ALL
 -- IEP_INITIAL_30_DAY: eligibility E, due E + N, event = the first held initial meeting on or after the consent;
 -- none when the parent refused consent for services (300.300(b)(3))
@@ -57,6 +66,7 @@ SELECT 'IEP_INITIAL_30_DAY', e.student_id, e.evaluation_id, NULL, e.eligibility_
        NULL
 FROM eligible_initial e
 WHERE e.services_consent_refused_date IS NULL
+{% endif %}
 UNION ALL
 -- IEP_ANNUAL_REVIEW, closed: every counted review against the counted review before it
 SELECT 'IEP_ANNUAL_REVIEW', student_id, meeting_id, meeting_id, prev_held, 'review',
@@ -92,3 +102,4 @@ SELECT 'PARENT_REQUEST_RESPONSE', q.student_id, q.request_id, NULL, q.received_d
        NULL
 FROM {{ src }}.parent_requests q WHERE q.in_writing = 'Y'
 {% endif %};
+ALTER TABLE facts.timelines ADD COLUMN detail VARCHAR;   -- a state pack explains its due dates

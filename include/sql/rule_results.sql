@@ -4,10 +4,11 @@
 CREATE OR REPLACE TABLE facts.rule_results AS
 WITH t AS (  -- timeline cycles with their base status
     SELECT t.*, s.in_scope,
-           CASE WHEN t.event_date IS NOT NULL THEN CASE WHEN t.event_date > t.due_date THEN 'late' ELSE 'ok' END
+           CASE WHEN t.due_date IS NULL THEN 'warning'   -- a state pack's due date the calendar cannot give
+                WHEN t.event_date IS NOT NULL THEN CASE WHEN t.event_date > t.due_date THEN 'late' ELSE 'ok' END
                 WHEN DATE '{{ as_of }}' > t.due_date THEN 'overdue'
                 WHEN t.due_date - DATE '{{ as_of }}' <= CASE t.rule_id
-                    {% for rule in timeline_rules %}WHEN '{{ rule }}' THEN {{ r[rule].warn_days }} {% endfor %} END THEN 'due_soon'
+                    {% for rule in timeline_rules %}WHEN '{{ rule }}' THEN {{ warn_days[rule] }} {% endfor %} END THEN 'due_soon'
                 ELSE 'ok' END AS base_status
     FROM facts.timelines t JOIN facts.students s USING (student_id)
 ),
@@ -19,6 +20,9 @@ timeline AS (
            CASE base_status WHEN 'overdue' THEN DATE '{{ as_of }}' - due_date
                             WHEN 'late' THEN event_date - due_date END AS days_overdue,
            CASE WHEN event_date IS NULL THEN 'open' ELSE 'closed' END AS phase,
+           CASE WHEN detail IS NOT NULL THEN detail   -- a state pack's rule explains its own due date
+                || CASE WHEN event_date IS NOT NULL THEN '; met ' || event_date ELSE '' END
+                || coalesce('; delay reason: ' || exempt_reason, '') ELSE
            CASE rule_id
              WHEN 'EVAL_60_DAY' THEN
                CASE WHEN event_date IS NULL THEN 'initial evaluation not completed; consent received ' || start_date
@@ -45,7 +49,7 @@ timeline AS (
                'written parent request received ' || start_date || '; ' ||
                CASE WHEN event_date IS NULL THEN 'no meeting held yet' ELSE 'meeting held ' || event_date END
                || '; due within {{ r.PARENT_REQUEST_RESPONSE.parent_request_days }} days, by ' || due_date
-           END AS detail
+           END END AS detail
     FROM t
     -- closed cycles count in the reporting window; open ones for students in scope only
     WHERE (event_date BETWEEN DATE '{{ window_start }}' AND DATE '{{ as_of }}') OR (event_date IS NULL AND in_scope)

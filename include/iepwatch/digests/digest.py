@@ -97,7 +97,7 @@ def build(con, cfg: Config, as_of: date) -> list[Digest]:
     defines both); the rows are grouped by recipient and school in one pass.
     """
     mode = cfg.email.email_student_names
-    titles = {k: v["title"] for k, v in catalog().items()}
+    titles = {k: v["title"] for k, v in catalog(cfg).items()}
     section_of = {status: key for key, _, statuses in SECTIONS for status in statuses}
     ensure_send_log(con)
     by_recipient: dict[str, dict[str, dict[str, list[dict]]]] = {}

@@ -82,7 +82,7 @@ def model_params(cfg: Config, as_of: date, d: Definition) -> dict:
 
     selected = [k for f in d.fields if f.get("selects") for k in f["codes"]]
     return {**params(cfg, as_of), "selected_codes": ", ".join(literal(k) for k in selected) or "NULL",
-            "timelines": [("EVAL_60_DAY", "initial_evaluations"), ("IEP_ANNUAL_REVIEW", "annual_reviews"),
+            "timelines": [(cfg.pack.initial_rule, "initial_evaluations"), ("IEP_ANNUAL_REVIEW", "annual_reviews"),
                           ("REEVALUATION_3_YEAR", "reevaluations")]}
 
 

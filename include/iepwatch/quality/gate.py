@@ -29,11 +29,26 @@ def check_keys(con, suites: dict[str, dict]) -> None:
                 continue
             lines = [r[0] for r in con.execute(f"SELECT _line FROM ({q}) ORDER BY 1").fetchall()]
             if lines:
-                cols = exp["kwargs"].get("column_list") or [exp["kwargs"]["column"]]
-                problems.append(f"{t.file}: {meta(exp)['reason']} in column {', '.join(cols)} "
-                                f"on {lines_phrase(lines)} ({len(lines)} rows)")
+                cols = exp["kwargs"].get("column_list") or [exp["kwargs"].get("column")]
+                where = f" in column {', '.join(cols)}" if cols[0] else ""
+                problems.append(f"{t.file}: {meta(exp)['reason']}{where} on {lines_phrase(lines)} "
+                                f"({len(lines)} rows)")
+    problems += calendar_gaps(con)
     if problems:
         raise DataError("Export rejected: " + "; ".join(problems))
+
+
+def calendar_gaps(con) -> list[str]:
+    """Each calendar with a missing date inside its span: which calendar, and its first missing date."""
+    gaps = con.execute("""
+        SELECT coalesce(school_id, ''), min(prev + 1), min(_line)
+        FROM (SELECT school_id, calendar_date, _line,
+                     lag(calendar_date) OVER (PARTITION BY coalesce(school_id, '') ORDER BY calendar_date) AS prev
+              FROM staging.school_calendar WHERE calendar_date IS NOT NULL)
+        WHERE calendar_date - prev > 1 GROUP BY 1 ORDER BY 1""").fetchall()
+    return [f"school_calendar.csv: the {'calendar of school ' + cal if cal else 'district calendar'} misses "
+            f"{first} (a calendar lists every date from its first to its last; next listed date on line {line})"
+            for cal, first, line in gaps]
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,16 @@ from pathlib import Path
 SUITES_DIR = Path(__file__).resolve().parents[3] / "expectations"
 
 
-def load_suites(kind: str, as_of: date, recipient_domains: list[str] | None = None) -> dict[str, dict]:
-    """Suite JSON by table, with its parameters bound: ``$AS_OF`` (the night's date) and
-    ``$RECIPIENT_DOMAIN_NOT_ALLOWED`` (an email outside ``email.recipient_domains``; false when
-    the list is empty)."""
-    if recipient_domains is None:
+def load_suites(kind: str, as_of: date, cfg=None) -> dict[str, dict]:
+    """Suite JSON by table, with its parameters bound from the configuration: ``$AS_OF`` (the
+    night's date) and ``$RECIPIENT_DOMAIN_NOT_ALLOWED`` (an email outside
+    ``email.recipient_domains``; false when the list is empty). The compliance suite gains one
+    expectation per rule of the state pack in force."""
+    if cfg is None:
         from iepwatch.config import load_config
 
-        recipient_domains = load_config().email.recipient_domains
+        cfg = load_config()
+    recipient_domains = cfg.email.recipient_domains
     allowed = ", ".join("'" + d.lower() + "'" for d in recipient_domains)
     bound = {"$AS_OF": f"DATE '{as_of.isoformat()}'",
              "$RECIPIENT_DOMAIN_NOT_ALLOWED": f"lower(regexp_extract(email, '@([^@]*)$', 1)) NOT IN ({allowed})"
@@ -31,8 +33,20 @@ def load_suites(kind: str, as_of: date, recipient_domains: list[str] | None = No
         for name, value in bound.items():
             text = text.replace(name, value.replace("\\", "\\\\"))
         suite = json.loads(text)
+        if kind == "compliance":
+            suite["expectations"] += [pack_expectation(rule) for rule in cfg.pack.rules]
         out[suite["meta"]["iepwatch"]["table"]] = suite
     return out
+
+
+def pack_expectation(rule) -> dict:
+    """A state pack rule's compliance expectation, shaped as the federal timelines' in rules.json."""
+    return {"type": "expect_column_values_to_be_in_set",
+            "kwargs": {"column": "status", "value_set": ["ok", "due_soon", "exempt"],
+                       "row_condition": f'col("rule_id")=="{rule.rule_id}"', "condition_parser": "great_expectations",
+                       "description": f"{rule.rule_id}: {rule.title} ({rule.citation})"},
+            "meta": {"iepwatch": {"rule_id": rule.rule_id, "citation": rule.citation, "title": rule.title,
+                                  "kind": "timeline", "on_fail": "report"}}}
 
 
 def suite_key(table: str, index: int) -> str:

@@ -106,8 +106,9 @@ def load_staging(night: Night) -> Night:
     from iepwatch import load, sources, warehouse
 
     night.require("export_id", "archive_dir")
-    with warehouse.session() as (_, con):
-        slot, loaded = load.load_staging(con, night.archive_dir, night.as_of, night.export_id)
+    with warehouse.session() as (cfg, con):
+        slot, loaded = load.load_staging(con, night.archive_dir, night.as_of, night.export_id,
+                                         needed=cfg.pack.needed_files)
     sources.check_rows(sources.read_marker(night.archive_dir), {t: i["rows"] for t, i in loaded.items()})
     for table, info in loaded.items():
         if info["extra_columns"]:

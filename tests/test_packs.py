@@ -1,0 +1,231 @@
+"""State timeline packs at their edges: each unit day N vs N+1, breaks left out or counted, the
+end-of-year provisions, absences, per-school calendars and calendar gaps. Expected dates are
+worked out here independently, by walking the calendar day by day."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from builder import Export
+
+THANKSGIVING = (date(2026, 11, 23), date(2026, 11, 27))      # Monday to Friday: 5 weekdays
+WINTER = (date(2026, 12, 21), date(2027, 1, 1))              # two weeks
+YEAR_2026 = (date(2026, 8, 12), date(2027, 6, 4))            # first and last instructional day
+YEAR_2027 = (date(2027, 8, 11), date(2028, 6, 2))
+
+
+def days_between(a: date, b: date):
+    d = a
+    while d <= b:
+        yield d
+        d += timedelta(days=1)
+
+
+def school_days(off=(THANKSGIVING, WINTER), years=(YEAR_2026,)) -> set[date]:
+    out = set()
+    for first, last in years:
+        for d in days_between(first, last):
+            if d.isoweekday() <= 5 and not any(a <= d <= b for a, b in off):
+                out.add(d)
+    return out
+
+
+def add_calendar(ex: Export, start=date(2026, 7, 1), end=date(2027, 6, 30), school: str | None = None,
+                 days: set[date] | None = None, notes: dict | None = None) -> set[date]:
+    days = school_days() if days is None else days
+    notes = notes or {}
+    for d in days_between(start, end):
+        note = next((n for (a, b), n in notes.items() if a <= d <= b), None)
+        ex.add("school_calendar", school_id=school, calendar_date=d, in_session="Y" if d in days else "N", note=note)
+    return days
+
+
+def nth_after(x: date, n: int, counted) -> date:
+    d, k = x, 0
+    while k < n:
+        d += timedelta(days=1)
+        k += counted(d)
+    return d
+
+
+def referred(ex: Export, consent: date, completed=None, outcome="pending", eligibility=None, referral=None,
+             delay=None, school="SCH1") -> str:
+    s = ex.student(sped="referred", school=school)
+    e = ex.evaluation(s, consent=consent, completed=completed, outcome=outcome, eligibility=eligibility, delay=delay)
+    if referral:
+        ex.tables["evaluations"][-1]["referral_date"] = referral
+    assert e
+    return s
+
+
+def night(evaluate, ex, pack: str, as_of=date(2026, 11, 27), **settings):
+    return evaluate(ex, as_of=as_of, rule_settings={"state_pack": pack, **settings})
+
+
+# --- Illinois: 60 school days -------------------------------------------------------------------
+
+@pytest.mark.parametrize("extra,expected", [(0, set()), (1, {"late"})])
+def test_illinois_day_60_on_time_day_61_late(district, evaluate, extra, expected):
+    days = add_calendar(district)
+    consent = date(2026, 9, 1)
+    due = nth_after(consent, 60, lambda d: d in days)
+    event = due if extra == 0 else min(d for d in days if d > due)
+    s = referred(district, consent, completed=event - timedelta(days=3), outcome="not_eligible", eligibility=event)
+    n = night(evaluate, district, "illinois", as_of=date(2027, 3, 1))
+    assert n.statuses("IL_INITIAL_60_SCHOOL_DAYS", s) == expected
+    (row,) = n.evaluated("IL_INITIAL_60_SCHOOL_DAYS", s)
+    assert row["due_date"] == due
+    assert "2026-11-23..2026-11-29 (Thanksgiving break" not in row["detail"]
+    assert "not counting" in row["detail"] and "(district calendar)" in row["detail"]
+
+
+def test_illinois_with_fewer_than_60_school_days_left_is_due_before_next_year(district, evaluate):
+    days = add_calendar(district, end=date(2028, 6, 30), days=school_days(years=(YEAR_2026, YEAR_2027)))
+    consent = date(2027, 4, 1)
+    assert sum(1 for d in days if consent < d <= YEAR_2026[1]) < 60
+    s = referred(district, consent)
+    e = night(evaluate, district, "illinois", as_of=date(2027, 8, 1)).exception("IL_INITIAL_60_SCHOOL_DAYS", s)
+    assert e["due_date"] == YEAR_2027[0] - timedelta(days=1) and e["status"] == "due_soon"
+    assert "due the day before the first instructional day of the next school year (2027-08-11)" in e["detail"]
+
+
+def test_a_calendar_that_stops_before_the_due_date_is_a_gap_warning(district, evaluate):
+    add_calendar(district)                                     # 2026-27 only
+    s = referred(district, date(2027, 4, 1))
+    e = night(evaluate, district, "illinois", as_of=date(2027, 5, 1)).exception("IL_INITIAL_60_SCHOOL_DAYS", s)
+    assert (e["status"], e["severity"], e["due_date"]) == ("warning", "low", None)
+    assert e["detail"].startswith("calendar gap: the district calendar has no school year 2027-2028")
+
+
+def test_a_school_without_calendar_rows_uses_the_district_one_and_a_school_with_rows_its_own(district, evaluate):
+    add_calendar(district)
+    own = add_calendar(district, school="SCH2", days=school_days(off=()))     # no breaks at all
+    consent = date(2026, 11, 2)
+    a = referred(district, consent, school="SCH1")
+    b = referred(district, consent, school="SCH2")
+    n = night(evaluate, district, "illinois")
+    (ra,) = n.evaluated("IL_INITIAL_60_SCHOOL_DAYS", a)
+    (rb,) = n.evaluated("IL_INITIAL_60_SCHOOL_DAYS", b)
+    assert rb["due_date"] == nth_after(consent, 60, lambda d: d in own) < ra["due_date"]
+    assert "(calendar of school SCH2)" in rb["detail"] and "(district calendar)" in ra["detail"]
+
+
+# --- California: long breaks left out, referral near the year's end ----------------------------
+
+def test_california_counts_thanksgiving_week_but_not_the_winter_break(district, evaluate):
+    add_calendar(district, notes={WINTER: "winter break", THANKSGIVING: "Thanksgiving break"})
+    thanks = referred(district, date(2026, 10, 1))     # 60 days: 2026-11-30, across Thanksgiving week
+    winter = referred(district, date(2026, 11, 15))    # across the winter break (16 days incl. weekends)
+    n = night(evaluate, district, "california")
+    (rt,) = n.evaluated("CA_INITIAL_IEP_60", thanks)
+    assert rt["due_date"] == date(2026, 11, 30), "five weekdays off is not more than five: counted"
+    (rw,) = n.evaluated("CA_INITIAL_IEP_60", winter)
+    # the break with its weekends, 2026-12-19..2027-01-03, is 16 days left out
+    assert rw["due_date"] == date(2026, 11, 15) + timedelta(days=60 + 16)
+    assert "not counting 2026-12-19..2027-01-03 (winter break, 16 days)" in rw["detail"], rw["detail"]
+
+
+@pytest.mark.parametrize("days_before,special", [(30, True), (31, False)])
+def test_california_referral_within_30_days_of_the_last_day(district, evaluate, days_before, special):
+    add_calendar(district, end=date(2028, 6, 30), days=school_days(years=(YEAR_2026, YEAR_2027)))
+    referral = YEAR_2026[1] - timedelta(days=days_before)
+    s = referred(district, referral + timedelta(days=2), referral=referral)
+    (row,) = night(evaluate, district, "california", as_of=date(2027, 6, 10)).evaluated("CA_INITIAL_IEP_60", s)
+    if special:
+        assert row["due_date"] == YEAR_2027[0] + timedelta(days=30)
+        assert "within 30 days before the last instructional day (2027-06-04)" in row["detail"]
+    else:   # the ordinary count, with the summer (a long break) left out
+        consent = referral + timedelta(days=2)
+        assert row["due_date"] == nth_after(consent, 60, lambda d: not YEAR_2026[1] < d < YEAR_2027[0])
+        assert "within 30 days before the last instructional day" not in row["detail"]
+
+
+def test_california_eligible_outcome_is_met_by_the_initial_meeting(district, evaluate):
+    add_calendar(district)
+    consent = date(2026, 8, 20)
+    s = referred(district, consent, completed=date(2026, 9, 20), outcome="eligible", eligibility=date(2026, 9, 25))
+    district.meeting(s, held=date(2026, 10, 19), kind="initial")        # 60 days after consent: on time
+    assert night(evaluate, district, "california").statuses("CA_INITIAL_IEP_60", s) == set()
+
+
+# --- Texas: 45 school days, absences, June 30, the ARD ------------------------------------------
+
+def absences(ex: Export, student: str, dates) -> None:
+    for d in dates:
+        ex.add("student_absences", student_id=student, absence_date=d)
+
+
+@pytest.mark.parametrize("absent,extended", [(2, False), (3, True)])
+def test_texas_two_absences_do_not_extend_three_do(district, evaluate, absent, extended):
+    days = add_calendar(district)
+    consent = date(2026, 9, 1)
+    s = referred(district, consent)
+    absences(district, s, sorted(d for d in days if d > consent)[:absent])
+    (row,) = night(evaluate, district, "texas", as_of=date(2026, 9, 10)).evaluated("TX_EVAL_45_SCHOOL_DAYS", s)
+    expected = nth_after(consent, 45 + (absent if extended else 0), lambda d: d in days)
+    assert row["due_date"] == expected
+    assert (f"{absent} absences on school days up to the 45th school day: extended by {absent} school days" if extended
+            else f"{absent} absences on school days up to the 45th school day (no extension)") in row["detail"]
+
+
+@pytest.mark.parametrize("left,june30", [(35, True), (44, True), (45, False), (34, False)])
+def test_texas_35_to_44_school_days_left_is_due_june_30(district, evaluate, left, june30):
+    days = add_calendar(district, end=date(2028, 6, 30), days=school_days(years=(YEAR_2026, YEAR_2027)))
+    this_year = sorted(d for d in days if d <= YEAR_2026[1])
+    consent = this_year[-left - 1]                  # exactly `left` school days remain after it
+    s = referred(district, consent)
+    (row,) = night(evaluate, district, "texas", as_of=consent + timedelta(days=1)).evaluated(
+        "TX_EVAL_45_SCHOOL_DAYS", s)
+    if june30:
+        assert row["due_date"] == date(2027, 6, 30) and "due June 30" in row["detail"]
+    else:
+        assert row["due_date"] == nth_after(consent, 45, lambda d: d in days) and "June 30" not in row["detail"]
+
+
+def test_texas_june_30_does_not_apply_with_three_absences(district, evaluate):
+    days = add_calendar(district, end=date(2028, 6, 30), days=school_days(years=(YEAR_2026, YEAR_2027)))
+    this_year = sorted(d for d in days if d <= YEAR_2026[1])
+    consent = this_year[-40 - 1]
+    s = referred(district, consent)
+    absences(district, s, this_year[-3:])
+    (row,) = night(evaluate, district, "texas", as_of=consent + timedelta(days=1)).evaluated(
+        "TX_EVAL_45_SCHOOL_DAYS", s)
+    assert row["due_date"] == nth_after(consent, 45 + 3, lambda d: d in days)
+
+
+def test_texas_ard_landing_in_summer_moves_to_the_first_instructional_day(district, evaluate):
+    add_calendar(district, end=date(2028, 6, 30), days=school_days(years=(YEAR_2026, YEAR_2027)))
+    report = date(2027, 6, 20)                              # + 30 days = 2027-07-20: summer
+    s = referred(district, date(2027, 4, 1), completed=report, outcome="eligible", eligibility=date(2027, 6, 25))
+    (row,) = night(evaluate, district, "texas", as_of=date(2027, 7, 1)).evaluated("TX_ARD_30", s)
+    assert row["due_date"] == YEAR_2027[0]
+    assert "2027-07-20 falls in summer" in row["detail"]
+
+
+# --- Pennsylvania: summer left out ---------------------------------------------------------------
+
+def test_pennsylvania_leaves_the_summer_out(district, evaluate):
+    add_calendar(district, end=date(2028, 6, 30), days=school_days(years=(YEAR_2026, YEAR_2027)),
+                 notes={(YEAR_2026[1] + timedelta(days=1), YEAR_2027[0] - timedelta(days=1)): "summer break"})
+    consent = date(2027, 5, 20)
+    s = referred(district, consent)
+    (row,) = night(evaluate, district, "pennsylvania", as_of=date(2027, 6, 1)).evaluated("PA_EVAL_60", s)
+    summer = (YEAR_2026[1] + timedelta(days=1), YEAR_2027[0] - timedelta(days=1))
+    assert row["due_date"] == nth_after(consent, 60, lambda d: not summer[0] <= d <= summer[1])
+    assert "summer break" in row["detail"]
+
+
+def test_pennsylvania_keeps_the_federal_30_day_initial_iep(district, evaluate):
+    add_calendar(district)
+    s = referred(district, date(2026, 8, 1), completed=date(2026, 9, 1), outcome="eligible",
+                 eligibility=date(2026, 9, 10))
+    n = night(evaluate, district, "pennsylvania")
+    assert n.statuses("IEP_INITIAL_30_DAY", s) == {"overdue"} and not n.evaluated("EVAL_60_DAY")
+
+
+def test_an_exempt_delay_reason_applies_to_the_packs_first_timeline(district, evaluate):
+    add_calendar(district)
+    s = referred(district, date(2026, 8, 20), delay="parent_did_not_produce_child")
+    assert night(evaluate, district, "illinois", as_of=date(2027, 3, 1)).statuses("IL_INITIAL_60_SCHOOL_DAYS", s) \
+        == {"exempt"}
