@@ -7,6 +7,7 @@ UV := $(CURDIR)/.tools/bin/uv
 DEMO_DATE ?= 2026-11-27
 DEMO_STUDENTS ?= 2000
 DEMO_SMTP_PORT ?= 8025
+DEMO_PACK ?= federal
 AIRFLOW_PORT ?= 8080
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 export PYTHONPATH := $(CURDIR)/include
@@ -25,8 +26,8 @@ $(UV):
 
 venv: .venv/.synced ## the virtual environment from uv.lock
 
-demo: venv ## set up, generate the demo district and run its night (DEMO_DATE, DEMO_STUDENTS, DEMO_SMTP_PORT=0 for any free port)
-	$(CLI) demo --date $(DEMO_DATE) --students $(DEMO_STUDENTS) --smtp-port $(DEMO_SMTP_PORT)
+demo: venv ## set up, generate the demo district and run its night (DEMO_PACK=texas, DEMO_SMTP_PORT=0, ...)
+	$(CLI) demo --date $(DEMO_DATE) --students $(DEMO_STUDENTS) --smtp-port $(DEMO_SMTP_PORT) --pack $(DEMO_PACK)
 
 nightly: venv ## run both DAGs for one night: make nightly DATE=YYYY-MM-DD [EXPORT=/path] [ALLOW_SHRINK=1] [BACKFILL=1]
 	$(CLI) night --date $(DATE) $(if $(EXPORT),--export $(EXPORT)) $(if $(ALLOW_SHRINK),--allow-shrink) $(if $(BACKFILL),--backfill)

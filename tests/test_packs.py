@@ -229,3 +229,76 @@ def test_an_exempt_delay_reason_applies_to_the_packs_first_timeline(district, ev
     s = referred(district, date(2026, 8, 20), delay="parent_did_not_produce_child")
     assert night(evaluate, district, "illinois", as_of=date(2027, 3, 1)).statuses("IL_INITIAL_60_SCHOOL_DAYS", s) \
         == {"exempt"}
+
+
+# --- the calendar and absences at the gate -------------------------------------------------------
+
+def gate(district, tmp_path, pack="illinois"):
+    """Run the night in process; returns the DATA ERROR message, or None and the quarantined reasons."""
+    import duckdb
+    from airflow.sdk.exceptions import AirflowFailException
+    from conftest import run_night_in_process
+
+    from iepwatch.config import load_config
+
+    try:
+        run_night_in_process(district.write(tmp_path / "export"), date(2026, 11, 27))
+    except AirflowFailException as e:
+        return str(e), None
+    con = duckdb.connect(str(load_config().warehouse), read_only=True)
+    try:
+        return None, {r[0] for r in con.execute("SELECT DISTINCT reason FROM quarantine.rows").fetchall()}
+    finally:
+        con.close()
+
+
+def test_a_missing_date_inside_a_calendar_fails_the_load_naming_calendar_and_date(district, tmp_path, settings):
+    settings({"rules": {"state_pack": "illinois"}})
+    add_calendar(district)
+    add_calendar(district, school="SCH2")
+    district.tables["school_calendar"] = [r for r in district.tables["school_calendar"]
+                                          if not (r["school_id"] == "SCH2" and r["calendar_date"] in
+                                                  (date(2026, 12, 3), date(2026, 12, 4)))]
+    error, _ = gate(district, tmp_path)
+    assert error and "school_calendar.csv: the calendar of school SCH2 misses 2026-12-03" in error
+
+
+def test_a_duplicate_calendar_date_fails_the_load(district, tmp_path, settings):
+    settings({"rules": {"state_pack": "illinois"}})
+    add_calendar(district)
+    district.add("school_calendar", school_id=None, calendar_date=date(2026, 9, 1), in_session="N")
+    error, _ = gate(district, tmp_path)
+    assert error and "school_calendar.csv: duplicate primary key in column calendar_date, school_id" in error
+
+
+def test_an_absence_on_a_non_school_day_is_quarantined(district, tmp_path, settings):
+    settings({"rules": {"state_pack": "texas"}, "quality": {"quarantine_threshold_pct": 100}})
+    add_calendar(district)
+    s = referred(district, date(2026, 9, 1))
+    district.add("student_absences", student_id=s, absence_date=date(2026, 9, 2))      # a Wednesday in session
+    district.add("student_absences", student_id=s, absence_date=date(2026, 9, 5))      # a Saturday
+    error, reasons = gate(district, tmp_path, "texas")
+    assert error is None
+    assert reasons == {"absence on a day that is not a school day of the student's calendar"}
+
+
+def test_a_pack_that_counts_school_days_needs_the_calendar(district, tmp_path, settings):
+    settings({"rules": {"state_pack": "illinois"}})
+    folder = district.write(tmp_path / "export")
+    (folder / "school_calendar.csv").unlink()
+    (folder / "student_absences.csv").unlink()
+    from airflow.sdk.exceptions import AirflowFailException
+    from conftest import run_night_in_process
+
+    with pytest.raises(AirflowFailException, match="school_calendar.csv: required by the configured state pack"):
+        run_night_in_process(folder, date(2026, 11, 27))
+
+
+def test_the_federal_pack_needs_neither_optional_file(district, tmp_path, settings):
+    settings({})
+    folder = district.write(tmp_path / "export")
+    (folder / "school_calendar.csv").unlink()
+    (folder / "student_absences.csv").unlink()
+    from conftest import run_night_in_process
+
+    assert run_night_in_process(folder, date(2026, 11, 27)).slot

@@ -159,15 +159,24 @@ def summary(as_of: date) -> str:
     return "\n".join(lines)
 
 
-def demo(as_of: date, students: int, smtp_port: int) -> None:
+def demo(as_of: date, students: int, smtp_port: int, pack: str = "federal") -> None:
     """The demo district's night, its mail caught by a local SMTP server writing ``outbox_dir/*.eml``.
 
     The pipeline sends through the Airflow connection ``smtp_default`` as in production; only
     the server differs. Port 0 picks a free port; a port that is taken fails here, loudly.
+    ``pack`` runs the demo under a state timeline pack (a configuration file over the project's).
     """
+    import yaml
+
     from iepwatch.demo import generate
     from iepwatch.mailcatcher import MailCatcher
 
+    if pack != "federal":
+        override = load_config().data_dir / f"demo-{pack}.yaml"
+        override.parent.mkdir(parents=True, exist_ok=True)
+        override.write_text(yaml.safe_dump({"rules": {"state_pack": pack}}))
+        os.environ["IEPWATCH_CONFIG"] = str(override)
+        print(f"state pack {pack} (configuration {override})")
     cfg = load_config()
     export = cfg.paths.export_root / as_of.isoformat()
     if not (export / "students.csv").exists():
@@ -273,6 +282,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--date", type=date.fromisoformat, default=DEMO_AS_OF)
     p.add_argument("--students", type=int, default=2000)
     p.add_argument("--smtp-port", type=int, default=8025, help="the mail catcher's port (0: any free port)")
+    p.add_argument("--pack", default="federal", help="the state timeline pack (rules.state_pack)")
     for name in ("summary", "logical-date"):
         sub.add_parser(name).add_argument("date", type=date.fromisoformat)
     p = sub.add_parser("airflow", help="the Airflow UI: start or stop")
@@ -286,7 +296,7 @@ def main(argv: list[str] | None = None) -> None:
             conf = {k: True for k in ("allow_shrink", "backfill") if getattr(args, k)}
             night(args.date, args.export, wait=not args.no_wait, conf=conf)
         elif args.cmd == "demo":
-            demo(args.date, args.students, args.smtp_port)
+            demo(args.date, args.students, args.smtp_port, args.pack)
         elif args.cmd == "summary":
             print(summary(args.date))
         elif args.cmd == "logical-date":
