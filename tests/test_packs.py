@@ -302,3 +302,20 @@ def test_the_federal_pack_needs_neither_optional_file(district, tmp_path, settin
     from conftest import run_night_in_process
 
     assert run_night_in_process(folder, date(2026, 11, 27)).slot
+
+
+@pytest.mark.parametrize("pack,rule", [("california", "CA_INITIAL_IEP_60"), ("illinois", "IL_INITIAL_60_SCHOOL_DAYS"),
+                                       ("texas", "TX_EVAL_45_SCHOOL_DAYS"), ("pennsylvania", "PA_EVAL_60")])
+def test_each_packs_first_timeline_day_n_on_time_and_n_plus_1_late(district, evaluate, pack, rule):
+    add_calendar(district, notes={WINTER: "winter break"})
+    consent = date(2026, 11, 2)
+    probe = referred(district, consent)
+    (open_row,) = night(evaluate, district, pack, as_of=date(2026, 11, 3)).evaluated(rule, probe)
+    due = open_row["due_date"]
+    assert due and open_row["status"] == "ok"
+    for offset, expected in ((0, set()), (1, {"late"})):
+        ex = Export.district()
+        add_calendar(ex, notes={WINTER: "winter break"})
+        event = due + timedelta(days=offset)
+        s = referred(ex, consent, completed=event, outcome="not_eligible", eligibility=event)
+        assert night(evaluate, ex, pack, as_of=date(2027, 3, 1)).statuses(rule, s) == expected, (offset, due)
