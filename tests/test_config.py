@@ -115,3 +115,15 @@ def test_a_config_typo_stops_the_cli_with_the_key_named(tmp_path):
     assert out.returncode != 0
     assert out.stderr.strip().splitlines()[-1] == (
         f"CONFIG ERROR: district.yaml: email.send_empty_digest: expected true or false, got 'maybe' (file {path})")
+
+
+def test_a_relative_path_is_relative_to_the_file_that_sets_it(tmp_path, monkeypatch):
+    from iepwatch.config import DEFAULT_CONFIG
+
+    monkeypatch.delenv("IEPWATCH_DATA_DIR", raising=False)
+    monkeypatch.delenv("IEPWATCH_EXPORT_ROOT", raising=False)
+    elsewhere = tmp_path / "somewhere" / "pack.yaml"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text("rules:\n  state_pack: texas\n")         # sets no path: the project's data/ stays
+    cfg = load_config(elsewhere)
+    assert cfg.data_dir == DEFAULT_CONFIG.parent / "data" and cfg.rules.state_pack == "texas"

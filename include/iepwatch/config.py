@@ -353,25 +353,30 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
     A district's own file only needs the keys it changes: it is read over the project's file.
     """
     path = Path(path or os.environ.get("IEPWATCH_CONFIG") or DEFAULT_CONFIG).resolve()
-    raw = _read(path)
-    if path != DEFAULT_CONFIG and DEFAULT_CONFIG.exists():
-        raw = _deep_merge(_read(DEFAULT_CONFIG), raw)
-    cfg = _build(Config, _deep_merge(raw, overrides or {}), "", path)
+    own = _deep_merge(_read(path), overrides or {})
+    base_raw = _read(DEFAULT_CONFIG) if path != DEFAULT_CONFIG and DEFAULT_CONFIG.exists() else {}
+    cfg = _build(Config, _deep_merge(base_raw, own), "", path)
 
-    def resolve(p: Path | None, env: str | None = None, default: Path | None = None) -> Path | None:
-        p = Path(os.environ[env]) if env and os.environ.get(env) else p
+    def folder_of(section: str, key: str) -> Path:
+        """A relative path is relative to the file that sets it (the district's, else the project's)."""
+        return path.parent if key in (own.get(section) or {}) or not base_raw else DEFAULT_CONFIG.parent
+
+    def resolve(p: Path | None, where: tuple[str, str], env: str | None = None,
+                default: Path | None = None) -> Path | None:
+        if env and os.environ.get(env):
+            p = Path(os.environ[env])
         if p is None:
             return default
-        return (p if p.is_absolute() else path.parent / p).resolve()
+        return (p if p.is_absolute() else folder_of(*where) / p).resolve()
 
-    data_dir = resolve(cfg.paths.data_dir, "IEPWATCH_DATA_DIR")
+    data_dir = resolve(cfg.paths.data_dir, ("paths", "data_dir"), "IEPWATCH_DATA_DIR")
     # A data folder from the environment brings its own exports/ unless the export root is set there too.
     export_root = cfg.paths.export_root if not os.environ.get("IEPWATCH_DATA_DIR") else None
     paths = PathsConfig(
         data_dir=data_dir,
-        export_root=resolve(export_root, "IEPWATCH_EXPORT_ROOT", data_dir / "exports"),
-        extracts_dir=resolve(cfg.paths.extracts_dir, None, data_dir / "extracts"),
-        outbox_dir=resolve(cfg.paths.outbox_dir, None, data_dir / "outbox"))
+        export_root=resolve(export_root, ("paths", "export_root"), "IEPWATCH_EXPORT_ROOT", data_dir / "exports"),
+        extracts_dir=resolve(cfg.paths.extracts_dir, ("paths", "extracts_dir"), None, data_dir / "extracts"),
+        outbox_dir=resolve(cfg.paths.outbox_dir, ("paths", "outbox_dir"), None, data_dir / "outbox"))
     from iepwatch import packs
 
     for name in {cfg.rules.state_pack, *cfg.rules.packs}:
@@ -380,6 +385,6 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
         except ValueError as e:
             key = str(e).split(":")[0] if str(e).startswith("packs.") else "state_pack"
             _fail(path, f"rules.{key}", str(e).split(": ", 1)[-1] if str(e).startswith("packs.") else str(e))
-    email = dataclasses.replace(cfg.email, templates_dir=resolve(cfg.email.templates_dir))
-    extracts = ExtractsConfig(definitions_dir=resolve(cfg.extracts.definitions_dir))
+    email = dataclasses.replace(cfg.email, templates_dir=resolve(cfg.email.templates_dir, ("email", "templates_dir")))
+    extracts = ExtractsConfig(definitions_dir=resolve(cfg.extracts.definitions_dir, ("extracts", "definitions_dir")))
     return dataclasses.replace(cfg, paths=paths, email=email, extracts=extracts, source=path)
