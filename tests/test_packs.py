@@ -319,3 +319,30 @@ def test_each_packs_first_timeline_day_n_on_time_and_n_plus_1_late(district, eva
         event = due + timedelta(days=offset)
         s = referred(ex, consent, completed=event, outcome="not_eligible", eligibility=event)
         assert night(evaluate, ex, pack, as_of=date(2027, 3, 1)).statuses(rule, s) == expected, (offset, due)
+
+
+def test_the_email_and_the_state_summary_use_the_packs_rules(district, evaluate, smtp, data_dir):
+    import csv
+
+    from iepwatch import warehouse
+    from iepwatch.config import load_config
+    from iepwatch.digests import send
+    from iepwatch.extracts import engine
+
+    add_calendar(district)
+    late = referred(district, date(2026, 9, 1))       # 45 school days: long overdue on 2026-11-27
+    n = night(evaluate, district, "texas")
+    assert n.statuses("TX_EVAL_45_SCHOOL_DAYS", late) == {"overdue"} and not n.evaluated("EVAL_60_DAY")
+    cfg = load_config()
+    with warehouse.connect(cfg) as con:
+        send.send_all(con, cfg, date(2026, 11, 27))
+        d = engine.definitions(cfg)["compliance_summary"]
+        engine.check(con, d, engine.suite(d, date(2026, 11, 27), engine.build(con, cfg, date(2026, 11, 27), d)))
+        folder = engine.publish(con, cfg, date(2026, 11, 27), d)
+    (msg,) = smtp.messages()
+    text = next(p for p in msg.walk() if p.get_content_type() == "text/plain").get_content()
+    assert "Initial evaluation report within 45 school days of consent" in text and "45 school days after" in text
+    (name,) = [p for p in folder.iterdir() if p.name != "manifest.json"]
+    with name.open(newline="") as f:
+        district_row = next(r for r in csv.DictReader(f) if r["level"] == "district")
+    assert district_row["initial_evaluations_overdue"] == "1", "Indicator 11 counts the pack's initial timeline"
