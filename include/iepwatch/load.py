@@ -161,10 +161,22 @@ def load_staging(con, folder: Path, as_of: date, export_id: str,
 
 
 def published_night(con) -> date | None:
-    """The as-of date of the published night (None before the first)."""
-    _ensure_ops(con)
+    """The as-of date of the published night (None before the first); works on a read-only connection."""
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' AND table_name = 'slots'"
+                       ).fetchone()[0]:
+        return None
     row = con.execute("SELECT as_of FROM ops.slots WHERE published").fetchone()
     return row[0] if row else None
+
+
+def published_night_of(cfg) -> date | None:
+    """The published night's as-of date, read without taking the warehouse's write lock."""
+    from iepwatch import warehouse
+
+    if not cfg.warehouse.exists():
+        return None
+    with warehouse.connect(cfg, read_only=True) as con:
+        return published_night(con)
 
 
 def publish(con, slot: str, as_of: date, export_id: str, backfill: bool = False) -> dict[str, int]:

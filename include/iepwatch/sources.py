@@ -29,7 +29,7 @@ from datetime import date
 from pathlib import Path
 
 from iepwatch.config import Config
-from iepwatch.errors import DataError
+from iepwatch.errors import DataError, HostError
 
 MANIFEST = "manifest.json"          # written by the archive
 MARKER = "export_complete.json"     # written by the student system, last
@@ -155,3 +155,16 @@ def archive(cfg: Config, as_of: date, source: Path) -> Archived:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return Archived(export_id, target, reused=False)
+
+
+def check_free_space(cfg, export_dir) -> None:
+    """Room for the archive copy and the loaded tables (about three times the export) plus the margin."""
+    import shutil
+
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    need = 3 * sum(p.stat().st_size for p in export_dir.glob("*.csv")) + cfg.quality.min_free_disk_mb * 2**20
+    free = shutil.disk_usage(cfg.data_dir).free
+    if free < need:
+        raise HostError(f"not enough disk space in {cfg.data_dir}: {free / 2**20:,.0f} MB free, the night needs "
+                        f"about {need / 2**20:,.0f} MB (3 x the export + quality.min_free_disk_mb); nothing was "
+                        "changed")

@@ -25,12 +25,12 @@ def find_export(params: dict | None = None, logical_date: datetime | None = None
     A night older than the published one is a backfill: it needs the ``backfill`` param, is
     evaluated beside the published night (which stays published), and sends no email.
     """
-    from iepwatch import sources
+    from iepwatch import load, sources
 
     cfg = load_config()
     params = params or {}
     night = Night.of_run(logical_date, cfg.district.timezone)
-    published = published_night(cfg)
+    published = load.published_night_of(cfg)
     if published and night.as_of < published:
         if not params.get("backfill"):
             raise DataError(f"{night.as_of} is older than the published night {published}: running it would "
@@ -52,45 +52,17 @@ def archive_export(night: Night) -> Night:
 
     cfg = load_config()
     night.require("export_dir")
-    check_free_space(cfg, night.export_dir)
+    sources.check_free_space(cfg, night.export_dir)
     arc = sources.archive(cfg, night.as_of, night.export_dir)
     log.info("export %s %s at %s", arc.export_id, "already archived" if arc.reused else "archived", arc.path)
     same = sources.same_as_previous_night(cfg, night.as_of, arc.export_id)
     if same:
-        warn(cfg, night, f"tonight's export is byte-identical to the export of {same}: the student system may "
+        _warn(cfg, night, f"tonight's export is byte-identical to the export of {same}: the student system may "
                          "have delivered yesterday's files again")
     return night.with_(export_id=arc.export_id, archive_dir=arc.path)
 
 
-def published_night(cfg):
-    """The as-of date of the published night, read without taking the warehouse's write lock."""
-    from iepwatch import warehouse
-
-    if not cfg.warehouse.exists():
-        return None
-    with warehouse.connect(cfg, read_only=True) as con:
-        if not warehouse.exists(con, "ops", "slots"):
-            return None
-        row = con.execute("SELECT as_of FROM ops.slots WHERE published").fetchone()
-    return row[0] if row else None
-
-
-def check_free_space(cfg, export_dir) -> None:
-    """Room for the archive copy and the loaded tables (about three times the export) plus the margin."""
-    import shutil
-
-    from iepwatch.errors import HostError
-
-    cfg.data_dir.mkdir(parents=True, exist_ok=True)
-    need = 3 * sum(p.stat().st_size for p in export_dir.glob("*.csv")) + cfg.quality.min_free_disk_mb * 2**20
-    free = shutil.disk_usage(cfg.data_dir).free
-    if free < need:
-        raise HostError(f"not enough disk space in {cfg.data_dir}: {free / 2**20:,.0f} MB free, the night needs "
-                        f"about {need / 2**20:,.0f} MB (3 x the export + quality.min_free_disk_mb); nothing was "
-                        "changed")
-
-
-def warn(cfg, night: Night, message: str) -> None:
+def _warn(cfg, night: Night, message: str) -> None:
     """A warning about the night: in the log, and in runs/<as-of>/warnings.txt for the summary and the page."""
     log.warning("WARNING: %s", message)
     path = cfg.run_dir(night.as_of) / "warnings.txt"
@@ -134,7 +106,7 @@ def validate_export(night: Night, params: dict | None = None) -> Night:
         drops = gate.check_shrink(con, summary, cfg.quality.max_table_shrink_pct, cfg.quality.shrink_check_min_rows,
                                   allowed=bool((params or {}).get("allow_shrink")))
     for drop in drops:
-        warn(cfg, night, f"expected drop (allow_shrink): {drop}")
+        _warn(cfg, night, f"expected drop (allow_shrink): {drop}")
     for table, n in summary.quarantined.items():
         if n:
             log.warning("%s.csv: %d of %d rows quarantined: %s", table, n, summary.rows[table],
@@ -154,11 +126,11 @@ def publish_core(night: Night, outlet_events=None) -> Night:
         counts = load.publish(con, night.slot, night.as_of, night.export_id, backfill=night.backfill)
     log.info("%s tables: %s", "backfill (not published)" if night.backfill else "published core", counts)
     if outlet_events is not None:
-        outlet_events[CORE_TABLES].extra = event_extra(night)
+        outlet_events[CORE_TABLES].extra = _event_extra(night)
     return night
 
 
-def event_extra(night: Night) -> dict:
+def _event_extra(night: Night) -> dict:
     """What the night's Asset events tell their consumers (state_reporting)."""
     return {"as_of": night.as_of.isoformat(), "export_id": night.export_id, "backfill": night.backfill}
 
@@ -169,7 +141,7 @@ def evaluate_rules(night: Night) -> Night:
     from iepwatch import rules, warehouse
 
     with warehouse.session() as (cfg, con):
-        counts = rules.evaluate(con, cfg, night.as_of, source_schema(night))
+        counts = rules.evaluate(con, cfg, night.as_of, _source_schema(night))
     for rule, by_status in counts.items():
         log.info("%-28s %s", rule, by_status)
     return night
@@ -183,7 +155,7 @@ def build_exceptions(night: Night, outlet_events=None) -> Night:
     with warehouse.session() as (cfg, con):
         counts = rules.build_exceptions(con, night.as_of)
         path = rules.write_exceptions_csv(con, night.as_of, cfg.run_dir(night.as_of) / "exceptions.csv")
-        rules.write_summary(con, night.as_of, cfg.run_dir(night.as_of) / "summary.json", source_schema(night))
+        rules.write_summary(con, night.as_of, cfg.run_dir(night.as_of) / "summary.json", _source_schema(night))
         later = rules.later_nights(con, night.as_of)
         for day in later:   # their first_detected_on may have changed: their files follow
             rules.write_exceptions_csv(con, day, cfg.run_dir(day) / "exceptions.csv")
@@ -191,11 +163,11 @@ def build_exceptions(night: Night, outlet_events=None) -> Night:
     if later:
         log.info("history of the later nights %s recomputed", ", ".join(map(str, later)))
     if outlet_events is not None:
-        outlet_events[COMPLIANCE].extra = event_extra(night)
+        outlet_events[COMPLIANCE].extra = _event_extra(night)
     return night
 
 
-def source_schema(night: Night) -> str:
+def _source_schema(night: Night) -> str:
     from iepwatch.load import BACKFILL
 
     return BACKFILL if night.backfill else "core"
