@@ -236,3 +236,22 @@ def test_a_night_without_smtp_connection_fails_at_once_naming_it(airflow_db, dat
     assert "AIRFLOW_CONN_SMTP_DEFAULT" in errors[0]
     notifier = [r.getMessage() for r in caplog.records if r.name == "iepwatch.alerts"]
     assert notifier == ["run alert to the data team not sent: the SMTP connection 'smtp_default' is not defined"]
+
+
+def test_one_smtp_connection_serves_every_digest_of_the_night(district, evaluate, smtp, data_dir):
+    """The stage is linear in digests: one login, one connection, not one per coordinator."""
+    for school in ("SCH1", "SCH2"):
+        overdue_student(district, school)
+    evaluate(district)
+    before = smtp.catcher.handler.sessions
+    assert send(data_dir)["sent"] == ["C1", "C2"]
+    assert smtp.catcher.handler.sessions - before == 1
+
+
+def test_a_dropped_connection_is_reopened_once(district, evaluate, smtp, data_dir):
+    for school in ("SCH1", "SCH2"):
+        overdue_student(district, school)
+    evaluate(district)
+    smtp.catcher.handler.drop_after = 1          # the server closes the connection after the first digest
+    assert send(data_dir)["sent"] == ["C1", "C2"]
+    assert len(smtp.messages()) == 2 and smtp.catcher.handler.sessions == 2

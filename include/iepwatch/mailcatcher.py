@@ -21,7 +21,15 @@ from pathlib import Path
 class _Outbox:
     def __init__(self, folder: Path, fail_after: int | None = None) -> None:
         self.folder, self.fail_after, self.received = folder, fail_after, 0
+        self.sessions = 0            # SMTP connections that said EHLO/HELO (for the tests)
+        self.drop_after: int | None = None   # close the connection after this many messages (for the tests)
         folder.mkdir(parents=True, exist_ok=True)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802 - aiosmtpd's name
+        if session.host_name is None:
+            self.sessions += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         if self.fail_after is not None and self.received >= self.fail_after:
@@ -33,6 +41,8 @@ class _Outbox:
         name = re.sub(r"[^A-Za-z0-9.@-]", "_", msg_id.strip("<>"))
         (self.folder / f"{name}.eml").write_bytes(data)
         self.received += 1
+        if self.drop_after is not None and self.received == self.drop_after:
+            server.transport.close()     # as a server that drops idle or long connections
         return "250 OK"
 
 

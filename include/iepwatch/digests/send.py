@@ -40,19 +40,45 @@ def build_message(d: digests.Digest, content: dict[str, str], from_email: str | 
     return msg
 
 
-def smtp_send(conn_id: str, d: digests.Digest, content: dict[str, str], fallback_from: str | None) -> str:
-    """Send through the SMTP provider's hook (connection, TLS/SSL, auth from the Airflow connection).
+class Mailer:
+    """One SMTP connection for all of a night's digests, through the SMTP provider's hook (TLS/SSL and
+    login from the Airflow connection), opened at the first digest and reopened once when the
+    server drops it. The hook's own ``send_email_smtp`` builds an HTML-only message; a digest is
+    multipart text + HTML, so it is sent through the client the hook opened."""
 
-    The hook's own ``send_email_smtp`` builds an HTML-only message; the digest is
-    multipart text + HTML, so it is sent through the client the hook opened.
-    """
-    from airflow.providers.smtp.hooks.smtp import SmtpHook
+    def __init__(self, conn_id: str, fallback_from: str | None) -> None:
+        from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-    with SmtpHook(smtp_conn_id=conn_id) as hook:
-        msg = build_message(d, content, hook.from_email or fallback_from)
-        # explicit envelope: exactly the digest's recipients, never what a header might be made to say
-        hook._smtp_client.send_message(msg, from_addr=msg["From"], to_addrs=list(d.to))
-    return msg["Message-ID"]
+        self.hook, self.fallback_from, self.open = SmtpHook(smtp_conn_id=conn_id), fallback_from, False
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.open:
+            self.hook.__exit__(None, None, None)
+
+    def _client(self, fresh: bool = False):
+        if fresh and self.open:
+            self.hook.__exit__(None, None, None)
+            self.open = False
+        if not self.open:
+            self.hook.get_conn()
+            self.open = True
+        return self.hook._smtp_client
+
+    def send(self, d: digests.Digest, content: dict[str, str]) -> str:
+        for attempt in (0, 1):
+            client = self._client(fresh=attempt == 1)
+            msg = build_message(d, content, self.hook.from_email or self.fallback_from)
+            try:
+                # explicit envelope: exactly the digest's recipients, never what a header might be made to say
+                client.send_message(msg, from_addr=msg["From"], to_addrs=list(d.to))
+                return msg["Message-ID"]
+            except (smtplib.SMTPServerDisconnected, ConnectionError):
+                if attempt == 1:
+                    raise
+        raise AssertionError("unreachable")
 
 
 def check_connection(conn_id: str) -> None:
@@ -77,34 +103,35 @@ def send_all(con, cfg: Config, as_of: date) -> dict:
     digests.ensure_send_log(con)
     already = {r[0] for r in con.execute("SELECT staff_id FROM ops.email_sends WHERE as_of = ?", [as_of]).fetchall()}
     summary: dict[str, list[str]] = {"sent": [], "already_sent": [], "nothing_to_report": [], "failed": []}
-    for d in digests.build(con, cfg, as_of):
-        if d.recipient in already:
-            summary["already_sent"].append(d.recipient)
-            continue
-        if not d.actionable and not cfg.email.send_empty_digest:
-            summary["nothing_to_report"].append(d.recipient)
-            continue
-        if d.recipient == digests.FALLBACK:
-            log.warning("DATA PROBLEM: schools with exceptions but no coordinator: %s (sent to the fallback address)",
-                        ", ".join(s.school_id for s in d.schools))
-        if not d.to:
-            log.error("coordinator %s has no email address; digest not sent", d.recipient)
-            summary["failed"].append(d.recipient)
-            continue
-        content = digests.render(d, cfg)
-        try:
-            message_id = smtp_send(cfg.email.smtp_conn_id, d, content, cfg.email.from_address)
-        except smtplib.SMTPAuthenticationError:
-            raise ConfigError(f"the SMTP server refused the login of connection '{cfg.email.smtp_conn_id}' "
-                              "(email.smtp_conn_id): check its login and password") from None
-        except Exception as e:  # noqa: BLE001 - every recipient is attempted; the failure is raised below
-            reason = re.sub(r"[^\s<>@,;:'\"]+@[^\s<>,;:'\"]+", "<address>", str(e))[:200]
-            log.error("sending to coordinator %s failed: %s: %s", d.recipient, type(e).__name__, reason)
-            summary["failed"].append(d.recipient)
-            continue
-        digests.record_sent(con, d, content["sha256"], message_id)
-        summary["sent"].append(d.recipient)
-        log.info("sent the %s digest to coordinator %s", as_of, d.recipient)
+    with Mailer(cfg.email.smtp_conn_id, cfg.email.from_address) as mailer:
+        for d in digests.build(con, cfg, as_of):
+            if d.recipient in already:
+                summary["already_sent"].append(d.recipient)
+                continue
+            if not d.actionable and not cfg.email.send_empty_digest:
+                summary["nothing_to_report"].append(d.recipient)
+                continue
+            if d.recipient == digests.FALLBACK:
+                log.warning("DATA PROBLEM: schools with exceptions but no coordinator: %s "
+                            "(sent to the fallback address)", ", ".join(s.school_id for s in d.schools))
+            if not d.to:
+                log.error("coordinator %s has no email address; digest not sent", d.recipient)
+                summary["failed"].append(d.recipient)
+                continue
+            content = digests.render(d, cfg)
+            try:
+                message_id = mailer.send(d, content)
+            except smtplib.SMTPAuthenticationError:
+                raise ConfigError(f"the SMTP server refused the login of connection '{cfg.email.smtp_conn_id}' "
+                                  "(email.smtp_conn_id): check its login and password") from None
+            except Exception as e:  # noqa: BLE001 - every recipient is attempted; the failure is raised below
+                reason = re.sub(r"[^\s<>@,;:'\"]+@[^\s<>,;:'\"]+", "<address>", str(e))[:200]
+                log.error("sending to coordinator %s failed: %s: %s", d.recipient, type(e).__name__, reason)
+                summary["failed"].append(d.recipient)
+                continue
+            digests.record_sent(con, d, content["sha256"], message_id)
+            summary["sent"].append(d.recipient)
+            log.info("sent the %s digest to coordinator %s", as_of, d.recipient)
     if summary["failed"]:
         raise SendError(f"{len(summary['failed'])} digest(s) not sent, to staff id(s) "
                         f"{', '.join(summary['failed'])}; {len(summary['sent'])} sent; a retry sends only the missing")
