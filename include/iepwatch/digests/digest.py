@@ -82,12 +82,21 @@ def ensure_send_log(con) -> None:
 
 def record_sent(con, d: Digest, sha256: str, message_id: str) -> None:
     """The digest and every item in it, recorded together right after the server accepted it."""
-    items = [(d.recipient, x["rule_id"], x["student_id"], x["meeting_id"] or "", x["status"], d.as_of)
-             for s in d.schools for rows_ in s.sections.values() for x in rows_]
-    with transaction(con):
-        con.execute("INSERT INTO ops.email_sends VALUES (?, ?, ?, ?)", [d.as_of, d.recipient, sha256, message_id])
-        if items:
-            con.executemany("INSERT INTO ops.email_items VALUES (?, ?, ?, ?, ?, ?)", items)
+    import pyarrow as pa
+
+    rows_ = [x for s in d.schools for section in s.sections.values() for x in section]
+    items = pa.table({"recipient": [d.recipient] * len(rows_), "rule_id": [x["rule_id"] for x in rows_],
+                      "student_id": [x["student_id"] for x in rows_],
+                      "meeting_key": [x["meeting_id"] or "" for x in rows_], "status": [x["status"] for x in rows_],
+                      "as_of": pa.array([d.as_of] * len(rows_), pa.date32())})
+    con.register("_digest_items", items)
+    try:
+        with transaction(con):   # one statement for the items, not one per row
+            con.execute("INSERT INTO ops.email_sends VALUES (?, ?, ?, ?)",
+                        [d.as_of, d.recipient, sha256, message_id])
+            con.execute("INSERT INTO ops.email_items SELECT * FROM _digest_items")
+    finally:
+        con.unregister("_digest_items")
 
 
 def build(con, cfg: Config, as_of: date) -> list[Digest]:
