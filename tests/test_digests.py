@@ -255,3 +255,18 @@ def test_a_dropped_connection_is_reopened_once(district, evaluate, smtp, data_di
     smtp.catcher.handler.drop_after = 1          # the server closes the connection after the first digest
     assert send(data_dir)["sent"] == ["C1", "C2"]
     assert len(smtp.messages()) == 2 and smtp.catcher.handler.sessions == 2
+
+
+def test_a_long_student_id_is_emailed_once_like_any_other(district, evaluate, smtp, data_dir):
+    """The items a digest recorded key on the student's real id, however long (ids are opaque)."""
+    long_id = "S" + "0" * 49                                  # 50 characters
+    s = district.student(long_id)
+    district.meeting(s, held=HELD, kind="annual", notice=False)   # NOTICE_MISSING: a violation, emailed once
+    evaluate(district)
+    send(data_dir)
+    assert long_id in parts(smtp.messages()[0])[0]
+    nxt = AS_OF + timedelta(days=1)
+    evaluate(district, as_of=nxt)
+    send(data_dir, as_of=nxt)
+    again = [m for m in smtp.messages() if m["X-IEPWatch-As-Of"] == str(nxt)]
+    assert not any(long_id in parts(m)[0] for m in again), "the violation was emailed the night before"

@@ -148,8 +148,9 @@ def summary(as_of: date) -> str:
                     lines.append(f"  exceptions.csv   {cfg.run_dir(as_of) / 'exceptions.csv'}")
         except (duckdb.Error, warehouse.WarehouseBusy) as e:
             lines.append(f"  (warehouse not readable for this date: {e.__class__.__name__})")
-    warnings = cfg.run_dir(as_of) / "warnings.txt"
-    for line in warnings.read_text().splitlines() if warnings.exists() else []:
+    from iepwatch.sources import night_warnings
+
+    for line in night_warnings(cfg, as_of):
         lines.append(f"  WARNING          {line}")
     for manifest in sorted(cfg.paths.extracts_dir.glob(f"*/{as_of}/manifest.json")):
         lines.append(f"  extract          {manifest.parent}")

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# What no value may carry into a file or a mail (RE2 / Python regex class body): control
+# characters, NUL included, and the text-direction overrides.
+CONTROL_CHARS = "\\x00-\\x1f\\x7f"
+DIRECTION_OVERRIDES = "\u202a-\u202e\u2066-\u2069"
+
 # Column kinds. ``date`` is cast to DATE on publish, ``flag`` is normalised
 # to upper-case Y/N on load, everything else stays text.
 ID, TEXT, DATE, FLAG, CODE = "id", "text", "date", "flag", "code"

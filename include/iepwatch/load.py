@@ -79,11 +79,20 @@ def load_table(con, folder: Path, table: Table, slot: str) -> dict:
     An optional file that the export does not have becomes an empty table of the contract's shape.
     """
     path = folder / table.file
-    if table.optional_file and not path.exists():
+    present = not (table.optional_file and not path.exists())
+    if present:
+        extra = _read_into(con, path, table, slot)
+    else:
+        extra = []
         con.execute(f"CREATE OR REPLACE TABLE {slot}.{table.name} AS SELECT {_slot_select(table, [])} LIMIT 0")
-        con.execute(f"CREATE OR REPLACE VIEW staging.{table.name} AS "
-                    f"SELECT rowid + 2 AS _line, * FROM {slot}.{table.name}")
-        return {"rows": 0, "extra_columns": [], "present": False}
+    con.execute(f"CREATE OR REPLACE VIEW staging.{table.name} AS "
+                f"SELECT rowid + 2 AS _line, * FROM {slot}.{table.name}")
+    rows = con.execute(f"SELECT count(*) FROM {slot}.{table.name}").fetchone()[0]
+    return {"rows": rows, "extra_columns": extra, "present": present}
+
+
+def _read_into(con, path: Path, table: Table, slot: str) -> list[str]:
+    """The CSV into ``<slot>.<table>`` with DuckDB's reader; returns the file's extra columns."""
     header, extra = read_header(path, table)
     columns = "{" + ", ".join(f"'{h.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for h in header) + "}"
     con.execute(f"""
@@ -100,10 +109,7 @@ def load_table(con, folder: Path, table: Table, slot: str) -> dict:
         cols = sorted({r[2] for r in rejects if r[2]})
         where = f" in column {', '.join(cols)}" if cols else ""
         raise DataError(f"{table.file}: cannot read {' / '.join(kinds)}{where} on {lines_phrase(lines)}")
-    con.execute(f"CREATE OR REPLACE VIEW staging.{table.name} AS "
-                f"SELECT rowid + 2 AS _line, * FROM {slot}.{table.name}")
-    rows = con.execute(f"SELECT count(*) FROM {slot}.{table.name}").fetchone()[0]
-    return {"rows": rows, "extra_columns": extra, "present": True}
+    return extra
 
 
 def _ensure_ops(con) -> None:
@@ -162,8 +168,9 @@ def load_staging(con, folder: Path, as_of: date, export_id: str,
 
 def published_night(con) -> date | None:
     """The as-of date of the published night (None before the first); works on a read-only connection."""
-    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' AND table_name = 'slots'"
-                       ).fetchone()[0]:
+    from iepwatch.warehouse import exists
+
+    if not exists(con, "ops", "slots"):
         return None
     row = con.execute("SELECT as_of FROM ops.slots WHERE published").fetchone()
     return row[0] if row else None

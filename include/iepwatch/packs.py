@@ -184,7 +184,12 @@ def build(name: str, overrides: dict[str, dict]) -> Pack:
     return Pack(name, tuple(raw.get("replaces", [])), tuple(rules))
 
 
+def catalog_entry(rule_id: str, citation: str, title: str) -> dict:
+    """A pack rule in the rule catalog (the shape of the federal rules' meta in rules.json)."""
+    return {"rule_id": rule_id, "citation": citation, "title": title, "kind": "timeline"}
+
+
 def catalog_entries() -> dict[str, dict]:
-    """Every built-in pack rule as a catalog entry (id → citation, title, kind)."""
-    return {rid: {"rule_id": rid, "citation": spec["citation"], "title": spec["title"], "kind": "timeline"}
+    """Every built-in pack rule as a catalog entry."""
+    return {rid: catalog_entry(rid, spec["citation"], spec["title"])
             for pack in BUILTIN.values() for rid, spec in pack["rules"].items()}

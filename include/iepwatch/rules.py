@@ -45,7 +45,7 @@ def catalog(cfg: Config | None = None) -> dict[str, dict]:
     out = {**json_catalog(), **packs.catalog_entries()}
     if cfg is not None:
         for p in cfg.pack.rules:
-            out[p.rule_id] = {"rule_id": p.rule_id, "citation": p.citation, "title": p.title, "kind": "timeline"}
+            out[p.rule_id] = packs.catalog_entry(p.rule_id, p.citation, p.title)
     return out
 
 
@@ -136,14 +136,13 @@ def later_nights(con, as_of: date) -> list[date]:
                                       [as_of]).fetchall()]
 
 
-def write_summary(con, as_of: date, path: Path, src: str = "core") -> Path:
+def write_summary(con, as_of: date, path: Path, warnings: list[str], src: str = "core") -> Path:
     """Counts by school, rule and status for the UI (no student data), written atomically."""
     rows = con.execute(f"""SELECT e.school_id, s.school_name, e.rule_id, e.status, count(*)
                           FROM compliance.exceptions e LEFT JOIN {src}.schools s USING (school_id)
                           WHERE e.as_of = ? GROUP BY ALL ORDER BY ALL""", [as_of]).fetchall()
-    warnings = path.parent / "warnings.txt"
     summary = {"as_of": as_of.isoformat(),
-               "warnings": warnings.read_text().splitlines() if warnings.exists() else [],
+               "warnings": warnings,
                "counts": [{"school_id": r[0], "school_name": r[1], "rule_id": r[2], "status": r[3], "n": r[4]}
                           for r in rows]}
     tmp = path.with_name(f".{path.name}.tmp")

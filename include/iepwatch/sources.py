@@ -168,3 +168,23 @@ def check_free_space(cfg, export_dir) -> None:
         raise HostError(f"not enough disk space in {cfg.data_dir}: {free / 2**20:,.0f} MB free, the night needs "
                         f"about {need / 2**20:,.0f} MB (3 x the export + quality.min_free_disk_mb); nothing was "
                         "changed")
+
+
+def warnings_file(cfg: Config, as_of: date) -> Path:
+    """``runs/<as-of>/warnings.txt``: what a night warns about (shown in the summary, the CLI and the page)."""
+    return cfg.run_dir(as_of) / "warnings.txt"
+
+
+def night_warnings(cfg: Config, as_of: date) -> list[str]:
+    path = warnings_file(cfg, as_of)
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def add_warning(cfg: Config, as_of: date, message: str) -> None:
+    """Record a warning about the night once (a re-run does not repeat it)."""
+    if message in night_warnings(cfg, as_of):
+        return
+    path = warnings_file(cfg, as_of)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.write(message + "\n")

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from iepwatch.config import Config
+from iepwatch.contract import CONTROL_CHARS, DIRECTION_OVERRIDES
 from iepwatch.rules import catalog
 from iepwatch.warehouse import rows, sql, transaction
 
@@ -52,7 +53,7 @@ class Digest:
         return any(self.total(k) for k, _, _ in SECTIONS)
 
 
-_UNSAFE = re.compile("[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE = re.compile(f"[{CONTROL_CHARS}{DIRECTION_OVERRIDES}]")
 SUBJECT_MAX = 200    # characters: a header, whatever the school names hold
 
 
@@ -113,7 +114,7 @@ def build(con, cfg: Config, as_of: date) -> list[Digest]:
     for r in rows(con, sql("email_rows", as_of=as_of.isoformat())):
         by_recipient.setdefault(r["recipient"], {}).setdefault(r["school_id"], {k: [] for k, _, _ in SECTIONS})[
             section_of[r["status"]]].append({
-                "student_id": plain(r["student_id"], 40),
+                "student_id": r["student_id"],
                 "student": student_label(r["first_name"], r["last_name"], mode),
                 "rule": titles[r["rule_id"]], "rule_id": r["rule_id"], "status": r["status"],
                 "due_date": r["due_date"], "days_overdue": r["days_overdue"], "event_date": r["event_date"],

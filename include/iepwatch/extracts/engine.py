@@ -27,6 +27,7 @@ from pathlib import Path
 import yaml
 
 from iepwatch.config import Config
+from iepwatch.contract import DIRECTION_OVERRIDES
 from iepwatch.errors import DataError, lines_phrase
 from iepwatch.sources import sha256_file
 from iepwatch.warehouse import literal, quote, sql
@@ -89,7 +90,7 @@ def model_params(cfg: Config, as_of: date, d: Definition) -> dict:
 def forbidden_pattern(d: Definition) -> str:
     """What a text value may not hold: control characters (NUL included) and direction overrides;
     without quoting also the delimiter and line breaks, which would shift the fields. (RE2 syntax.)"""
-    chars = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f" + "\u202a-\u202e\u2066-\u2069"
+    chars = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f" + DIRECTION_OVERRIDES   # TAB, LF, CR may be quoted
     if d.quoting == "none":
         chars += r"\x09\x0a\x0d" + "".join("\\" + c if c in "^]\\-[" else c for c in d.delimiter)
     return "[" + chars + "]"

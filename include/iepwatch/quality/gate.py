@@ -14,7 +14,7 @@ from iepwatch.contract import TABLES
 from iepwatch.errors import DataError, lines_phrase
 from iepwatch.quality.compile import failing_lines_sql
 from iepwatch.quality.suites import meta, staged, suite_key
-from iepwatch.warehouse import literal, quote
+from iepwatch.warehouse import exists, literal, quote
 
 
 def check_keys(con, suites: dict[str, dict]) -> None:
@@ -132,8 +132,7 @@ def check_shrink(con, summary: QuarantineSummary, max_shrink_pct: float, min_row
     """
     previous = con.execute("""SELECT p.as_of, p.table_name, p.rows FROM ops.published p
                               JOIN ops.slots s ON s.published AND s.as_of = p.as_of""").fetchall() \
-        if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'ops' "
-                       "AND table_name = 'published'").fetchone()[0] else []
+        if exists(con, "ops", "published") else []
     drops = []
     for as_of, table, before in previous:
         now = summary.rows.get(table, 0) - summary.quarantined.get(table, 0)

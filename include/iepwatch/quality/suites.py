@@ -23,7 +23,9 @@ def load_suites(kind: str, as_of: date, cfg=None) -> dict[str, dict]:
 
         cfg = load_config()
     recipient_domains = cfg.email.recipient_domains
-    allowed = ", ".join("'" + d.lower() + "'" for d in recipient_domains)
+    from iepwatch.warehouse import literal
+
+    allowed = ", ".join(literal(d.lower()) for d in recipient_domains)
     bound = {"$AS_OF": f"DATE '{as_of.isoformat()}'",
              "$RECIPIENT_DOMAIN_NOT_ALLOWED": f"lower(regexp_extract(email, '@([^@]*)$', 1)) NOT IN ({allowed})"
              if allowed else "false"}
@@ -41,12 +43,13 @@ def load_suites(kind: str, as_of: date, cfg=None) -> dict[str, dict]:
 
 def pack_expectation(rule) -> dict:
     """A state pack rule's compliance expectation, shaped as the federal timelines' in rules.json."""
+    from iepwatch.packs import catalog_entry
+
     return {"type": "expect_column_values_to_be_in_set",
             "kwargs": {"column": "status", "value_set": ["ok", "due_soon", "exempt"],
                        "row_condition": f'col("rule_id")=="{rule.rule_id}"', "condition_parser": "great_expectations",
                        "description": f"{rule.rule_id}: {rule.title} ({rule.citation})"},
-            "meta": {"iepwatch": {"rule_id": rule.rule_id, "citation": rule.citation, "title": rule.title,
-                                  "kind": "timeline", "on_fail": "report"}}}
+            "meta": {"iepwatch": {**catalog_entry(rule.rule_id, rule.citation, rule.title), "on_fail": "report"}}}
 
 
 def suite_key(table: str, index: int) -> str:

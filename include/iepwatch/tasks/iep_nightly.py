@@ -41,7 +41,7 @@ def find_export(params: dict | None = None, logical_date: datetime | None = None
         night = night.with_(backfill=True)
     folder = sources.find_export(cfg, night.as_of, params.get("export_dir"))
     log.info("as-of %s: export folder %s", night.as_of, folder)
-    (cfg.run_dir(night.as_of) / "warnings.txt").unlink(missing_ok=True)   # this run says its own
+    sources.warnings_file(cfg, night.as_of).unlink(missing_ok=True)   # this run says its own
     return night.with_(export_dir=folder)
 
 
@@ -63,13 +63,11 @@ def archive_export(night: Night) -> Night:
 
 
 def _warn(cfg, night: Night, message: str) -> None:
-    """A warning about the night: in the log, and in runs/<as-of>/warnings.txt for the summary and the page."""
+    """A warning about the night: in the log, and in the night's warnings for the summary and the page."""
+    from iepwatch import sources
+
     log.warning("WARNING: %s", message)
-    path = cfg.run_dir(night.as_of) / "warnings.txt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if message not in (path.read_text().splitlines() if path.exists() else []):
-        with path.open("a") as f:
-            f.write(message + "\n")
+    sources.add_warning(cfg, night.as_of, message)
 
 
 @fail_fast
@@ -150,12 +148,13 @@ def evaluate_rules(night: Night) -> Night:
 @fail_fast
 def build_exceptions(night: Night, outlet_events=None) -> Night:
     """compliance.exceptions (first_detected_on kept), resolutions, exceptions.csv; emits the compliance Asset."""
-    from iepwatch import rules, warehouse
+    from iepwatch import rules, sources, warehouse
 
     with warehouse.session() as (cfg, con):
         counts = rules.build_exceptions(con, night.as_of)
         path = rules.write_exceptions_csv(con, night.as_of, cfg.run_dir(night.as_of) / "exceptions.csv")
-        rules.write_summary(con, night.as_of, cfg.run_dir(night.as_of) / "summary.json", _source_schema(night))
+        rules.write_summary(con, night.as_of, cfg.run_dir(night.as_of) / "summary.json",
+                            sources.night_warnings(cfg, night.as_of), _source_schema(night))
         later = rules.later_nights(con, night.as_of)
         for day in later:   # their first_detected_on may have changed: their files follow
             rules.write_exceptions_csv(con, day, cfg.run_dir(day) / "exceptions.csv")
