@@ -4,7 +4,7 @@
 -- of the next) or in a long break (a maximal run of non-school days holding more than 5 weekdays;
 -- summer always is one), and for each unit a running count of the days it counts, so that "the
 -- N-th counted day after X" is the day whose count is count(X) + N: a join, not a loop.
-CREATE OR REPLACE TABLE facts.calendar AS
+CREATE OR REPLACE TEMP TABLE calendar AS
 WITH c AS (
     SELECT coalesce(school_id, '') AS cal, calendar_date AS d, in_session = 'Y' AS school_day, note,
            CASE WHEN strftime(calendar_date, '%m-%d') >= '{{ r.school_year_start }}'
@@ -38,23 +38,23 @@ FROM days
 WINDOW w AS (PARTITION BY cal ORDER BY d);
 
 -- Each calendar's span and school years (first and last instructional day).
-CREATE OR REPLACE TABLE facts.calendar_years AS
+CREATE OR REPLACE TEMP TABLE calendar_years AS
 SELECT cal, sy, min(first_day) AS first_day, min(last_day) AS last_day,
        min(d) AS year_start, max(d) AS year_end,
        max(k_school_days) FILTER (WHERE d = last_day) AS k_last_day
-FROM facts.calendar GROUP BY ALL;
+FROM temp.calendar GROUP BY ALL;
 
 -- Each student's calendar: the school's own when it has one, else the district's.
-CREATE OR REPLACE TABLE facts.student_calendar AS
+CREATE OR REPLACE TEMP TABLE student_calendar AS
 SELECT s.student_id,
-       CASE WHEN s.school_id IN (SELECT cal FROM facts.calendar_years) THEN s.school_id ELSE '' END AS cal,
-       CASE WHEN s.school_id IN (SELECT cal FROM facts.calendar_years) THEN 'calendar of school ' || s.school_id
+       CASE WHEN s.school_id IN (SELECT cal FROM temp.calendar_years) THEN s.school_id ELSE '' END AS cal,
+       CASE WHEN s.school_id IN (SELECT cal FROM temp.calendar_years) THEN 'calendar of school ' || s.school_id
             ELSE 'district calendar' END AS cal_name
 FROM facts.students s;
 
 -- Absences on school days, with the school-day count of their date on the student's calendar.
-CREATE OR REPLACE TABLE facts.absences AS
+CREATE OR REPLACE TEMP TABLE absences AS
 SELECT a.student_id, a.absence_date AS d, c.k_school_days AS k
 FROM {{ src }}.student_absences a
-JOIN facts.student_calendar sc USING (student_id)
-JOIN facts.calendar c ON c.cal = sc.cal AND c.d = a.absence_date AND c.school_day;
+JOIN temp.student_calendar sc USING (student_id)
+JOIN temp.calendar c ON c.cal = sc.cal AND c.d = a.absence_date AND c.school_day;

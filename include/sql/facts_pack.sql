@@ -1,6 +1,6 @@
-{#- The timelines of the state pack in force, one INSERT per pack rule into facts.timelines.
+{#- The timelines of the state pack in force, one INSERT per pack rule into temp.timelines.
     Each rule is data (iepwatch/packs.py); the SQL never names a state. Due dates not counted in
-    plain calendar days come from facts.calendar (facts_calendar.sql) by joins on running counts.
+    plain calendar days come from temp.calendar (facts_calendar.sql) by joins on running counts.
     A due date that needs a date the student's calendar does not have gives no due date but a
     `gap` (the rule then reports a warning naming the calendar and the date it would need). -#}
 {%- set counted = {"school_days": "school_day", "calendar_days_excluding_summer": "NOT summer",
@@ -13,7 +13,7 @@
 {%- for p in pack.rules %}
 {%- set e = p.end_of_year %}
 {%- set k = "k_" ~ p.unit %}
-INSERT INTO facts.timelines (rule_id, student_id, item_id, meeting_id, start_date, start_kind, due_date, event_date,
+INSERT INTO temp.timelines (rule_id, student_id, item_id, meeting_id, start_date, start_kind, due_date, event_date,
                              exempt_reason, detail)
 WITH held AS (SELECT student_id, held_date FROM {{ src }}.meetings WHERE status = 'held' AND meeting_type = 'initial'),
 base AS (
@@ -23,7 +23,7 @@ base AS (
            (SELECT min(h.held_date) FROM held h WHERE h.student_id = e.student_id
               AND h.held_date >= e.evaluation_completed_date) AS event_date,
            NULL::VARCHAR AS exempt_reason
-    FROM facts.eligible_initial_evaluations e
+    FROM temp.eligible_initial_evaluations e
     WHERE e.evaluation_completed_date IS NOT NULL AND e.services_consent_refused_date IS NULL
 {%- else %}
     SELECT e.student_id, e.evaluation_id AS item_id, e.consent_received_date AS x, 'consent' AS start_kind,
@@ -38,7 +38,7 @@ base AS (
 {%- endif %}
            {% if loop.first %}CASE WHEN e.delay_reason_code IN ({{ exempt_reasons }}) THEN e.delay_reason_code END
            {%- else %}NULL::VARCHAR{% endif %} AS exempt_reason
-    FROM facts.initial_evaluations e
+    FROM temp.initial_evaluations e
 {%- if p.measures == "eligibility_meeting" %}
     WHERE NOT (e.eligibility_outcome = 'eligible' AND e.services_consent_refused_date IS NOT NULL)
 {%- endif %}
@@ -48,21 +48,22 @@ on_cal AS (   -- the start on the student's calendar, its school year and the ne
     SELECT b.*, sc.cal, sc.cal_name, cx.sy, cx.k_school_days AS kx_school,
            {% if p.unit != "calendar_days" %}cx.{{ k }}{% else %}NULL::BIGINT{% endif %} AS kx,
            y.last_day, y.k_last_day, ny.first_day AS next_first, ny.k_last_day IS NOT NULL AS has_next,
-           (SELECT max(year_end) FROM facts.calendar_years z WHERE z.cal = sc.cal) AS cal_end,
-           (SELECT count(*) FROM facts.absences a WHERE a.student_id = b.student_id
-              AND a.k > cx.k_school_days AND a.k <= y.k_last_day) AS absences_to_year_end
+           z.cal_end, ab.ks AS absence_ks,
+           coalesce(len(list_filter(ab.ks, lambda k: k > cx.k_school_days AND k <= y.k_last_day)), 0) AS absences_to_year_end
     FROM base b
-    LEFT JOIN facts.student_calendar sc USING (student_id)
-    LEFT JOIN facts.calendar cx ON cx.cal = sc.cal AND cx.d = b.x
-    LEFT JOIN facts.calendar_years y ON y.cal = sc.cal AND y.sy = cx.sy
-    LEFT JOIN facts.calendar_years ny ON ny.cal = sc.cal AND ny.sy = cx.sy + 1
+    LEFT JOIN temp.student_calendar sc USING (student_id)
+    LEFT JOIN (SELECT cal, max(year_end) AS cal_end FROM temp.calendar_years GROUP BY ALL) z ON z.cal = sc.cal
+    LEFT JOIN (SELECT student_id, list(k) AS ks FROM temp.absences GROUP BY ALL) ab USING (student_id)
+    LEFT JOIN temp.calendar cx ON cx.cal = sc.cal AND cx.d = b.x
+    LEFT JOIN temp.calendar_years y ON y.cal = sc.cal AND y.sy = cx.sy
+    LEFT JOIN temp.calendar_years ny ON ny.cal = sc.cal AND ny.sy = cx.sy + 1
 ),
 counted AS (   -- the plain count: the N-th counted day after the start
     SELECT o.*,
 {%- if p.unit == "calendar_days" %}
            o.x + {{ p.days }} AS plain_due
 {%- else %}
-           (SELECT c.d FROM facts.calendar c WHERE c.cal = o.cal AND c.{{ k }} = o.kx + {{ p.days }}
+           (SELECT c.d FROM temp.calendar c WHERE c.cal = o.cal AND c.{{ k }} = o.kx + {{ p.days }}
               AND {{ counted[p.unit] }}) AS plain_due
 {%- endif %}
     FROM on_cal o
@@ -70,8 +71,8 @@ counted AS (   -- the plain count: the N-th counted day after the start
 extended AS (  -- the absence extension: A absences on school days up to the N-th school day
     SELECT c.*,
 {%- if p.absence_extension_min is not none %}
-           (SELECT count(*) FROM facts.absences a WHERE a.student_id = c.student_id
-              AND a.k > c.kx_school AND a.k <= c.kx_school + {{ p.days }}) AS absences
+           coalesce(len(list_filter(c.absence_ks, lambda k: k > c.kx_school AND k <= c.kx_school + {{ p.days }})), 0)
+             AS absences
 {%- else %}
            0 AS absences
 {%- endif %}
@@ -86,11 +87,11 @@ provision AS (
            (x.k_last_day - x.kx_school < {{ p.days }}) AS applies,
 {%- elif e.kind == "referral_near_year_end" %}
            (SELECT ry.last_day - {{ e.window_days }} <= x.referral_date AND x.referral_date <= ry.last_day
-              FROM facts.calendar rc JOIN facts.calendar_years ry ON ry.cal = rc.cal AND ry.sy = rc.sy
+              FROM temp.calendar rc JOIN temp.calendar_years ry ON ry.cal = rc.cal AND ry.sy = rc.sy
              WHERE rc.cal = x.cal AND rc.d = x.referral_date) AS applies,
-           (SELECT ny.first_day FROM facts.calendar rc JOIN facts.calendar_years ny ON ny.cal = rc.cal AND ny.sy = rc.sy + 1
+           (SELECT ny.first_day FROM temp.calendar rc JOIN temp.calendar_years ny ON ny.cal = rc.cal AND ny.sy = rc.sy + 1
              WHERE rc.cal = x.cal AND rc.d = x.referral_date) AS referral_next_first,
-           (SELECT ry.last_day FROM facts.calendar rc JOIN facts.calendar_years ry ON ry.cal = rc.cal AND ry.sy = rc.sy
+           (SELECT ry.last_day FROM temp.calendar rc JOIN temp.calendar_years ry ON ry.cal = rc.cal AND ry.sy = rc.sy
              WHERE rc.cal = x.cal AND rc.d = x.referral_date) AS referral_last_day,
 {%- elif e.kind == "summer_to_first_day" %}
 {%- set j = pack.june_30_rule %}
@@ -101,17 +102,17 @@ provision AS (
 {%- else %}
            false AS applies,
 {%- endif %}
-           (SELECT c.summer FROM facts.calendar c WHERE c.cal = x.cal AND c.d = x.plain_due) AS due_in_summer,
-           (SELECT min(c.d) FROM facts.calendar c WHERE c.cal = x.cal AND c.school_day AND c.d > x.plain_due)
+           (SELECT c.summer FROM temp.calendar c WHERE c.cal = x.cal AND c.d = x.plain_due) AS due_in_summer,
+           (SELECT min(c.d) FROM temp.calendar c WHERE c.cal = x.cal AND c.school_day AND c.d > x.plain_due)
              AS first_day_after,
-           (SELECT c.d FROM facts.calendar c WHERE c.cal = x.cal AND c.school_day
+           (SELECT c.d FROM temp.calendar c WHERE c.cal = x.cal AND c.school_day
               AND c.k_school_days = x.k_last_day + {{ e.june_30_school_day }}) AS school_day_next_year,
 {%- else %}
            false AS applies,
 {%- endif %}
 {%- if p.absence_extension_min is not none %}
            CASE WHEN x.absences >= {{ p.absence_extension_min }}
-                THEN (SELECT c.d FROM facts.calendar c WHERE c.cal = x.cal AND c.school_day
+                THEN (SELECT c.d FROM temp.calendar c WHERE c.cal = x.cal AND c.school_day
                         AND c.k_school_days = x.kx_school + {{ p.days }} + x.absences) END AS extended_due
 {%- else %}
            NULL::DATE AS extended_due
@@ -179,12 +180,11 @@ SELECT '{{ p.rule_id }}', student_id, item_id, NULL, x, start_kind, due, event_d
                                || run_note || ', ' || (least(run_end, g.plain_due) - greatest(run_start, g.x + 1) + 1)
                                || CASE WHEN least(run_end, g.plain_due) = greatest(run_start, g.x + 1) THEN ' day)'
                                        ELSE ' days)' END, ', ' ORDER BY run_start)
-                        FROM (SELECT DISTINCT run_start, run_end, run_note FROM facts.calendar c
+                        FROM (SELECT DISTINCT run_start, run_end, run_note FROM temp.calendar c
                               WHERE c.cal = g.cal AND c.run IS NOT NULL AND c.{{ excluded[p.unit] }}
                                 AND c.d > g.x AND c.d <= g.plain_due)), '')
 {%- endif %}
                  || coalesce(why, '') || absence_note
        END
-FROM gaps g
-QUALIFY row_number() OVER (PARTITION BY student_id, item_id ORDER BY due NULLS LAST) = 1;
+FROM gaps g;
 {% endfor %}

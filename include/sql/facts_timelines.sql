@@ -2,19 +2,22 @@
 -- (event_date) and *open* otherwise. Status is decided in rule_results.sql. start_kind says what
 -- started the clock; detail is set by the rules of a state pack (facts_pack.sql), which explain
 -- their own due dates. Federal rules a state pack replaces are left out.
-CREATE OR REPLACE TABLE facts.initial_evaluations AS   -- the latest initial evaluation with consent
+-- The working tables of one evaluation (timelines, the calendar's) are TEMP tables of the task's
+-- connection: only facts.students, facts.meetings and facts.rule_results are read later, and not
+-- writing the rest to the warehouse file saves a quarter of the rules stage (measured at 100,000).
+CREATE OR REPLACE TEMP TABLE initial_evaluations AS   -- the latest initial evaluation with consent
 SELECT * FROM {{ src }}.evaluations
 WHERE evaluation_type = 'initial' AND consent_received_date IS NOT NULL
 QUALIFY row_number() OVER (PARTITION BY student_id ORDER BY consent_received_date DESC, evaluation_id DESC) = 1;
 
-CREATE OR REPLACE TABLE facts.eligible_initial_evaluations AS   -- the latest that found the student eligible
+CREATE OR REPLACE TEMP TABLE eligible_initial_evaluations AS   -- the latest that found the student eligible
 SELECT * FROM {{ src }}.evaluations
 WHERE evaluation_type = 'initial' AND eligibility_outcome = 'eligible' AND eligibility_determination_date IS NOT NULL
 QUALIFY row_number() OVER (PARTITION BY student_id ORDER BY eligibility_determination_date DESC, evaluation_id DESC) = 1;
 
-CREATE OR REPLACE TABLE facts.timelines AS
-WITH initial AS (SELECT * FROM facts.initial_evaluations),
-eligible_initial AS (SELECT * FROM facts.eligible_initial_evaluations),
+CREATE OR REPLACE TEMP TABLE timelines AS
+WITH initial AS (SELECT * FROM temp.initial_evaluations),
+eligible_initial AS (SELECT * FROM temp.eligible_initial_evaluations),
 held AS (SELECT meeting_id, student_id, meeting_type, held_date, iep_reviewed FROM {{ src }}.meetings WHERE status = 'held'),
 reviews AS (  -- counted review meetings: of eligible students, of the current eligibility (held on or after E0)
     SELECT h.student_id, h.meeting_id, h.held_date,
@@ -102,4 +105,4 @@ SELECT 'PARENT_REQUEST_RESPONSE', q.student_id, q.request_id, NULL, q.received_d
        NULL
 FROM {{ src }}.parent_requests q WHERE q.in_writing = 'Y'
 {% endif %};
-ALTER TABLE facts.timelines ADD COLUMN detail VARCHAR;   -- a state pack explains its due dates
+ALTER TABLE temp.timelines ADD COLUMN detail VARCHAR;   -- a state pack explains its due dates

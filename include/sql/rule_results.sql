@@ -10,7 +10,7 @@ WITH t AS (  -- timeline cycles with their base status
                 WHEN t.due_date - DATE '{{ as_of }}' <= CASE t.rule_id
                     {% for rule in timeline_rules %}WHEN '{{ rule }}' THEN {{ warn_days[rule] }} {% endfor %} END THEN 'due_soon'
                 ELSE 'ok' END AS base_status
-    FROM facts.timelines t JOIN facts.students s USING (student_id)
+    FROM temp.timelines t JOIN facts.students s USING (student_id)
 ),
 timeline AS (
     SELECT rule_id, student_id, meeting_id, item_id,
