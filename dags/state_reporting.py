@@ -17,12 +17,13 @@ DOC = """
 ### State-reporting extracts
 
 Runs when `iep_nightly` has built the night's exceptions (Asset `iepwatch_compliance`), or on
-demand with the `as_of` param. One mapped `produce_extract` per format definition
-(`include/iepwatch/extracts/definitions/*.yaml`): build the rows in DuckDB, check them with the
+demand with the `as_of` param. One mapped `build_extract` per format definition
+(`include/iepwatch/extracts/definitions/*.yaml`) builds the rows in DuckDB and checks them with the
 format's suite (required fields, code sets, lengths, date range, row count; failures name the
-field and lines), validate with Great Expectations, then write the file and `manifest.json` to
-`extracts/<format>/<as-of>/` in one folder swap. A failing format is not published; the previous
-files stay. The same as-of date regenerates byte-identical files.
+field and lines). `publish_extracts` then validates every format with Great Expectations in one
+run and writes each accepted format's file and `manifest.json` to `extracts/<format>/<as-of>/` in
+one folder swap. A failing format is not published (the previous files stay) and fails the run;
+the other formats are still published. The same as-of date regenerates byte-identical files.
 """
 
 
@@ -39,7 +40,10 @@ files stay. The same as-of date regenerates byte-identical files.
 )
 def state_reporting():
     night = task(t.resolve_as_of)()
-    task(t.produce_extract).partial(night=night).expand(name=task(t.prepare_facts)(night))
+    built = task(t.build_extract, map_index_template="{{ task.op_kwargs['name'] }}").partial(night=night).expand(
+        name=task(t.prepare_facts)(night))
+    # every format the gate passed is validated and published, even when another format failed
+    task(t.publish_extracts, trigger_rule="all_done_min_one_success")(night, built)
 
 
 state_reporting()

@@ -131,13 +131,16 @@ def logical_date(as_of: date):
 
 
 def run_dag(dag_id: str, as_of: date, conf: dict | None = None):
-    """Run a DAG of ``dags/`` once with dag.test(); returns (state, {task_id: (state, try_number)})."""
+    """Run a DAG of ``dags/`` once with dag.test(); returns (state, {task_id: (state, try_number)}), a mapped
+    task's instances also as ``task_id[map_index]``."""
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert not bag.import_errors, bag.import_errors
     dr = bag.dags[dag_id].test(logical_date=logical_date(as_of), run_conf=conf or {})
     tis = {ti.task_id: (ti.state, ti.try_number) for ti in dr.get_task_instances()}
+    tis.update({f"{ti.task_id}[{ti.map_index}]": (ti.state, ti.try_number) for ti in dr.get_task_instances()
+                if ti.map_index >= 0})
     return dr.state, tis
 
 

@@ -210,3 +210,43 @@ def test_state_reporting_dag_after_the_nightly(airflow_db, data_dir, tmp_path):
         (f,) = manifest["files"]
         assert hashlib.sha256((folder / f["name"]).read_bytes()).hexdigest() == f["sha256"] and f["rows"] > 0
     assert (data_dir / "datadocs" / "extracts" / "index.html").exists()
+
+
+def test_one_failing_format_does_not_hold_back_the_others(airflow_db, data_dir, tmp_path):
+    """A format that fails its build is not published (its previous files stay) and fails the run;
+    the formats that passed are still validated by the night's one GX run and published."""
+    import csv as csv_
+
+    from conftest import run_dag
+
+    from iepwatch.demo import generate
+
+    export = tmp_path / "export"
+    generate(export, students=200, as_of=AS_OF)
+    assert run_dag("iep_nightly", AS_OF, {"export_dir": str(export)})[0] == "success"
+    assert run_dag("state_reporting", AS_OF, {"as_of": str(AS_OF)})[0] == "success"
+    calpads = data_dir / "extracts" / "calpads_sped_meetings" / str(AS_OF)
+    before = {p.name: p.read_bytes() for p in calpads.iterdir()}
+
+    # the same night exported again, now without state student ids: the CALPADS file cannot be built
+    students = export / "students.csv"
+    with students.open(newline="", encoding="utf-8") as f:
+        rows = list(csv_.DictReader(f))
+    for r in rows:
+        r["state_student_id"] = ""
+    with students.open("w", newline="", encoding="utf-8") as f:
+        w = csv_.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    (export / "export_complete.json").unlink(missing_ok=True)
+    assert run_dag("iep_nightly", AS_OF, {"export_dir": str(export)})[0] == "success"
+    list_file = data_dir / "extracts" / "compliance_student_list" / str(AS_OF) / "manifest.json"
+    list_file.unlink()
+    state, tis = run_dag("state_reporting", AS_OF, {"as_of": str(AS_OF)})
+    assert state == "failed"
+    assert [tis[f"build_extract[{i}]"][0] for i in range(3)] == ["failed", "success", "success"], tis
+    assert tis["publish_extracts"] == ("failed", 1), "a data error: no retry"
+    assert {p.name: p.read_bytes() for p in calpads.iterdir()} == before, "the failing format's files stay"
+    manifest = json.loads(list_file.read_text())
+    assert manifest["source_export_id"] != json.loads((calpads / "manifest.json").read_text())["source_export_id"], \
+        "the passing formats were published from the new export"

@@ -57,11 +57,11 @@ def prepare_facts(night: Night) -> list[str]:
 
 
 @fail_fast
-def produce_extract(name: str, night: Night) -> dict:
-    """Build, check (DuckDB gate, then GX), and publish one format; a failing one is not published."""
+def build_extract(name: str, night: Night) -> dict:
+    """One format's rows built in DuckDB and checked with its suite there (failures name the field
+    and lines); its suite goes on to the night's one GX run."""
     from iepwatch import warehouse
     from iepwatch.extracts import engine
-    from iepwatch.quality import gx
 
     cfg = load_config()
     d = engine.definitions(cfg)[name]
@@ -69,12 +69,45 @@ def produce_extract(name: str, night: Night) -> dict:
         selected = engine.build(con, cfg, night.as_of, d)
         s = engine.suite(d, night.as_of, selected)
         engine.check(con, d, s)
-    results = gx.validate(cfg.warehouse, [], night.as_of, cfg.paths.datadocs_dir / "extracts", extra_suites=[s])
-    failed = [r for r in results if not r["success"]]
-    if failed:
-        raise RuntimeError(f"GX rejects extract {name} the gate accepted: "
-                           + "; ".join(f"{r['type']} {r['column'] or r['description']}" for r in failed))
+    log.info("extract %s: %d rows built and checked", name, selected)
+    return {"format": name, "rows": selected, "suite": s}
+
+
+@fail_fast
+def publish_extracts(night: Night, built: list[dict | None]) -> list[dict]:
+    """Great Expectations validates every format the DuckDB gate passed in one run (its fixed cost
+    paid once a night, not once a format); each format it accepts is published (one folder swap
+    each). A format GX rejects, or that failed its build, is not published; the task then fails
+    naming it, and the previous files of that format stay."""
+    from iepwatch import warehouse
+    from iepwatch.extracts import engine
+    from iepwatch.quality import gx
+
+    cfg = load_config()
+    built = [b for b in built or [] if b]
+    defs = engine.definitions(cfg)
+    missing = sorted(set(defs) - {b["format"] for b in built})
+    results = gx.validate(cfg.warehouse, [], night.as_of, cfg.paths.datadocs_dir / "extracts",
+                          extra_suites=[b["suite"] for b in built]) if built else []
+    rejected = {}
+    for r in results:
+        if not r["success"]:
+            rejected.setdefault(r["suite"].removeprefix("extract."), []).append(
+                f"{r['type']} {r['column'] or r['description']}")
+    published = []
     with warehouse.session(cfg) as (_, con):
-        folder = engine.publish(con, cfg, night.as_of, d)
-    log.info("extract %s: %d rows published to %s", name, selected, folder)
-    return {"format": name, "rows": selected, "folder": str(folder)}
+        for b in built:
+            if b["format"] in rejected:
+                continue
+            folder = engine.publish(con, cfg, night.as_of, defs[b["format"]])
+            log.info("extract %s: %d rows published to %s", b["format"], b["rows"], folder)
+            published.append({"format": b["format"], "rows": b["rows"], "folder": str(folder)})
+    if rejected:   # the DuckDB gate passed what GX rejects: the two disagree, a fault (retried), not the data
+        raise RuntimeError("GX rejects what the gate accepted, not published: " + "; ".join(
+            f"{name}: {', '.join(why)}" for name, why in sorted(rejected.items())))
+    if missing:
+        from iepwatch.errors import DataError
+
+        raise DataError(f"extract(s) {', '.join(missing)} not published: their build failed (see build_extract); "
+                        f"published: {', '.join(p['format'] for p in published) or 'none'}")
+    return published
