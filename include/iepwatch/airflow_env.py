@@ -48,9 +48,9 @@ def set_up(env: dict[str, str]) -> None:
     """Migrate the metadata database and import the pools, once per Airflow version and pools file."""
     airflow_home = Path(env["AIRFLOW_HOME"])
     airflow_home.mkdir(parents=True, exist_ok=True)
-    import airflow
+    from importlib.metadata import version  # not `import airflow`: two seconds for one version string
 
-    stamp = f"{airflow.__version__} {hashlib.sha256(POOLS_FILE.read_bytes()).hexdigest()}"
+    stamp = f"{version('apache-airflow')} {hashlib.sha256(POOLS_FILE.read_bytes()).hexdigest()}"
     marker = airflow_home / ".iepwatch-set-up"
     if marker.exists() and marker.read_text() == stamp:
         return
