@@ -14,7 +14,6 @@ import re
 import signal
 import socket
 import threading
-from email import message_from_bytes
 from pathlib import Path
 
 
@@ -37,8 +36,10 @@ class _Outbox:
         data = envelope.original_content or envelope.content
         # the envelope recipients (where the server really delivers), kept as a header of the saved copy
         data = b"X-Envelope-To: " + ", ".join(envelope.rcpt_tos).encode() + b"\r\n" + data
-        msg_id = message_from_bytes(data).get("Message-ID", f"message-{self.received}")
-        name = re.sub(r"[^A-Za-z0-9.@-]", "_", msg_id.strip("<>"))
+        head = data.split(b"\r\n\r\n", 1)[0]   # the headers only: parsing a whole large message is slow
+        found = re.search(rb"^Message-ID:\s*<?([^>\r\n]*)", head, re.MULTILINE | re.IGNORECASE)
+        msg_id = found.group(1).decode("ascii", "replace") if found else f"message-{self.received}"
+        name = re.sub(r"[^A-Za-z0-9.@-]", "_", msg_id)
         (self.folder / f"{name}.eml").write_bytes(data)
         self.received += 1
         if self.drop_after is not None and self.received == self.drop_after:

@@ -110,6 +110,7 @@ def _sql_env():
 
         _ENV = Environment(loader=FileSystemLoader(SQL_DIR), undefined=StrictUndefined, keep_trailing_newline=True)
         _ENV.globals["statuses"] = statuses   # the one status list, for every template
+        _ENV.globals["literal"] = _ENV.filters["literal"] = literal
     return _ENV
 
 

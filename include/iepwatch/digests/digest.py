@@ -5,14 +5,17 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from markupsafe import Markup
+
 from iepwatch.config import Config
 from iepwatch.contract import CONTROL_CHARS, DIRECTION_OVERRIDES
 from iepwatch.rules import catalog
-from iepwatch.warehouse import rows, sql, transaction
+from iepwatch.warehouse import literal, rows, sql, transaction
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SECTIONS = (  # (key, heading, statuses): every status a digest lists (statuses.OPEN + statuses.ONCE)
@@ -26,13 +29,12 @@ FALLBACK = "FALLBACK"
 
 @dataclass
 class School:
+    """One school of a digest: per section, its number of items and its lines (written in DuckDB)."""
     school_id: str
     name: str
-    sections: dict[str, list[dict]] = field(default_factory=lambda: {k: [] for k, _, _ in SECTIONS})
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return {k: len(v) for k, v in self.sections.items()}
+    counts: dict[str, int] = field(default_factory=lambda: {k: 0 for k, _, _ in SECTIONS})
+    html: dict[str, Markup] = field(default_factory=lambda: {k: Markup("") for k, _, _ in SECTIONS})
+    text: dict[str, str] = field(default_factory=lambda: {k: "" for k, _, _ in SECTIONS})
 
 
 @dataclass
@@ -53,22 +55,16 @@ class Digest:
         return any(self.total(k) for k, _, _ in SECTIONS)
 
 
-_UNSAFE = re.compile(f"[{CONTROL_CHARS}{DIRECTION_OVERRIDES}]")
+_UNSAFE_CLASS = f"[{CONTROL_CHARS}{DIRECTION_OVERRIDES}]"
+_UNSAFE = re.compile(_UNSAFE_CLASS)
 SUBJECT_MAX = 200    # characters: a header, whatever the school names hold
 
 
 def plain(text: str | None, most: int = 500) -> str:
     """Free text from the export made safe for a mail: control characters and direction overrides
-    become '?', and it is cut to ``most`` characters."""
+    become '?', and it is cut to ``most`` characters (email_rows.sql does the same in DuckDB)."""
     text = _UNSAFE.sub("?", text or "")
     return text if len(text) <= most else text[: most - 1] + "…"
-
-
-def student_label(first: str | None, last: str | None, mode: str) -> str:
-    first, last = plain(first, 80), plain(last, 80)
-    if mode == "full":
-        return " ".join(x for x in (first, last) if x)
-    return "".join(f"{x.strip()[0].upper()}." for x in (first, last) if x and x.strip())
 
 
 def ensure_send_log(con) -> None:
@@ -82,59 +78,58 @@ def ensure_send_log(con) -> None:
 
 
 def record_sent(con, d: Digest, sha256: str, message_id: str) -> None:
-    """The digest and every item in it, recorded together right after the server accepted it."""
-    import pyarrow as pa
-
-    rows_ = [x for s in d.schools for section in s.sections.values() for x in section]
-    items = pa.table({"recipient": [d.recipient] * len(rows_), "rule_id": [x["rule_id"] for x in rows_],
-                      "student_id": [x["student_id"] for x in rows_],
-                      "meeting_key": [x["meeting_id"] or "" for x in rows_], "status": [x["status"] for x in rows_],
-                      "as_of": pa.array([d.as_of] * len(rows_), pa.date32())})
-    con.register("_digest_items", items)
-    try:
-        with transaction(con):   # one statement for the items, not one per row
-            con.execute("INSERT INTO ops.email_sends VALUES (?, ?, ?, ?)",
-                        [d.as_of, d.recipient, sha256, message_id])
-            con.execute("INSERT INTO ops.email_items SELECT * FROM _digest_items")
-    finally:
-        con.unregister("_digest_items")
+    """The digest and every item in it (from tonight's ``digest_rows``), recorded together right
+    after the server accepted it: two statements, whatever the number of items."""
+    with transaction(con):
+        con.execute("INSERT INTO ops.email_sends VALUES (?, ?, ?, ?)", [d.as_of, d.recipient, sha256, message_id])
+        con.execute("""INSERT INTO ops.email_items
+                       SELECT recipient, rule_id, student_id, coalesce(meeting_id, ''), status, ?
+                       FROM digest_rows WHERE recipient = ?""", [d.as_of, d.recipient])
 
 
-def build(con, cfg: Config, as_of: date) -> list[Digest]:
-    """One Digest per coordinator with assigned schools (and one for the fallback address).
+BATCH = 100   # recipients whose lines are in memory at once
 
-    One query gives the rows of every recipient, one the recipients (``email_recipients.sql``
-    defines both); the rows are grouped by recipient and school in one pass.
+
+def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
+    """One Digest per coordinator with assigned schools (and one for the fallback address), in
+    recipient order, ``BATCH`` recipients' lines in memory at a time.
+
+    ``email_rows.sql`` selects and writes every line of the night in one pass (into the
+    connection's temporary ``digest_rows``); here they are only joined per school and section.
     """
-    mode = cfg.email.email_student_names
     titles = {k: v["title"] for k, v in catalog(cfg).items()}
-    section_of = {status: key for key, _, statuses in SECTIONS for status in statuses}
     ensure_send_log(con)
-    by_recipient: dict[str, dict[str, dict[str, list[dict]]]] = {}
-    for r in rows(con, sql("email_rows", as_of=as_of.isoformat())):
-        by_recipient.setdefault(r["recipient"], {}).setdefault(r["school_id"], {k: [] for k, _, _ in SECTIONS})[
-            section_of[r["status"]]].append({
-                "student_id": r["student_id"],
-                "student": student_label(r["first_name"], r["last_name"], mode),
-                "rule": titles[r["rule_id"]], "rule_id": r["rule_id"], "status": r["status"],
-                "due_date": r["due_date"], "days_overdue": r["days_overdue"], "event_date": r["event_date"],
-                "detail": plain(r["detail"]), "new": r["is_new"], "meeting_id": r["meeting_id"]})
+    con.execute("CREATE OR REPLACE TEMP TABLE digest_rows AS " + sql(
+        "email_rows", as_of=as_of.isoformat(), titles=titles, sections=SECTIONS, unsafe=literal(_UNSAFE_CLASS),
+        names=cfg.email.email_student_names))
     resolved = dict(con.execute(sql("email_resolved", as_of=as_of.isoformat())).fetchall())
-    digests = []
-    for rec in rows(con, sql("email_recipient_list", as_of=as_of.isoformat())):
-        mine = by_recipient.get(rec["recipient"], {})
-        schools = [School(i, plain(n, 80), mine.get(i) or {k: [] for k, _, _ in SECTIONS})
-                   for i, n in zip(rec["school_ids"], rec["school_names"], strict=True)]
-        if rec["recipient"] == FALLBACK:
-            schools = [s for s in schools if any(s.counts.values())]
-            if not schools:
-                continue
-            to, name = [cfg.email.fallback_address], "special education office"
-        else:
-            to, name = [rec["email"]] if rec["email"] else [], rec["name"]
-        digests.append(Digest(rec["recipient"], to, name, as_of, schools, resolved.get(rec["recipient"], 0),
-                              cfg.district.name))
-    return digests
+    recipients = rows(con, sql("email_recipient_list", as_of=as_of.isoformat()))
+    for start in range(0, len(recipients), BATCH):
+        batch = recipients[start:start + BATCH]
+        blocks: dict[tuple[str, str], dict[str, tuple[int, str, str]]] = {}
+        for rec, school, section, n, html, text in con.execute(
+                """SELECT recipient, school_id, section, count(*), string_agg(html, '' ORDER BY rn),
+                          string_agg(text, '' ORDER BY rn)
+                   FROM (SELECT *, row_number() OVER () AS rn FROM digest_rows)
+                   WHERE recipient IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL""",
+                [[r["recipient"] for r in batch]]).fetchall():
+            blocks.setdefault((rec, school), {})[section] = (n, html, text)
+        for rec in batch:
+            schools = []
+            for i, name in zip(rec["school_ids"], rec["school_names"], strict=True):
+                s = School(i, plain(name, 80))
+                for key, (n, html, text) in blocks.get((rec["recipient"], i), {}).items():
+                    s.counts[key], s.html[key], s.text[key] = n, Markup(html), text
+                schools.append(s)
+            if rec["recipient"] == FALLBACK:
+                schools = [s for s in schools if any(s.counts.values())]
+                if not schools:
+                    continue
+                to, name = [cfg.email.fallback_address], "special education office"
+            else:
+                to, name = [rec["email"]] if rec["email"] else [], rec["name"]
+            yield Digest(rec["recipient"], to, name, as_of, schools, resolved.get(rec["recipient"], 0),
+                         cfg.district.name)
 
 
 @functools.cache
