@@ -270,3 +270,49 @@ def test_a_long_student_id_is_emailed_once_like_any_other(district, evaluate, sm
     send(data_dir, as_of=nxt)
     again = [m for m in smtp.messages() if m["X-IEPWatch-As-Of"] == str(nxt)]
     assert not any(long_id in parts(m)[0] for m in again), "the violation was emailed the night before"
+
+
+@pytest.mark.parametrize("eight_bit", [True, False])
+def test_a_message_parses_back_to_its_text_and_html_whatever_its_lines(eight_bit):
+    """8bit when the server takes it and no line is too long for SMTP; base64 otherwise."""
+    import email
+    import email.policy
+    from datetime import date
+
+    from iepwatch.digests.digest import Digest
+    from iepwatch.digests.send import build_message
+
+    d = Digest("C1", ["coord1@example.org"], "Coordinator", date(2026, 11, 27), [], 0, "District")
+    for html, expect in (("<p>Café — short</p>\n", "8bit" if eight_bit else "base64"),
+                         ("<p>" + "&amp;" * 400 + "</p>\n", "base64")):
+        content = {"subject": "IEP — test", "text": "Café\n.\nline\n", "html": html, "sha256": "ab" * 32}
+        head, raw = build_message(d, content, "iepwatch@example.org", eight_bit)
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        text, html_part = (next(p for p in msg.walk() if p.get_content_type() == f"text/{k}")
+                           for k in ("plain", "html"))
+        assert html_part["Content-Transfer-Encoding"] == expect
+        assert html_part.get_content().replace("\r\n", "\n").rstrip("\n") == html.rstrip("\n")
+        assert text.get_content().replace("\r\n", "\n").rstrip("\n") == "Café\n.\nline"
+        assert msg["Message-ID"] == head["Message-ID"] and msg["Subject"] == "IEP — test"
+        assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+
+
+def test_the_items_of_a_warehouse_from_before_are_kept():
+    """ops.email_items was a table; its rows move to ops.digest_lines and stay emailed."""
+    import duckdb
+
+    from iepwatch.digests.digest import ensure_send_log
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA ops")
+    con.execute("CREATE TABLE ops.email_sends (as_of DATE, staff_id VARCHAR, digest VARCHAR, message_id VARCHAR)")
+    con.execute("INSERT INTO ops.email_sends VALUES ('2026-11-26', 'C1', 'x', '<m>')")
+    con.execute("""CREATE TABLE ops.email_items (recipient VARCHAR, rule_id VARCHAR, student_id VARCHAR,
+                   meeting_key VARCHAR, status VARCHAR, as_of DATE)""")
+    con.execute("INSERT INTO ops.email_items VALUES ('C1', 'EVAL_60_DAY', 'S1', '', 'overdue', '2026-11-26')")
+    ensure_send_log(con)
+    ensure_send_log(con)   # idempotent
+    assert con.execute("SELECT recipient, student_id, as_of::VARCHAR FROM ops.email_items").fetchall() == [
+        ("C1", "S1", "2026-11-26")]
+    assert con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = 'email_items'"
+                       ).fetchone()[0] == "VIEW"

@@ -1,6 +1,6 @@
 -- What each recipient's digest lists for the night: the open statuses every night while open;
 -- the once statuses (late, violation, warning) until they were emailed to this recipient
--- (ops.email_items); never exited students; never exempt rows. is_new: this recipient was never
+-- (ops.email_items, the lines of sent digests); never exited students; never exempt rows. is_new: this recipient was never
 -- emailed about the item (in any status). One row per recipient and exception, in digest order,
 -- with its section and its line of the digest already written, as HTML (escaped as Jinja's
 -- autoescape does) and as text: rendering 600,000 lines row by row in Python took half a minute.

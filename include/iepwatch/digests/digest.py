@@ -69,22 +69,29 @@ def plain(text: str | None, most: int = 500) -> str:
 
 def ensure_send_log(con) -> None:
     """The send log: ``ops.email_sends``, one row per digest sent (as_of, staff_id, content sha256,
-    Message-ID), and ``ops.email_items``, each exception a recipient was emailed about (what makes
-    an item "new": never emailed to this recipient)."""
+    Message-ID); ``ops.digest_lines``, the exceptions each night's digest of a recipient lists,
+    written once before the sending; and the view ``ops.email_items``, the lines of the digests
+    that were sent: each exception a recipient was emailed about (what makes an item "new":
+    never emailed to this recipient). Recording a digest as sent is then one row, whatever the
+    number of its lines. (A warehouse from before keeps its items: they move to digest_lines.)"""
     con.execute("""CREATE TABLE IF NOT EXISTS ops.email_sends (
         as_of DATE, staff_id VARCHAR, digest VARCHAR, message_id VARCHAR, PRIMARY KEY (as_of, staff_id))""")
-    con.execute("""CREATE TABLE IF NOT EXISTS ops.email_items (
+    con.execute("""CREATE TABLE IF NOT EXISTS ops.digest_lines (
         recipient VARCHAR, rule_id VARCHAR, student_id VARCHAR, meeting_key VARCHAR, status VARCHAR, as_of DATE)""")
+    kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_schema = 'ops' "
+                       "AND table_name = 'email_items'").fetchone()
+    if kind and kind[0] == "BASE TABLE":
+        with transaction(con):
+            con.execute("INSERT INTO ops.digest_lines SELECT * FROM ops.email_items")
+            con.execute("DROP TABLE ops.email_items")
+    con.execute("""CREATE VIEW IF NOT EXISTS ops.email_items AS
+        SELECT l.* FROM ops.digest_lines l JOIN ops.email_sends s ON s.as_of = l.as_of AND s.staff_id = l.recipient""")
 
 
 def record_sent(con, d: Digest, sha256: str, message_id: str) -> None:
-    """The digest and every item in it (from tonight's ``digest_rows``), recorded together right
-    after the server accepted it: two statements, whatever the number of items."""
-    with transaction(con):
-        con.execute("INSERT INTO ops.email_sends VALUES (?, ?, ?, ?)", [d.as_of, d.recipient, sha256, message_id])
-        con.execute("""INSERT INTO ops.email_items
-                       SELECT recipient, rule_id, student_id, coalesce(meeting_id, ''), status, ?
-                       FROM digest_rows WHERE recipient = ?""", [d.as_of, d.recipient])
+    """The digest recorded sent, right after the server accepted it: its lines (written by
+    ``build``) count as emailed from then on."""
+    con.execute("INSERT INTO ops.email_sends VALUES (?, ?, ?, ?)", [d.as_of, d.recipient, sha256, message_id])
 
 
 BATCH = 100   # recipients whose lines are in memory at once
@@ -99,9 +106,14 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
     """
     titles = {k: v["title"] for k, v in catalog(cfg).items()}
     ensure_send_log(con)
-    con.execute("CREATE OR REPLACE TEMP TABLE digest_rows AS " + sql(
-        "email_rows", as_of=as_of.isoformat(), titles=titles, sections=SECTIONS, unsafe=literal(_UNSAFE_CLASS),
-        names=cfg.email.email_student_names))
+    con.execute("CREATE OR REPLACE TEMP TABLE digest_rows AS SELECT *, row_number() OVER () AS rn FROM ("
+                + sql("email_rows", as_of=as_of.isoformat(), titles=titles, sections=SECTIONS,
+                      unsafe=literal(_UNSAFE_CLASS), names=cfg.email.email_student_names) + ")")
+    with transaction(con):   # tonight's lines of every recipient not sent yet (a sent digest keeps its own)
+        unsent = "recipient NOT IN (SELECT staff_id FROM ops.email_sends WHERE as_of = ?)"
+        con.execute(f"DELETE FROM ops.digest_lines WHERE as_of = ? AND {unsent}", [as_of, as_of])
+        con.execute(f"""INSERT INTO ops.digest_lines SELECT recipient, rule_id, student_id, coalesce(meeting_id, ''),
+                        status, ? FROM digest_rows WHERE {unsent}""", [as_of, as_of])
     resolved = dict(con.execute(sql("email_resolved", as_of=as_of.isoformat())).fetchall())
     recipients = rows(con, sql("email_recipient_list", as_of=as_of.isoformat()))
     for start in range(0, len(recipients), BATCH):
@@ -110,8 +122,7 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
         for rec, school, section, n, html, text in con.execute(
                 """SELECT recipient, school_id, section, count(*), string_agg(html, '' ORDER BY rn),
                           string_agg(text, '' ORDER BY rn)
-                   FROM (SELECT *, row_number() OVER () AS rn FROM digest_rows)
-                   WHERE recipient IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL""",
+                   FROM digest_rows WHERE recipient IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL""",
                 [[r["recipient"] for r in batch]]).fetchall():
             blocks.setdefault((rec, school), {})[section] = (n, html, text)
         for rec in batch:

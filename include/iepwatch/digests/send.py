@@ -26,11 +26,14 @@ class SendError(RuntimeError):
     """Some digests could not be sent (a transient fault: the task is retried)."""
 
 
-def build_message(d: digests.Digest, content: dict[str, str], from_email: str | None) -> tuple[EmailMessage, bytes]:
+def build_message(d: digests.Digest, content: dict[str, str], from_email: str | None,
+                  eight_bit: bool = False) -> tuple[EmailMessage, bytes]:
     """The headers (the email package folds and encodes them) and the whole message as bytes:
-    multipart/alternative, text then HTML, each base64. The two body parts are assembled here
-    because the email package's generator writes a body line by line in Python, which was the
-    largest cost of a night's mail at state scale; base64 itself is encoded in C."""
+    multipart/alternative, text then HTML. The two body parts are assembled here because the
+    email package's generator writes a body line by line in Python, the largest cost of a night's
+    mail at state scale. A part goes as 8bit when the server accepts 8BITMIME and no line is
+    longer than SMTP allows (no encoding, and a third of the lines of base64 for the server to
+    read), else as base64 (encoded in C)."""
     head = EmailMessage(policy=SMTP)
     head["Subject"] = content["subject"]
     if from_email:
@@ -44,12 +47,20 @@ def build_message(d: digests.Digest, content: dict[str, str], from_email: str | 
     head["MIME-Version"] = "1.0"
     boundary = f"=_iepwatch_{content['sha256'][:32]}"   # "=" and "_" never occur in a base64 line
     head["Content-Type"] = f'multipart/alternative; boundary="{boundary}"'
-    parts = [b"--" + boundary.encode() + b"\r\nContent-Type: text/" + kind + b'; charset="utf-8"\r\n'
-             b"Content-Transfer-Encoding: base64\r\n\r\n"
-             + base64.encodebytes(content[key].encode("utf-8")).replace(b"\n", b"\r\n")
-             for kind, key in ((b"plain", "text"), (b"html", "html"))]
-    headers = b"".join(head.policy.fold_binary(k, v) for k, v in head.items()) + b"\r\n"
-    return head, headers + b"".join(parts) + b"--" + boundary.encode() + b"--\r\n"
+    out = [b"".join(head.policy.fold_binary(k, v) for k, v in head.items()), b"\r\n"]
+    for kind, key in ((b"plain", "text"), (b"html", "html")):
+        body = content[key].encode("utf-8")
+        if eight_bit and max(map(len, body.split(b"\n"))) < LINE_MOST and boundary.encode() not in body:
+            cte, body = b"8bit", body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        else:
+            cte, body = b"base64", base64.encodebytes(body).replace(b"\n", b"\r\n")
+        out += [b"--", boundary.encode(), b"\r\nContent-Type: text/", kind, b'; charset="utf-8"\r\n',
+                b"Content-Transfer-Encoding: ", cte, b"\r\n\r\n", body, b"" if body.endswith(b"\n") else b"\r\n"]
+    out += [b"--", boundary.encode(), b"--\r\n"]
+    return head, b"".join(out)
+
+
+LINE_MOST = 990   # octets in a line, with room to spare: SMTP's limit is 998
 
 
 class Mailer:
@@ -82,10 +93,13 @@ class Mailer:
     def send(self, d: digests.Digest, content: dict[str, str]) -> str:
         for attempt in (0, 1):
             client = self._client(fresh=attempt == 1)
-            head, raw = build_message(d, content, self.hook.from_email or self.fallback_from)
+            client.ehlo_or_helo_if_needed()
+            eight_bit = client.has_extn("8bitmime")
+            head, raw = build_message(d, content, self.hook.from_email or self.fallback_from, eight_bit)
             try:
                 # explicit envelope: exactly the digest's recipients, never what a header might be made to say
-                client.sendmail(head["From"] or "", list(d.to), raw)
+                client.sendmail(head["From"] or "", list(d.to), raw,
+                                mail_options=["BODY=8BITMIME"] if eight_bit else [])
                 return head["Message-ID"]
             except (smtplib.SMTPServerDisconnected, ConnectionError):
                 if attempt == 1:
