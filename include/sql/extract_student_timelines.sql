@@ -1,7 +1,7 @@
 -- One row per student and timeline (initial evaluation, annual review, reevaluation) with its
 -- category as in CALPADS reports 16.21 / 16.25: the worst of the student's cycles evaluated tonight.
 WITH c AS (
-    SELECT r.*,
+    SELECT r.student_id, r.due_date, r.event_date, r.days_overdue,   -- not r.*: the details are long
            CASE r.rule_id WHEN '{{ pack.initial_rule }}' THEN 'initial evaluation' WHEN 'IEP_ANNUAL_REVIEW' THEN 'annual review'
                           ELSE 'reevaluation' END AS timeline,
            CASE WHEN r.phase = 'closed' AND r.base_status = 'late' THEN 'held late'

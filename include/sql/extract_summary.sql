@@ -1,6 +1,7 @@
 -- The state summary (docs/outputs.md) for the district and each school, as of the night.
 WITH r AS (
-    SELECT r.*, s.school_id FROM facts.rule_results r JOIN core.students s USING (student_id)
+    SELECT r.rule_id, r.phase, r.status, r.student_id, s.school_id   -- only what is counted
+    FROM facts.rule_results r JOIN core.students s USING (student_id)
 ),
 levels AS (  -- every row counts for its school and for the district
     SELECT 'district' AS level, NULL AS school_id, * EXCLUDE (school_id) FROM r
