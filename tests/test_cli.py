@@ -93,3 +93,31 @@ def test_two_nights_started_at_once_on_one_data_folder_both_end_cleanly(airflow_
         assert con.execute("SELECT count(DISTINCT as_of) FROM compliance.exceptions").fetchone()[0] == 1
     finally:
         con.close()
+
+
+@pytest.mark.airflow_server
+def test_make_airflow_without_an_smtp_server_catches_the_mail_locally(tmp_path, data_dir, monkeypatch, capsys):
+    """`make airflow` with no SMTP connection set: a local mail catcher, said where its mail goes,
+    stopped with Airflow by `make stop`."""
+    import re
+    import smtplib
+
+    from iepwatch.mailcatcher import free_port
+
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "airflow"))
+    monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)
+    cli.airflow_start(free_port())
+    try:
+        out = capsys.readouterr().out
+        said = re.search(r"local mail catcher on 127\.0\.0\.1:(\d+), written to (\S+)/\*\.eml", out)
+        assert said, out
+        port, outbox = int(said.group(1)), said.group(2)
+        assert outbox == str(data_dir / "outbox")
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+            s.sendmail("iepwatch@example.org", ["coord@example.org"], b"Message-ID: <t1@example.org>\r\n"
+                       b"Subject: test\r\n\r\nhello\r\n")
+        assert (data_dir / "outbox" / "t1@example.org.eml").exists()
+    finally:
+        cli.airflow_stop()
+    with pytest.raises(OSError):
+        smtplib.SMTP("127.0.0.1", port, timeout=5)

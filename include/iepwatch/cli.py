@@ -234,6 +234,23 @@ def airflow_start(port: int) -> None:
     if pid_file.exists() and _alive(int(pid_file.read_text())):
         print(f"already running: {url}")
         return
+    cfg = load_config()
+    conn_var = f"AIRFLOW_CONN_{cfg.email.smtp_conn_id.upper()}"
+    mail = f"mail: through the connection {cfg.email.smtp_conn_id} (${conn_var})"
+    if conn_var not in env:   # no SMTP server set: a local mail catcher, stopped with Airflow
+        from iepwatch.mailcatcher import free_port
+
+        mail_port, outbox = free_port(), cfg.paths.outbox_dir
+        catcher = subprocess.Popen([sys.executable, "-m", "iepwatch.mailcatcher", "--port", str(mail_port),
+                                    "--outbox", str(outbox)], env=env, stdout=subprocess.PIPE, text=True,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        if not catcher.stdout.readline():
+            raise SystemExit(f"the local mail catcher did not start on 127.0.0.1:{mail_port}")
+        env[conn_var] = (f"smtp://127.0.0.1:{mail_port}?disable_ssl=true&disable_tls=true"
+                         "&from_email=iepwatch%40example.org")
+        (home / "mailcatcher.pid").write_text(str(catcher.pid))
+        mail = (f"mail: coordinator digests and run alerts go to a local mail catcher on 127.0.0.1:{mail_port}, "
+                f"written to {outbox}/*.eml (set {conn_var} to send through a real server)")
     with log.open("w") as out:
         proc = subprocess.Popen([*airflow_env.AIRFLOW, "standalone"], env=env, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
@@ -249,7 +266,7 @@ def airflow_start(port: int) -> None:
         raise SystemExit(f"Airflow did not answer within 2 minutes; see {log}")
     print(f"Airflow UI: {url}  (iepwatch page: {url}/iepwatch/)\n"
           f"login: admin, password in {home / 'simple_auth_manager_passwords.json.generated'}\n"
-          "stop it with: make stop")
+          f"{mail}\nstop it with: make stop")
 
 
 def _alive(pgid: int) -> bool:
@@ -261,11 +278,20 @@ def _alive(pgid: int) -> bool:
 
 
 def airflow_stop() -> None:
-    pid_file = airflow_env.home() / "standalone.pid"
+    home = airflow_env.home()
+    pid_file = home / "standalone.pid"
     if not pid_file.exists():
         print("Airflow is not running")
         return
-    pgid = int(pid_file.read_text())
+    for group in (pid_file, home / "mailcatcher.pid"):   # Airflow's process group, then the mail catcher's
+        if group.exists():
+            _stop_group(int(group.read_text()))
+            group.unlink()
+    print("Airflow stopped")
+
+
+def _stop_group(pgid: int) -> None:
+    """TERM to the process group, KILL after 30 s."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGTERM)
         for _ in range(30):
@@ -274,8 +300,6 @@ def airflow_stop() -> None:
             time.sleep(1)
         else:
             os.killpg(pgid, signal.SIGKILL)
-    pid_file.unlink()
-    print("Airflow stopped")
 
 
 def email_preview(as_of: date) -> None:
