@@ -121,3 +121,8 @@ def test_make_airflow_without_an_smtp_server_catches_the_mail_locally(tmp_path, 
         cli.airflow_stop()
     with pytest.raises(OSError):
         smtplib.SMTP("127.0.0.1", port, timeout=5)
+
+
+def test_a_dag_import_error_is_among_the_failure_lines():
+    log = "2026-11-27T01:00:00Z [info     ] Filling up the DagBag\nDAG import error in dags/iep_nightly.py: boom\n"
+    assert cli.failure_lines(log) == ["DAG import error in dags/iep_nightly.py: boom"]
