@@ -124,36 +124,12 @@ def check_connection(conn_id: str) -> None:
 
 
 def send_all(con, cfg: Config, as_of: date) -> dict:
-    """Send every digest not yet sent for ``as_of``; raise SendError naming failed staff ids at the end.
-
-    One digest is on the wire at a time, in a worker thread, while this thread renders the next
-    one (the worker mostly waits for the server, which frees the interpreter). A digest is
-    recorded sent, here, only once the server has accepted it, and before the next goes out.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
+    """Send every digest not yet sent for ``as_of``; raise SendError naming failed staff ids at the end."""
     check_connection(cfg.email.smtp_conn_id)
     digests.ensure_send_log(con)
     already = {r[0] for r in con.execute("SELECT staff_id FROM ops.email_sends WHERE as_of = ?", [as_of]).fetchall()}
     summary: dict[str, list[str]] = {"sent": [], "already_sent": [], "nothing_to_report": [], "failed": []}
-
-    def finish(d: digests.Digest, content: dict[str, str], sending) -> None:
-        try:
-            message_id = sending.result()
-        except smtplib.SMTPAuthenticationError:
-            raise ConfigError(f"the SMTP server refused the login of connection '{cfg.email.smtp_conn_id}' "
-                              "(email.smtp_conn_id): check its login and password") from None
-        except Exception as e:  # noqa: BLE001 - every recipient is attempted; the failure is raised below
-            reason = re.sub(r"[^\s<>@,;:'\"]+@[^\s<>,;:'\"]+", "<address>", str(e))[:200]
-            log.error("sending to coordinator %s failed: %s: %s", d.recipient, type(e).__name__, reason)
-            summary["failed"].append(d.recipient)
-            return
-        digests.record_sent(con, d, content["sha256"], message_id)
-        summary["sent"].append(d.recipient)
-        log.info("sent the %s digest to coordinator %s", as_of, d.recipient)
-
-    with Mailer(cfg.email.smtp_conn_id, cfg.email.from_address) as mailer, ThreadPoolExecutor(1) as wire:
-        in_flight = None
+    with Mailer(cfg.email.smtp_conn_id, cfg.email.from_address) as mailer:
         for d in digests.build(con, cfg, as_of):
             if d.recipient in already:
                 summary["already_sent"].append(d.recipient)
@@ -168,12 +144,20 @@ def send_all(con, cfg: Config, as_of: date) -> dict:
                 log.error("coordinator %s has no email address; digest not sent", d.recipient)
                 summary["failed"].append(d.recipient)
                 continue
-            content = digests.render(d, cfg)      # while the previous digest is on the wire
-            if in_flight:
-                finish(*in_flight)
-            in_flight = (d, content, wire.submit(mailer.send, d, content))
-        if in_flight:
-            finish(*in_flight)
+            content = digests.render(d, cfg)
+            try:
+                message_id = mailer.send(d, content)
+            except smtplib.SMTPAuthenticationError:
+                raise ConfigError(f"the SMTP server refused the login of connection '{cfg.email.smtp_conn_id}' "
+                                  "(email.smtp_conn_id): check its login and password") from None
+            except Exception as e:  # noqa: BLE001 - every recipient is attempted; the failure is raised below
+                reason = re.sub(r"[^\s<>@,;:'\"]+@[^\s<>,;:'\"]+", "<address>", str(e))[:200]
+                log.error("sending to coordinator %s failed: %s: %s", d.recipient, type(e).__name__, reason)
+                summary["failed"].append(d.recipient)
+                continue
+            digests.record_sent(con, d, content["sha256"], message_id)
+            summary["sent"].append(d.recipient)
+            log.info("sent the %s digest to coordinator %s", as_of, d.recipient)
     if summary["failed"]:
         failed = summary["failed"]
         named = ", ".join(failed[:20]) + (f" and {len(failed) - 20} more" if len(failed) > 20 else "")
