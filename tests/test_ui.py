@@ -30,3 +30,21 @@ def test_the_nights_warnings_are_shown_escaped(data_dir):
     html = page(data_dir)
     assert "Warning for 2026-11-27:</b> tonight&#x27;s export is byte-identical to the export of 2026-11-26 &lt;b&gt;" \
         in html
+
+
+def test_no_response_is_kept_by_a_cache(data_dir):
+    """Cache-Control: no-store on the page and on the files it serves (Data Docs, extracts)."""
+    from fastapi.testclient import TestClient
+
+    from iepwatch import ui
+
+    docs = data_dir / "datadocs"
+    docs.mkdir(parents=True)
+    (docs / "index.html").write_text("<html></html>")
+    ui.app.dependency_overrides[ui._user_dep()] = lambda: object()
+    try:
+        client = TestClient(ui.app)
+        for path in ("/", "/datadocs/index.html", "/datadocs/missing.html"):
+            assert client.get(path).headers["cache-control"] == "no-store", path
+    finally:
+        ui.app.dependency_overrides.clear()

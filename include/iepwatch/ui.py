@@ -29,6 +29,14 @@ User = Annotated[object, Depends(_user_dep())]
 app = FastAPI(title="iepwatch", docs_url=None, redoc_url=None, openapi_url=None)
 
 
+@app.middleware("http")
+async def _no_store(request, call_next):
+    """Nothing this app serves is kept by a browser or a proxy: its pages and files describe students."""
+    response = await call_next(request)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _inside(base: Path, *parts: str) -> Path:
     path = base.joinpath(*parts).resolve()
     if not path.is_relative_to(base.resolve()) or not path.is_file():
