@@ -111,7 +111,26 @@ def test_nightly_through_the_rest_api_and_the_plugin_page(standalone, tmp_path):
     assert any(v["href"] == "/iepwatch/" for p in plugins["plugins"] for v in p["external_views"])
     assert call(f"{base}/iepwatch/datadocs/index.html", token)[0] == 200
     assert call(f"{base}/iepwatch/datadocs/index.html")[0] == 401
+    audited_download(base, token, home)
     screenshots(base, token)
+
+
+def audited_download(base: str, token: str, home) -> None:
+    """A student-level file downloaded from the page is in Airflow's audit log, with the user and the file."""
+    import sqlite3
+
+    from iepwatch.config import load_config
+
+    folder = load_config().paths.extracts_dir / "compliance_student_list" / str(AS_OF)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "list.csv").write_text("student_id\n0000001\n")
+    assert call(f"{base}/iepwatch/extracts/compliance_student_list/{AS_OF}/list.csv")[0] == 401
+    status, body = call(f"{base}/iepwatch/extracts/compliance_student_list/{AS_OF}/list.csv", token)
+    assert status == 200 and "0000001" in body
+    with sqlite3.connect(home / "airflow.db") as db:
+        rows = db.execute("SELECT owner, extra FROM log WHERE event = 'iepwatch.extract_download'").fetchall()
+    assert rows == [("admin", json.dumps({"report": "compliance_student_list", "as_of": str(AS_OF),
+                                          "file": "list.csv"}))], rows
 
 
 def screenshots(base: str, token: str) -> None:

@@ -95,6 +95,19 @@ def datadocs(path: str, user: User) -> FileResponse:
     return FileResponse(_inside(load_config().paths.datadocs_dir, path))
 
 
+def _audit(user, event: str, what: str) -> None:
+    """A student-level view or download, in Airflow's audit log (Browse > Audit Log): who and what."""
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+
+    name = user.get_name() if hasattr(user, "get_name") else str(user)
+    with create_session() as session:
+        session.add(Log(event=event, owner=name, owner_display_name=name, extra=what))
+
+
 @app.get("/extracts/{report}/{as_of}/{name}")
 def extract(report: str, as_of: str, name: str, user: User) -> FileResponse:
-    return FileResponse(_inside(load_config().paths.extracts_dir, report, as_of, name), filename=name)
+    """An extract file (student-level): every download is in the audit log."""
+    path = _inside(load_config().paths.extracts_dir, report, as_of, name)
+    _audit(user, "iepwatch.extract_download", json.dumps({"report": report, "as_of": as_of, "file": name}))
+    return FileResponse(path, filename=name)
