@@ -131,29 +131,27 @@ def night(students: int, root: Path, as_of: date = DEMO_AS_OF) -> None:
                                 "--outbox", str(data / "outbox")], stdout=subprocess.PIPE, text=True, env=env)
     catcher.stdout.readline()   # listening
     stages: list[tuple[str, float, float]] = []
+
+    def step(label: str, task_name: str, night_: dict | None = None, arg: str | None = None):
+        """One task in its own process; its time and peak memory go in the table; returns what it returned."""
+        r = _child("--task", task_name, "--export", str(export), *(["--night", json.dumps(night_)] if night_ else []),
+                   *(["--arg", arg] if arg is not None else []), env=env)
+        stages.append((label, r["seconds"], r["peak_mb"]))
+        return r["out"]
+
     try:
         fl = _child("--floor", str(export), env=env)
-        args = ["--export", str(export)]
         n = None
         for name in NIGHTLY:
-            r = _child("--task", name, *args, *(["--night", json.dumps(n)] if n else []), env=env)
-            stages.append((name, r["seconds"], r["peak_mb"]))
-            if isinstance(r["out"], dict) and "as_of" in r["out"]:
-                n = r["out"]
+            out = step(name, name, n)
+            if isinstance(out, dict) and "as_of" in out:
+                n = out
             elif name == "send_coordinator_emails":
-                sent = r["out"]["sent"]
-        r = _child("--task", "resolve_as_of", *args, env=env)
-        stages.append(("resolve_as_of", r["seconds"], r["peak_mb"]))
-        sr = r["out"]
-        r = _child("--task", "prepare_facts", *args, "--night", json.dumps(sr), env=env)
-        stages.append(("prepare_facts", r["seconds"], r["peak_mb"]))
-        built = []
-        for fmt in r["out"]:
-            b = _child("--task", "build_extract", *args, "--night", json.dumps(sr), "--arg", fmt, env=env)
-            stages.append((f"build_extract {fmt}", b["seconds"], b["peak_mb"]))
-            built.append(b["out"])
-        r = _child("--task", "publish_extracts", *args, "--night", json.dumps(sr), "--arg", json.dumps(built), env=env)
-        stages.append(("publish_extracts (GX + files)", r["seconds"], r["peak_mb"]))
+                sent = out["sent"]
+        sr = step("resolve_as_of", "resolve_as_of")
+        formats = step("prepare_facts", "prepare_facts", sr)
+        built = [step(f"build_extract {fmt}", "build_extract", sr, fmt) for fmt in formats]
+        step("publish_extracts (GX + files)", "publish_extracts", sr, json.dumps(built))
     finally:
         catcher.terminate()
         catcher.wait()

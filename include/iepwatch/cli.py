@@ -32,7 +32,7 @@ from iepwatch import airflow_env
 from iepwatch.config import Config, ConfigError, load_config
 from iepwatch.night import logical_date
 
-# Lines of an ``airflow dags test`` log that say why a run failed.
+# Lines of a night's Airflow log (``dags-test``) that say why a run failed.
 _ERROR_LINE = re.compile(r"\[error +\].*\[iepwatch|^[A-Za-z_.]+(Error|Exception): |^DAG import error ")
 _TIMESTAMP = re.compile(r"^[0-9TZ:.-]+ \[error +\] ")
 _LOGGER_SUFFIX = re.compile(r" \[iepwatch[^]]*\] loc=.*")

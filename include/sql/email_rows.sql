@@ -1,9 +1,10 @@
 -- What each recipient's digest lists for the night: the open statuses every night while open;
 -- the once statuses (late, violation, warning) until they were emailed to this recipient
--- (ops.email_items, the lines of sent digests); never exited students; never exempt rows. is_new: this recipient was never
--- emailed about the item (in any status). One row per recipient and exception, in digest order,
--- with its section and its line of the digest already written, as HTML (escaped as Jinja's
--- autoescape does) and as text: rendering 600,000 lines row by row in Python took half a minute.
+-- (ops.email_items, the lines of sent digests); never exited students; never exempt rows.
+-- is_new: this recipient was never emailed about the item (in any status). One row per
+-- recipient and exception, numbered in digest order (rn), with its section and its line of the
+-- digest already written, as HTML (escaped as Jinja's autoescape does) and as text: rendering
+-- 600,000 lines row by row in Python took half a minute.
 {%- set esc = "replace(replace(replace(replace(replace(%s, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '\"', '&#34;'), '''', '&#39;')" %}
 {%- macro plain(x, most) -%}   {#- digest.plain: control characters and direction overrides become '?' (one
                                   for one, so the length is the raw value's); cut to ``most`` characters #}
@@ -48,8 +49,9 @@ SELECT recipient, school_id, school_name, section, rule_id, status, student_id, 
        || E'\n    ' || CASE WHEN due_date IS NOT NULL
                            THEN 'due ' || due_date || coalesce(', ' || nullif(days_overdue, 0) || ' days overdue', '') || '; '
                            ELSE '' END
-       || detail || E'\n' AS text
+       || detail || E'\n' AS text,
+       row_number() OVER (ORDER BY recipient, school_name, school_id, {{ statuses.rank_sql('status') }},
+                          days_overdue DESC NULLS LAST, due_date NULLS LAST, student_id, rule_id,
+                          meeting_id NULLS FIRST) AS rn
 FROM picked
-ORDER BY recipient, school_name, school_id,
-         {{ statuses.rank_sql('status') }},
-         days_overdue DESC NULLS LAST, due_date NULLS LAST, student_id, rule_id, meeting_id NULLS FIRST
+ORDER BY rn

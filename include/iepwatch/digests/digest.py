@@ -106,9 +106,9 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
     """
     titles = {k: v["title"] for k, v in catalog(cfg).items()}
     ensure_send_log(con)
-    con.execute("CREATE OR REPLACE TEMP TABLE digest_rows AS SELECT *, row_number() OVER () AS rn FROM ("
+    con.execute("CREATE OR REPLACE TEMP TABLE digest_rows AS "
                 + sql("email_rows", as_of=as_of.isoformat(), titles=titles, sections=SECTIONS,
-                      unsafe=literal(_UNSAFE_CLASS), names=cfg.email.email_student_names) + ")")
+                      unsafe=literal(_UNSAFE_CLASS), names=cfg.email.email_student_names))
     with transaction(con):   # tonight's lines of every recipient not sent yet (a sent digest keeps its own)
         unsent = "recipient NOT IN (SELECT staff_id FROM ops.email_sends WHERE as_of = ?)"
         con.execute(f"DELETE FROM ops.digest_lines WHERE as_of = ? AND {unsent}", [as_of, as_of])

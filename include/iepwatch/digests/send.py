@@ -93,10 +93,10 @@ class Mailer:
     def send(self, d: digests.Digest, content: dict[str, str]) -> str:
         for attempt in (0, 1):
             client = self._client(fresh=attempt == 1)
-            client.ehlo_or_helo_if_needed()
-            eight_bit = client.has_extn("8bitmime")
-            head, raw = build_message(d, content, self.hook.from_email or self.fallback_from, eight_bit)
             try:
+                client.ehlo_or_helo_if_needed()   # a dropped connection shows here too: reopened below
+                eight_bit = client.has_extn("8bitmime")
+                head, raw = build_message(d, content, self.hook.from_email or self.fallback_from, eight_bit)
                 # explicit envelope: exactly the digest's recipients, never what a header might be made to say
                 client.sendmail(head["From"] or "", list(d.to), raw,
                                 mail_options=["BODY=8BITMIME"] if eight_bit else [])

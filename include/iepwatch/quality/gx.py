@@ -100,9 +100,9 @@ def run_suites(warehouse: Path, suites: list[dict], docs_dir: Path, run_name: st
                                    f"of suite {suite_json['name']}")
         ctx.build_data_docs(site_names=["iepwatch"])
     finally:   # every connection GX opened is closed, so that the task can open the warehouse again
-        engines = {id(e): e for e in (ds.get_execution_engine().engine, ds.get_engine())}
-        ds.get_execution_engine().close()
-        for engine in engines.values():
+        ee = ds.get_execution_engine()
+        ee.close()
+        for engine in {id(e): e for e in (ee.engine, ds.get_engine())}.values():
             engine.dispose()
     return out
 
