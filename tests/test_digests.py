@@ -13,6 +13,18 @@ from conftest import run_dag
 HELD = AS_OF - timedelta(days=40)
 
 
+class Cells(HTMLParser):
+    """The text of an HTML document, one entry per text node."""
+
+    def __init__(self):
+        super().__init__()
+        self.cells = []
+
+    def handle_data(self, data):
+        if data.strip():
+            self.cells.append(data.strip())
+
+
 def parts(msg) -> tuple[str, str]:
     text = next(p for p in msg.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
     html = next(p for p in msg.walk() if p.get_content_type() == "text/html").get_payload(decode=True).decode()
@@ -59,15 +71,6 @@ def test_multipart_text_and_html_parse(district, evaluate, smtp, data_dir):
     text, html = parts(msg)
     assert "Overdue (1)" in text and "IEP reviewed at least once a year" in text
 
-    class Cells(HTMLParser):
-        def __init__(self):
-            super().__init__()
-            self.cells = []
-
-        def handle_data(self, data):
-            if data.strip():
-                self.cells.append(data.strip())
-
     p = Cells()
     p.feed(html)
     assert "IEP reviewed at least once a year" in p.cells and "Overdue (1)" in p.cells
@@ -80,7 +83,10 @@ def test_names_are_escaped_in_html(district, evaluate, smtp, data_dir):
     send(data_dir, email_student_names="full")
     text, html = parts(smtp.messages()[0])
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "O&#39;Neil &amp; Sons" in html
+    assert "O'Neil &amp; Sons" in html or "O&#39;Neil &amp; Sons" in html   # a text node needs no quote escaped
+    p = Cells()
+    p.feed(html)
+    assert any("<script>alert(1)</script> O'Neil & Sons" in c for c in p.cells), "the name reads as text"
     assert "<script>alert(1)</script> O'Neil & Sons" in text, "plain text is not HTML"
 
 
@@ -176,7 +182,9 @@ def test_new_violations_once_overdue_every_night_and_resolved_count(district, ev
     evaluate(district)
     send(data_dir)
     first_text = parts(smtp.messages()[0])[0]
-    assert "New since the last email" in first_text and "[NEW]" in first_text
+    # a first report marks nothing NEW (everything would be) and says it is the first
+    assert "your first iepwatch report" in first_text and "[NEW]:" not in first_text
+    assert "Late and violations (1)" in first_text and "New since the last report" not in first_text
     district.notice(m, sent=HELD - timedelta(days=12))   # the notice is recorded: violation resolved
     nxt = AS_OF + timedelta(days=1)
     evaluate(district, as_of=nxt)
@@ -184,7 +192,7 @@ def test_new_violations_once_overdue_every_night_and_resolved_count(district, ev
     second = [x for x in smtp.messages() if x["X-IEPWatch-As-Of"] == str(nxt)]
     text = parts(second[0])[0]
     assert "Overdue (1)" in text and "[NEW]" not in text and "New since the last email" not in text
-    assert "Resolved since the last email: 1." in text
+    assert "Resolved since the last report: 1" in text and "first iepwatch report" not in text
 
 
 def test_html_preview_renders_with_chromium(tmp_path, chromium):
@@ -316,3 +324,130 @@ def test_the_items_of_a_warehouse_from_before_are_kept():
         ("C1", "S1", "2026-11-26")]
     assert con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = 'email_items'"
                        ).fetchone()[0] == "VIEW"
+
+
+def attachments(msg) -> dict[str, bytes]:
+    return {p.get_filename(): p.get_payload(decode=True) for p in msg.walk() if p.get_filename()}
+
+
+def test_new_marks_what_was_first_detected_since_the_last_report(district, evaluate, smtp, data_dir):
+    """NEW follows first_detected_on: after a first report, only an exception first detected since
+    the previous report is marked, and the summary counts it."""
+    old = overdue_student(district, "SCH1")
+    evaluate(district)
+    send(data_dir)
+    fresh = overdue_student(district, "SCH1", first="Bo", last="Diaz")
+    nxt = AS_OF + timedelta(days=1)
+    evaluate(district, as_of=nxt)
+    send(data_dir, as_of=nxt)
+    text = parts([x for x in smtp.messages() if x["X-IEPWatch-As-Of"] == str(nxt)][0])[0]
+    assert f"- {fresh} B.D. [NEW]:" in text and f"- {old} A.L.:" in text
+    assert "New since the last report: 1" in text and "first iepwatch report" not in text
+
+
+def test_summary_counts_and_rows_grouped_by_case_manager_with_severity(district, evaluate, smtp, data_dir):
+    a = overdue_student(district, "SCH1", first="Al", last="One")
+    b = overdue_student(district, "SCH1", first="Bea", last="Two")
+    c = overdue_student(district, "SCH1", first="Cy", last="Three")
+    district.tables["students"][1]["case_manager_staff_id"] = "T13"     # b: another case manager
+    soon = district.student(school="SCH1")
+    district.meeting(soon, held=AS_OF - timedelta(days=360), kind="annual")   # annual review due in 5 days
+    evaluate(district)
+    send(data_dir)
+    text, html = parts(smtp.messages()[0])
+    assert "Overdue: 3 | Due soon: 1 | Held late: 0 | Violations: 0 | Warnings: 0" in text
+    assert "Due this week: 1" in text
+    overdue = text.split("Overdue (3)")[1].split("Due soon (1)")[0]
+    # T12's students together, then T13's: a and c are not split by b
+    assert overdue.index("Staff 12 (T12)") < overdue.index(a) < overdue.index(c) < overdue.index("Staff 13 (T13)") \
+        < overdue.index(b)
+    assert "(high)" in overdue and "(medium)" in text.split("Due soon (1)")[1]
+    p = Cells()
+    p.feed(html)
+    assert "Staff 13 (T13)" in p.cells and "high" in p.cells and "medium" in p.cells
+    assert 'style="' in html and "<style" not in html, "the CSS is inlined for mail clients"
+
+
+def test_a_long_section_lists_its_most_urgent_and_attaches_every_row_as_csv(district, evaluate, smtp, data_dir):
+    import csv
+    import io
+
+    ids = []
+    for days in (400, 420, 440):   # overdue by 35, 55, 75 days
+        s = district.student(school="SCH1")
+        district.meeting(s, held=AS_OF - timedelta(days=days), kind="annual")
+        ids.append(s)
+    evaluate(district)
+    send(data_dir, max_rows_per_section=2)
+    msg = smtp.messages()[0]
+    text, _ = parts(msg)
+    assert "Overdue (3)" in text and "showing the 2 most urgent of 3" in text
+    assert ids[2] in text and ids[1] in text and ids[0] not in text   # the least overdue is in the CSV only
+    files = attachments(msg)
+    rows = list(csv.DictReader(io.StringIO(files["iepwatch-2026-11-27-C1.csv"].decode())))
+    assert sorted(r["student_id"] for r in rows) == sorted(ids)
+    assert {r["status"] for r in rows} == {"overdue"} and all(r["case_manager"] == "Staff 12 (T12)" for r in rows)
+    send(data_dir, as_of=AS_OF)   # recorded: all three were emailed, the CSV ones too
+    from iepwatch import warehouse
+    from iepwatch.config import load_config
+
+    with warehouse.connect(load_config()) as con:
+        assert con.execute("SELECT count(*) FROM ops.email_items WHERE recipient = 'C1'").fetchone()[0] == 3
+
+
+def test_short_digest_has_no_csv_and_the_calendar_holds_the_next_30_days(district, evaluate, smtp, data_dir):
+    from icalendar import Calendar
+
+    overdue_student(district, "SCH1")                                   # overdue: not in the calendar
+    soon = district.student(school="SCH1")
+    district.meeting(soon, held=AS_OF - timedelta(days=340), kind="annual")   # due in 25 days
+    later = district.student(school="SCH1")
+    district.meeting(later, held=AS_OF - timedelta(days=330), kind="annual")  # due in 35 days: not open yet
+    evaluate(district)
+    send(data_dir)
+    files = attachments(smtp.messages()[0])
+    assert list(files) == ["iepwatch-2026-11-27-C1-due.ics"]
+    cal = Calendar.from_ical(files["iepwatch-2026-11-27-C1-due.ics"])
+    events = cal.walk("VEVENT")
+    assert len(events) == 1 and soon in str(events[0]["summary"])
+    assert events[0].decoded("dtstart") == AS_OF + timedelta(days=25)
+    assert "Ana" not in files["iepwatch-2026-11-27-C1-due.ics"].decode(), "no student names"
+
+
+def test_the_email_reads_at_390_px_and_on_a_desktop(district, evaluate, smtp, data_dir, tmp_path, chromium):
+    """In headless Chromium: no sideways scrolling at 390 px, every section and the summary
+    visible, the NEW badge styled unlike the 'new' section (checked on the DOM, screenshots kept)."""
+    from cdp import browser
+
+    for i in range(6):
+        s = overdue_student(district, "SCH1", first="Maximiliano", last=f"Verylongfamilyname{i}")
+        district.tables["students"][-1]["case_manager_staff_id"] = "T13" if i % 2 else "T12"
+        if i == 0:
+            district.meeting(s, held=AS_OF - timedelta(days=40), kind="annual", notice=False)   # a violation
+    evaluate(district)
+    send(data_dir)
+    district.student(school="SCH1")
+    overdue_student(district, "SCH1", first="Nuevo", last="Later")
+    nxt = AS_OF + timedelta(days=1)
+    evaluate(district, as_of=nxt)
+    send(data_dir, as_of=nxt)
+    html = parts([x for x in smtp.messages() if x["X-IEPWatch-As-Of"] == str(nxt)][0])[1]
+    page = tmp_path / "digest.html"
+    page.write_text(html, encoding="utf-8")
+    shots = Path(data_dir) / "screenshots"
+    for width in (390, 1200):
+        with browser(width=width, height=900) as b:
+            b.open(page.as_uri(), settle=0.3)
+            assert b.evaluate("document.documentElement.scrollWidth") <= width, f"sideways scrolling at {width} px"
+            assert b.evaluate("document.querySelectorAll('h3').length") >= 1
+            badge = b.evaluate("[...document.querySelectorAll('span')].filter(s => s.textContent === 'NEW')"
+                               ".map(s => getComputedStyle(s).backgroundColor)")
+            assert badge, "a NEW badge on the next night's new item"
+            headings = b.evaluate("[...document.querySelectorAll('h3')].map(h => [h.textContent, "
+                                  "getComputedStyle(h.parentElement).backgroundColor])")
+            assert all(bg in ("rgba(0, 0, 0, 0)", "transparent") for _, bg in headings), "sections are not tinted"
+            assert all(bg not in ("rgba(0, 0, 0, 0)", "transparent") for bg in badge)
+            cells = b.evaluate("[...document.querySelectorAll('td')].map(t => t.getBoundingClientRect().right)")
+            assert max(cells) <= width
+            b.screenshot(shots / f"email-{width}.png", full_page=True)
+    assert (shots / "email-390.png").stat().st_size > 10_000

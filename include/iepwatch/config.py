@@ -146,6 +146,7 @@ class EmailConfig:
     templates_dir: Path | None = None        # subject.txt.j2 / digest.txt.j2 / digest.html.j2 overrides
     email_student_names: Literal["initials", "full"] = "initials"
     send_empty_digest: bool = False
+    max_rows_per_section: int = _opt(25, _POSITIVE)   # a longer section shows its most urgent; all go in a CSV
     fallback_address: str = _opt("sped-office@example.org", _email)  # schools without a coordinator
     recipient_domains: list[str] = _opt(factory=list, check=_domains)  # coordinators' addresses must be in
                                                                        # these domains (empty: any domain)

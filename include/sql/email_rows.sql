@@ -1,36 +1,51 @@
 -- What each recipient's digest lists for the night: the open statuses every night while open;
 -- the once statuses (late, violation, warning) until they were emailed to this recipient
 -- (ops.email_items, the lines of sent digests); never exited students; never exempt rows.
--- is_new: this recipient was never emailed about the item (in any status). One row per
--- recipient and exception, numbered in digest order (rn), with its section and its line of the
--- digest already written, as HTML (escaped as Jinja's autoescape does) and as text: rendering
--- 600,000 lines row by row in Python took half a minute.
+-- One row per recipient and exception with its section, and its line of the digest already
+-- written in DuckDB (rendering 600,000 lines row by row in Python took half a minute): as HTML
+-- (escaped as Jinja's autoescape does) and text when it is among the `most` most urgent of its
+-- school's section (`shown`), and always as a CSV line (the attachment of a long digest).
+-- is_new: first detected after the recipient's last email (on a nightly cadence, first detected
+-- tonight); never on a recipient's first report, where everything would be "new".
+-- rn numbers the lines in digest order: school, section, case manager, then urgency.
 {%- set esc = "replace(replace(replace(replace(replace(%s, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '\"', '&#34;'), '''', '&#39;')" %}
+{%- set csv = "'\"' || replace(%s, '\"', '\"\"') || '\"'" %}
 {%- macro plain(x, most) -%}   {#- digest.plain: control characters and direction overrides become '?' (one
                                   for one, so the length is the raw value's); cut to ``most`` characters #}
 CASE WHEN length(coalesce({{ x }}, '')) <= {{ most }} THEN regexp_replace(coalesce({{ x }}, ''), {{ unsafe }}, '?', 'g')
      ELSE left(regexp_replace({{ x }}, {{ unsafe }}, '?', 'g'), {{ most - 1 }}) || '…' END
 {%- endmacro %}
+{%- macro initials(first, last) -%}
+coalesce(upper(left(nullif(trim({{ plain(first, 80) }}), ''), 1)) || '.', '')
+           || coalesce(upper(left(nullif(trim({{ plain(last, 80) }}), ''), 1)) || '.', '')
+{%- endmacro %}
 {% include "email_recipients.sql" %},
 picked AS (
-    SELECT r.recipient, e.school_id, sc.school_name, e.rule_id, e.status, e.student_id, e.meeting_id,
+    SELECT r.recipient, e.school_id, sc.school_name, e.rule_id, e.status, e.severity, e.student_id, e.meeting_id,
            e.due_date, e.days_overdue,
            {{ plain("e.detail", 500) }} AS detail,
 {%- if names == "full" %}
            concat_ws(' ', nullif({{ plain("st.first_name", 80) }}, ''), nullif({{ plain("st.last_name", 80) }}, '')) AS student,
 {%- else %}
-           coalesce(upper(left(nullif(trim({{ plain("st.first_name", 80) }}), ''), 1)) || '.', '')
-           || coalesce(upper(left(nullif(trim({{ plain("st.last_name", 80) }}), ''), 1)) || '.', '') AS student,
+           {{ initials("st.first_name", "st.last_name") }} AS student,
 {%- endif %}
+           e.case_manager_staff_id AS cm_id,
+           CASE WHEN e.case_manager_staff_id IS NULL THEN 'No case manager'
+                ELSE coalesce(nullif(concat_ws(' ', nullif({{ plain("cm.first_name", 80) }}, ''),
+                                               nullif({{ plain("cm.last_name", 80) }}, '')), ''), 'Case manager')
+                     || ' (' || {{ plain("e.case_manager_staff_id", 40) }} || ')' END AS case_manager,
            CASE e.rule_id {% for id, title in titles.items() %}WHEN {{ literal(id) }} THEN {{ literal(title) }} {% endfor %}END AS rule,
-           NOT EXISTS (SELECT 1 FROM ops.email_items i
-                       WHERE i.recipient = r.recipient AND i.rule_id = e.rule_id AND i.student_id = e.student_id
-                         AND i.meeting_key = coalesce(e.meeting_id, '') AND i.as_of <> DATE '{{ as_of }}') AS is_new,
-           CASE {% for key, _, statuses in sections %}WHEN e.status IN ({{ statuses | map("literal") | join(", ") }}) THEN '{{ key }}' {% endfor %}END AS section
+           coalesce(e.first_detected_on > l.last_as_of, false) AS is_new,
+           e.status IN ({{ statuses.sql_list(statuses.OPEN) }})
+               AND e.due_date BETWEEN DATE '{{ as_of }}' AND DATE '{{ as_of }}' + {{ week_days - 1 }} AS due_this_week,
+           CASE {% for key, _, sts in sections %}WHEN e.status IN ({{ sts | map("literal") | join(", ") }}) THEN {{ loop.index }} {% endfor %}END AS section_rank,
+           CASE {% for key, _, sts in sections %}WHEN e.status IN ({{ sts | map("literal") | join(", ") }}) THEN '{{ key }}' {% endfor %}END AS section
     FROM compliance.exceptions e
     JOIN recipients r USING (school_id)
+    LEFT JOIN last_sent l USING (recipient)
     JOIN core.schools sc USING (school_id)
     JOIN core.students st USING (student_id)
+    LEFT JOIN core.staff cm ON cm.staff_id = e.case_manager_staff_id
     WHERE e.as_of = DATE '{{ as_of }}' AND st.enrollment_status = 'active'
       AND (e.status IN ({{ statuses.sql_list(statuses.OPEN) }})
            OR (e.status IN ({{ statuses.sql_list(statuses.ONCE) }})
@@ -38,20 +53,42 @@ picked AS (
                                WHERE i.recipient = r.recipient AND i.rule_id = e.rule_id AND i.student_id = e.student_id
                                  AND i.meeting_key = coalesce(e.meeting_id, '') AND i.status = e.status
                                  AND i.as_of <> DATE '{{ as_of }}')))
+),
+ranked AS (
+    SELECT *,
+           row_number() OVER (PARTITION BY recipient, school_id, section
+                              ORDER BY {{ statuses.rank_sql('status') }}, days_overdue DESC NULLS LAST,
+                                       due_date NULLS LAST, student_id, rule_id, meeting_id NULLS FIRST) <= {{ most }} AS shown,
+           row_number() OVER (ORDER BY recipient, school_name, school_id, section_rank, cm_id IS NULL, case_manager, cm_id,
+                                       {{ statuses.rank_sql('status') }}, days_overdue DESC NULLS LAST,
+                                       due_date NULLS LAST, student_id, rule_id, meeting_id NULLS FIRST) AS rn
+    FROM picked
+),
+lines AS (   -- the first shown (or attached-only) line of each case manager's group in a section
+    SELECT *, row_number() OVER (PARTITION BY recipient, school_id, section, shown, cm_id ORDER BY rn) = 1 AS cm_first
+    FROM ranked
 )
-SELECT recipient, school_id, school_name, section, rule_id, status, student_id, meeting_id,
-       '<tr><td>' || {{ esc % "student_id" }} || ' ' || {{ esc % "student" }}
-       || CASE WHEN is_new THEN ' <span class="new">NEW</span>' ELSE '' END || E'</td>\n<td>' || {{ esc % "rule" }}
-       || '</td><td class="date">' || coalesce(CAST(due_date AS VARCHAR), '')
-       || '</td><td class="num">' || coalesce(CAST(nullif(days_overdue, 0) AS VARCHAR), '')
-       || '</td><td>' || {{ esc % "detail" }} || E'</td></tr>\n' AS html,
-       '- ' || student_id || ' ' || student || CASE WHEN is_new THEN ' [NEW]' ELSE '' END || ': ' || rule
-       || E'\n    ' || CASE WHEN due_date IS NOT NULL
+SELECT recipient, school_id, school_name, section, rule_id, rule, status, student_id, meeting_id, due_date, shown,
+       is_new, due_this_week, rn,
+       CASE WHEN shown THEN
+       CASE WHEN cm_first THEN '<tr><td colspan="4" class="cm">' || {{ esc % "case_manager" }} || E'</td></tr>\n' ELSE '' END
+       || '<tr><td class="student">' || {{ esc % "student_id" }} || ' ' || {{ esc % "student" }}
+       || CASE WHEN is_new THEN ' <span class="badge-new">NEW</span>' ELSE '' END
+       || '</td><td>' || {{ esc % "rule" }} || '<br><span class="sev sev-' || severity || '">' || severity || E'</span></td>\n'
+       || '<td class="date">' || coalesce(CAST(due_date AS VARCHAR), '')
+       || coalesce('<br><span class="late">' || nullif(days_overdue, 0) || ' days overdue</span>', '')
+       || '</td><td>' || {{ esc % "detail" }} || E'</td></tr>\n' END AS html,
+       CASE WHEN shown THEN
+       CASE WHEN cm_first THEN E'\n  ' || case_manager || E'\n' ELSE '' END
+       || '  - ' || student_id || ' ' || student || CASE WHEN is_new THEN ' [NEW]' ELSE '' END || ': ' || rule
+       || ' (' || severity || E')\n      ' || CASE WHEN due_date IS NOT NULL
                            THEN 'due ' || due_date || coalesce(', ' || nullif(days_overdue, 0) || ' days overdue', '') || '; '
                            ELSE '' END
-       || detail || E'\n' AS text,
-       row_number() OVER (ORDER BY recipient, school_name, school_id, {{ statuses.rank_sql('status') }},
-                          days_overdue DESC NULLS LAST, due_date NULLS LAST, student_id, rule_id,
-                          meeting_id NULLS FIRST) AS rn
-FROM picked
+       || detail || E'\n' END AS text,
+       concat_ws(',', {{ csv % "school_id" }}, {{ csv % formula_guard(plain("school_name", 80)) }}, {{ csv % "section" }}, {{ csv % "status" }},
+                 severity, {{ csv % formula_guard("student_id") }}, {{ csv % formula_guard("student") }},
+                 {{ csv % formula_guard("case_manager") }}, {{ csv % "rule_id" }}, {{ csv % "rule" }},
+                 coalesce(CAST(due_date AS VARCHAR), ''), coalesce(CAST(days_overdue AS VARCHAR), ''),
+                 CASE WHEN is_new THEN 'Y' ELSE 'N' END, {{ csv % formula_guard("detail") }}) || E'\r\n' AS csv
+FROM lines
 ORDER BY rn

@@ -7,11 +7,12 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 
 from markupsafe import Markup
 
+from iepwatch import statuses
 from iepwatch.config import Config
 from iepwatch.contract import CONTROL_CHARS, DIRECTION_OVERRIDES
 from iepwatch.rules import catalog
@@ -27,14 +28,28 @@ SECTIONS = (  # (key, heading, statuses): every status a digest lists (statuses.
 FALLBACK = "FALLBACK"
 
 
+DIGEST_STATUSES = tuple(st for _, _, sts in SECTIONS for st in sts)
+WEEK_DAYS = 7         # "due this week": open items due within 7 days of the as-of date
+CALENDAR_DAYS = 30    # the calendar attachment: open items due within 30 days
+
+
 @dataclass
 class School:
-    """One school of a digest: per section, its number of items and its lines (written in DuckDB)."""
+    """One school of a digest: per section, its number of items, how many are shown in the body
+    and their lines (written in DuckDB)."""
     school_id: str
     name: str
     counts: dict[str, int] = field(default_factory=lambda: {k: 0 for k, _, _ in SECTIONS})
+    shown: dict[str, int] = field(default_factory=lambda: {k: 0 for k, _, _ in SECTIONS})
     html: dict[str, Markup] = field(default_factory=lambda: {k: Markup("") for k, _, _ in SECTIONS})
     text: dict[str, str] = field(default_factory=lambda: {k: "" for k, _, _ in SECTIONS})
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    mime: str        # "text/csv", "text/calendar; method=PUBLISH"
+    data: bytes
 
 
 @dataclass
@@ -46,6 +61,11 @@ class Digest:
     schools: list[School]
     resolved: int
     district: str
+    first_report: bool = False                       # never emailed before: nothing is marked NEW
+    by_status: dict[str, int] = field(default_factory=lambda: {s: 0 for s in DIGEST_STATUSES})
+    new: int = 0                                     # items marked NEW
+    due_this_week: int = 0
+    attachments: list[Attachment] = field(default_factory=list)
 
     def total(self, key: str) -> int:
         return sum(s.counts[key] for s in self.schools)
@@ -53,6 +73,25 @@ class Digest:
     @property
     def actionable(self) -> bool:
         return any(self.total(k) for k, _, _ in SECTIONS)
+
+    @property
+    def truncated(self) -> bool:
+        """Some section lists only its most urgent items (all are in the CSV attachment)."""
+        return any(s.counts[k] > s.shown[k] for s in self.schools for k, _, _ in SECTIONS)
+
+    @property
+    def file_stem(self) -> str:
+        """``iepwatch-<as-of>-<recipient>``, safe as a file name whatever the staff id holds."""
+        return f"iepwatch-{self.as_of.isoformat()}-{safe_token(self.recipient)}"
+
+
+def safe_token(value: str) -> str:
+    """A value made safe for a file name or a Message-ID: letters, digits, '.', '-' only."""
+    return re.sub(r"[^A-Za-z0-9.-]", "-", value)[:64] or "-"
+
+
+CSV_HEADER = ("school_id,school_name,section,status,severity,student_id,student,case_manager,rule_id,rule,"
+              "due_date,days_overdue,new,what_is_missing\r\n")
 
 
 _UNSAFE_CLASS = f"[{CONTROL_CHARS}{DIRECTION_OVERRIDES}]"
@@ -102,13 +141,17 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
     recipient order, ``BATCH`` recipients' lines in memory at a time.
 
     ``email_rows.sql`` selects and writes every line of the night in one pass (into the
-    connection's temporary ``digest_rows``); here they are only joined per school and section.
+    connection's temporary ``digest_rows``); here they are only joined per school and section,
+    and a long digest's CSV and every digest's calendar are attached.
     """
+    from iepwatch.extracts.engine import formula_guard_sql
+
     titles = {k: v["title"] for k, v in catalog(cfg).items()}
     ensure_send_log(con)
     con.execute("CREATE OR REPLACE TEMP TABLE digest_rows AS "
                 + sql("email_rows", as_of=as_of.isoformat(), titles=titles, sections=SECTIONS,
-                      unsafe=literal(_UNSAFE_CLASS), names=cfg.email.email_student_names))
+                      unsafe=literal(_UNSAFE_CLASS), names=cfg.email.email_student_names,
+                      most=cfg.email.max_rows_per_section, week_days=WEEK_DAYS, formula_guard=formula_guard_sql))
     with transaction(con):   # tonight's lines of every recipient not sent yet (a sent digest keeps its own)
         unsent = "recipient NOT IN (SELECT staff_id FROM ops.email_sends WHERE as_of = ?)"
         con.execute(f"DELETE FROM ops.digest_lines WHERE as_of = ? AND {unsent}", [as_of, as_of])
@@ -116,31 +159,84 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
                         status, ? FROM digest_rows WHERE {unsent}""", [as_of, as_of])
     resolved = dict(con.execute(sql("email_resolved", as_of=as_of.isoformat())).fetchall())
     recipients = rows(con, sql("email_recipient_list", as_of=as_of.isoformat()))
+    by_status = ", ".join(f"count_if(status = {literal(st)})" for st in DIGEST_STATUSES)
     for start in range(0, len(recipients), BATCH):
         batch = recipients[start:start + BATCH]
-        blocks: dict[tuple[str, str], dict[str, tuple[int, str, str]]] = {}
-        for rec, school, section, n, html, text in con.execute(
-                """SELECT recipient, school_id, section, count(*), string_agg(html, '' ORDER BY rn),
-                          string_agg(text, '' ORDER BY rn)
-                   FROM digest_rows WHERE recipient IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL""",
-                [[r["recipient"] for r in batch]]).fetchall():
-            blocks.setdefault((rec, school), {})[section] = (n, html, text)
+        ids = [[r["recipient"] for r in batch]]
+        blocks: dict[tuple[str, str], dict[str, tuple]] = {}
+        for rec, school, section, n, shown, html, text, new, week, *per_status in con.execute(
+                f"""SELECT recipient, school_id, section, count(*), count_if(shown),
+                           coalesce(string_agg(html, '' ORDER BY rn), ''),
+                           coalesce(string_agg(text, '' ORDER BY rn), ''),
+                           count_if(is_new), count_if(due_this_week), {by_status}
+                    FROM digest_rows WHERE recipient IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL""", ids).fetchall():
+            blocks.setdefault((rec, school), {})[section] = (n, shown, html, text, new, week, per_status)
+        csvs = dict(con.execute(
+            """SELECT recipient, string_agg(csv, '' ORDER BY rn) FROM digest_rows
+               WHERE recipient IN (SELECT unnest(?::VARCHAR[])) GROUP BY recipient HAVING NOT bool_and(shown)""",
+            ids).fetchall())
+        due: dict[str, list[tuple]] = {}
+        for rec, *event in con.execute(
+                f"""SELECT recipient, due_date, rule_id, student_id, coalesce(meeting_id, ''), status, rule, school_name
+                    FROM digest_rows WHERE recipient IN (SELECT unnest(?::VARCHAR[]))
+                      AND status IN ({statuses.sql_list(statuses.OPEN)})
+                      AND due_date BETWEEN ? AND ? + {CALENDAR_DAYS - 1} ORDER BY rn""",
+                [*ids, as_of, as_of]).fetchall():
+            due.setdefault(rec, []).append(tuple(event))
         for rec in batch:
-            schools = []
+            d = Digest(rec["recipient"], [], "", as_of, [], resolved.get(rec["recipient"], 0), cfg.district.name,
+                       first_report=rec["last_as_of"] is None)
             for i, name in zip(rec["school_ids"], rec["school_names"], strict=True):
                 s = School(i, plain(name, 80))
-                for key, (n, html, text) in blocks.get((rec["recipient"], i), {}).items():
-                    s.counts[key], s.html[key], s.text[key] = n, Markup(html), text
-                schools.append(s)
+                for key, (n, shown, html, text, new, week, sts) in blocks.get((rec["recipient"], i), {}).items():
+                    s.counts[key], s.shown[key], s.html[key], s.text[key] = n, shown, Markup(html), text
+                    d.new, d.due_this_week = d.new + new, d.due_this_week + week
+                    for st, k in zip(DIGEST_STATUSES, sts, strict=True):
+                        d.by_status[st] += k
+                d.schools.append(s)
             if rec["recipient"] == FALLBACK:
-                schools = [s for s in schools if any(s.counts.values())]
-                if not schools:
+                d.schools = [s for s in d.schools if any(s.counts.values())]
+                if not d.schools:
                     continue
-                to, name = [cfg.email.fallback_address], "special education office"
+                d.to, d.name = [cfg.email.fallback_address], "special education office"
             else:
-                to, name = [rec["email"]] if rec["email"] else [], rec["name"]
-            yield Digest(rec["recipient"], to, name, as_of, schools, resolved.get(rec["recipient"], 0),
-                         cfg.district.name)
+                d.to, d.name = [rec["email"]] if rec["email"] else [], rec["name"]
+            if rec["recipient"] in csvs:
+                d.attachments.append(Attachment(f"{d.file_stem}.csv", "text/csv",
+                                                (CSV_HEADER + csvs[rec["recipient"]]).encode()))
+            if rec["recipient"] in due:
+                d.attachments.append(Attachment(f"{d.file_stem}-due.ics", "text/calendar; method=PUBLISH",
+                                                calendar(d, due[rec["recipient"]])))
+            yield d
+
+
+def calendar(d: Digest, events: list[tuple]) -> bytes:
+    """The due dates of a digest's open items in the next 30 days as an iCalendar file: one
+    all-day event per item, its UID stable across nights (an updated event, not a new one), no
+    student names. Its timestamp is the as-of date's midnight (UTC), never the wall clock."""
+    from datetime import datetime, time, timedelta
+
+    from icalendar import Calendar, Event
+
+    cal = Calendar()
+    cal.add("prodid", "-//iepwatch//IEP deadlines//EN")
+    cal.add("version", "2.0")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", f"IEP deadlines {d.as_of.isoformat()}")
+    stamp = datetime.combine(d.as_of, time(), UTC)
+    for due_date, rule_id, student_id, meeting_key, status, rule, school in events:
+        key = hashlib.sha256("\x00".join((d.recipient, rule_id, student_id, meeting_key)).encode()).hexdigest()[:32]
+        e = Event()
+        e.add("uid", f"{key}@iepwatch")
+        e.add("dtstamp", stamp)
+        e.add("dtstart", due_date)
+        e.add("dtend", due_date + timedelta(days=1))
+        e.add("summary", f"IEP due: {rule} — student {student_id}")
+        e.add("description", f"{plain(school, 80)}: {rule} for student {student_id} "
+                             f"({status.replace('_', ' ')} as of {d.as_of.isoformat()}).")
+        e.add("transp", "TRANSPARENT")
+        cal.add_component(e)
+    return cal.to_ical()
 
 
 @functools.cache
@@ -155,11 +251,24 @@ def _env(templates_dir: Path | None, html: bool):
 
 
 def render(digest: Digest, cfg: Config) -> dict[str, str]:
-    """Subject, plain text and HTML of a digest, and a sha256 digest of the three."""
+    """Subject, plain text and HTML of a digest (its CSS inlined for mail clients, which drop or
+    ignore <style>), and a sha256 digest of the three and the attachments."""
     ctx = {"d": digest, "sections": SECTIONS}
     subject = plain(" ".join(_env(cfg.email.templates_dir, False).get_template("subject.txt.j2").render(**ctx).split()),
                     SUBJECT_MAX)
     text = _env(cfg.email.templates_dir, False).get_template("digest.txt.j2").render(**ctx)
-    html = _env(cfg.email.templates_dir, True).get_template("digest.html.j2").render(**ctx)
-    sha = hashlib.sha256("\x00".join((subject, text, html)).encode()).hexdigest()
-    return {"subject": subject, "text": text, "html": html, "sha256": sha}
+    html = _inliner().inline(_env(cfg.email.templates_dir, True).get_template("digest.html.j2").render(**ctx))
+    sha = hashlib.sha256()
+    for part in (subject, text, html, *(f"{a.filename}\x00{a.mime}" for a in digest.attachments)):
+        sha.update(part.encode() + b"\x00")
+    for a in digest.attachments:
+        sha.update(a.data)
+    return {"subject": subject, "text": text, "html": html, "sha256": sha.hexdigest()}
+
+
+@functools.cache
+def _inliner():
+    """css-inline (Rust): the <style> rules written onto each element, the way mail clients need."""
+    import css_inline
+
+    return css_inline.CSSInliner(load_remote_stylesheets=False)

@@ -29,8 +29,9 @@ class SendError(RuntimeError):
 def build_message(d: digests.Digest, content: dict[str, str], from_email: str | None,
                   eight_bit: bool = False) -> tuple[EmailMessage, bytes]:
     """The headers (the email package folds and encodes them) and the whole message as bytes:
-    multipart/alternative, text then HTML. The two body parts are assembled here because the
-    email package's generator writes a body line by line in Python, the largest cost of a night's
+    multipart/alternative, text then HTML, inside multipart/mixed with the digest's attachments
+    (its CSV, its calendar) when it has any. The parts are assembled here because the email
+    package's generator writes a body line by line in Python, the largest cost of a night's
     mail at state scale. A part goes as 8bit when the server accepts 8BITMIME and no line is
     longer than SMTP allows (no encoding, and a third of the lines of base64 for the server to
     read), else as base64 (encoded in C)."""
@@ -40,24 +41,43 @@ def build_message(d: digests.Digest, content: dict[str, str], from_email: str | 
         head["From"] = from_email
     head["To"] = ", ".join(d.to)
     domain = (from_email or "iepwatch.local").rsplit("@", 1)[-1].strip("> ")
-    safe = re.sub(r"[^A-Za-z0-9.-]", "-", d.recipient)
-    head["Message-ID"] = f"<iepwatch.{d.as_of}.{safe}.{content['sha256'][:16]}@{domain}>"
+    head["Message-ID"] = f"<iepwatch.{d.as_of}.{digests.safe_token(d.recipient)}.{content['sha256'][:16]}@{domain}>"
     head["Date"] = formatdate(usegmt=True)
     head["X-IEPWatch-As-Of"] = d.as_of.isoformat()
     head["MIME-Version"] = "1.0"
-    boundary = f"=_iepwatch_{content['sha256'][:32]}"   # "=" and "_" never occur in a base64 line
-    head["Content-Type"] = f'multipart/alternative; boundary="{boundary}"'
-    out = [b"".join(head.policy.fold_binary(k, v) for k, v in head.items()), b"\r\n"]
-    for kind, key in ((b"plain", "text"), (b"html", "html")):
-        body = content[key].encode("utf-8")
-        if eight_bit and max(map(len, body.split(b"\n"))) < LINE_MOST and boundary.encode() not in body:
-            cte, body = b"8bit", body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    # "=" and "_" never occur in a base64 line; the boundaries differ from each other
+    alt, mixed = (f"=_iepwatch_{k}_{content['sha256'][:32]}" for k in ("alt", "mix"))
+    parts = [(f'text/{kind}; charset="utf-8"', None, content[key].encode("utf-8"))
+             for kind, key in (("plain", "text"), ("html", "html"))]
+    body = _multipart(alt, parts, eight_bit)
+    if d.attachments:
+        body = _multipart(mixed, [(f'multipart/alternative; boundary="{alt}"', None, body)]
+                          + [(f'{a.mime}; charset="utf-8"; name="{a.filename}"', a.filename, a.data)
+                             for a in d.attachments], eight_bit)
+        head["Content-Type"] = f'multipart/mixed; boundary="{mixed}"'
+    else:
+        head["Content-Type"] = f'multipart/alternative; boundary="{alt}"'
+    return head, b"".join([b"".join(head.policy.fold_binary(k, v) for k, v in head.items()), b"\r\n", body])
+
+
+def _multipart(boundary: str, parts: list[tuple[str, str | None, bytes]], eight_bit: bool) -> bytes:
+    """The body of a multipart: each (content type, attachment file name or None, data); a nested
+    multipart goes as it is, a leaf as 8bit or base64 (see build_message)."""
+    sep, out = boundary.encode(), []
+    for ctype, filename, data in parts:
+        out += [b"--", sep, b"\r\nContent-Type: ", ctype.encode(), b"\r\n"]
+        if filename:
+            out += [b'Content-Disposition: attachment; filename="', filename.encode(), b'"\r\n']
+        if ctype.startswith("multipart/"):
+            out += [b"\r\n", data]
+            continue
+        if eight_bit and max(map(len, data.split(b"\n"))) < LINE_MOST and sep not in data:
+            cte, data = b"8bit", data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         else:
-            cte, body = b"base64", base64.encodebytes(body).replace(b"\n", b"\r\n")
-        out += [b"--", boundary.encode(), b"\r\nContent-Type: text/", kind, b'; charset="utf-8"\r\n',
-                b"Content-Transfer-Encoding: ", cte, b"\r\n\r\n", body, b"" if body.endswith(b"\n") else b"\r\n"]
-    out += [b"--", boundary.encode(), b"--\r\n"]
-    return head, b"".join(out)
+            cte, data = b"base64", base64.encodebytes(data).replace(b"\n", b"\r\n")
+        out += [b"Content-Transfer-Encoding: ", cte, b"\r\n\r\n", data, b"" if data.endswith(b"\n") else b"\r\n"]
+    out += [b"--", sep, b"--\r\n"]
+    return b"".join(out)
 
 
 LINE_MOST = 990   # octets in a line, with room to spare: SMTP's limit is 998
