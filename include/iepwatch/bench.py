@@ -46,6 +46,11 @@ FROM students s LEFT JOIN ev USING (student_id) LEFT JOIN mt USING (student_id)
 
 
 def _peak_mb() -> float:
+    """This process's peak resident memory (VmHWM). Not getrusage's ru_maxrss: Linux carries that
+    over exec from the parent, so every step would show the bench's own peak (the generator's)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

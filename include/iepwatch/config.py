@@ -146,7 +146,7 @@ class EmailConfig:
     templates_dir: Path | None = None        # subject.txt.j2 / digest.txt.j2 / digest.html.j2 overrides
     email_student_names: Literal["initials", "full"] = "initials"
     send_empty_digest: bool = False
-    max_rows_per_section: int = _opt(25, _POSITIVE)   # a longer section shows its most urgent; all go in a CSV
+    max_rows_per_section: int = _opt(10, _POSITIVE)   # a longer section shows its most urgent; all go in a CSV
     fallback_address: str = _opt("sped-office@example.org", _email)  # schools without a coordinator
     recipient_domains: list[str] = _opt(factory=list, check=_domains)  # coordinators' addresses must be in
                                                                        # these domains (empty: any domain)
@@ -225,6 +225,22 @@ class ExtractsConfig:
     definitions_dir: Path | None = None   # a district's own format definitions (override the shipped ones)
 
 
+def _roles(v: list[str]) -> None:
+    if not v:
+        raise ValueError("at least one role (by default op and admin)")
+    if any(r.lower() == "viewer" for r in v):
+        raise ValueError("the viewer role never sees student-level data (FERPA)")
+
+
+@dataclass(frozen=True)
+class UiConfig:
+    """The data team's page in the Airflow UI."""
+
+    # Airflow roles that may see student-level data (exception rows, student files); others see counts
+    student_level_roles: list[str] = _opt(factory=lambda: ["op", "admin"], check=_roles)
+    trend_nights: int = _opt(30, _POSITIVE)          # nights drawn in the trends
+
+
 @dataclass(frozen=True)
 class Config:
     district: DistrictConfig
@@ -234,6 +250,7 @@ class Config:
     alerts: AlertsConfig = _opt(factory=AlertsConfig)
     rules: RulesConfig = _opt(factory=RulesConfig)
     extracts: ExtractsConfig = _opt(factory=ExtractsConfig)
+    ui: UiConfig = _opt(factory=UiConfig)
     source: Path = field(default=DEFAULT_CONFIG, compare=False, metadata={"internal": True})
 
     # Shortcuts for what nearly every caller needs.

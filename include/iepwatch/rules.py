@@ -16,6 +16,7 @@ from pathlib import Path
 from iepwatch.config import Config
 from iepwatch.night import school_year_start
 from iepwatch.warehouse import literal, sql, transaction
+from iepwatch.warehouse import rows as dict_rows
 
 SUITE = Path(__file__).resolve().parents[2] / "expectations" / "compliance" / "rules.json"
 TEAM_ROLES = {  # role -> (rule, plain words)
@@ -136,15 +137,25 @@ def later_nights(con, as_of: date) -> list[date]:
                                       [as_of]).fetchall()]
 
 
+LOOKAHEAD_DAYS = (30, 60, 90)
+
+
 def write_summary(con, as_of: date, path: Path, warnings: list[str], src: str = "core") -> Path:
-    """Counts by school, rule and status for the UI (no student data), written atomically."""
+    """What the data team's page shows of a night (counts, no student data), written atomically:
+    exceptions by school, rule and status; the exceptions resolved tonight; open deadlines due in
+    the next 30/60/90 days by school and case manager."""
     rows = con.execute(f"""SELECT e.school_id, s.school_name, e.rule_id, e.status, count(*)
                           FROM compliance.exceptions e LEFT JOIN {src}.schools s USING (school_id)
                           WHERE e.as_of = ? GROUP BY ALL ORDER BY ALL""", [as_of]).fetchall()
+    resolved = con.execute("SELECT school_id, count(*) FROM compliance.resolved WHERE as_of = ? GROUP BY ALL "
+                           "ORDER BY ALL", [as_of]).fetchall()
     summary = {"as_of": as_of.isoformat(),
                "warnings": warnings,
                "counts": [{"school_id": r[0], "school_name": r[1], "rule_id": r[2], "status": r[3], "n": r[4]}
-                          for r in rows]}
+                          for r in rows],
+               "resolved": [{"school_id": r[0], "n": r[1]} for r in resolved],
+               "lookahead": dict_rows(con, sql("summary_lookahead", as_of=as_of.isoformat(), src=src,
+                                               windows=LOOKAHEAD_DAYS))}
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
     os.replace(tmp, path)

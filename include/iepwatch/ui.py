@@ -1,22 +1,30 @@
 """The data team's page inside the Airflow UI (served by the plugin in plugins/, behind Airflow's login).
 
-Shows tonight's exceptions per school and rule (counts only), links to the Data Docs and
-the latest extracts. Every route requires an Airflow user (JWT bearer token or the UI's
-session cookie). It reads files the nightly run writes, never the DuckDB warehouse, so it
-cannot block a run's writer.
+Run health first, then the extracts, the night's exceptions by school and by rule, trends and
+the look-ahead (counts: any signed-in user), and the drill-down to the exception rows
+(student-level: only users holding a role of ``ui.student_level_roles``, Op and Admin by
+default, never Viewer). Every student-level view or download is written to Airflow's audit log;
+no response is cached. Pages are Jinja templates (``templates/``); what they show is assembled
+in ``iepwatch.dashboard`` from the nights' files and Airflow's run records.
 """
 
 from __future__ import annotations
 
-import html
+import functools
 import json
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
-from iepwatch.config import load_config
+from iepwatch.config import Config, load_config
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+COLORS = {"overdue": "#cf222e", "due_soon": "#bc4c00", "late": "#8250df", "violation": "#6639ba",
+          "warning": "#6e7781", "exempt": "#1a7f37"}
 
 
 def _user_dep():
@@ -37,6 +45,45 @@ async def _no_store(request, call_next):
     return response
 
 
+@functools.cache
+def _env():
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
+                       trim_blocks=True, lstrip_blocks=True)
+
+
+def _name(user) -> str:
+    return user.get_name() if hasattr(user, "get_name") else str(user)
+
+
+def roles(user) -> set[str]:
+    """The user's Airflow roles, lower case: the simple auth manager's one ``role``, or the FAB
+    auth manager's ``roles``."""
+    found = {getattr(user, "role", None)} | {getattr(r, "name", r) for r in getattr(user, "roles", None) or []}
+    return {str(r).lower() for r in found if r}
+
+
+def students_allowed(user, cfg: Config) -> bool:
+    return bool(roles(user) & {r.lower() for r in cfg.ui.student_level_roles})
+
+
+def _require_students(user, cfg: Config) -> None:
+    if not students_allowed(user, cfg):
+        raise HTTPException(status_code=403, detail="student-level data needs one of the roles "
+                                                    + ", ".join(cfg.ui.student_level_roles))
+
+
+def _audit(user, event: str, what: dict) -> None:
+    """A student-level view or download, in Airflow's audit log (Browse > Audit Log): who and what."""
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+
+    name = _name(user)
+    with create_session() as session:
+        session.add(Log(event=event, owner=name, owner_display_name=name, extra=json.dumps(what)))
+
+
 def _inside(base: Path, *parts: str) -> Path:
     path = base.joinpath(*parts).resolve()
     if not path.is_relative_to(base.resolve()) or not path.is_file():
@@ -44,50 +91,118 @@ def _inside(base: Path, *parts: str) -> Path:
     return path
 
 
-def _latest_summary(data_dir: Path) -> dict | None:
-    runs = sorted((data_dir / "runs").glob("*/summary.json"))
-    return json.loads(runs[-1].read_text()) if runs else None
+def _night(cfg: Config, as_of: str | None) -> str:
+    """A night that has files (the newest when none is asked for); a value that reaches a path is checked."""
+    if as_of is None:
+        nights = sorted(p.parent.name for p in (cfg.data_dir / "runs").glob("*/summary.json"))
+        if not nights:
+            raise HTTPException(status_code=404, detail="no night has been processed yet")
+        return nights[-1]
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", as_of) or not (cfg.data_dir / "runs" / as_of).is_dir():
+        raise HTTPException(status_code=404, detail="no such night")
+    return as_of
+
+
+def airflow_runs(limit: int = 60) -> list[dict]:
+    """The latest runs of both DAGs from Airflow's metadata database, with their failed tasks."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from iepwatch.night import as_of_date
+
+    tz = load_config().district.timezone
+    with create_session() as session:
+        runs = session.scalars(select(DagRun).where(DagRun.dag_id.in_(["iep_nightly", "state_reporting"]))
+                               .order_by(DagRun.run_after.desc()).limit(limit)).all()
+        failed: dict[tuple, list[str]] = {}
+        for dag_id, run_id, task_id in session.execute(
+                select(TaskInstance.dag_id, TaskInstance.run_id, TaskInstance.task_id)
+                .where(TaskInstance.run_id.in_([r.run_id for r in runs]),
+                       TaskInstance.state.in_(["failed", "upstream_failed"]))):
+            failed.setdefault((dag_id, run_id), []).append(task_id)
+        return [{"dag_id": r.dag_id, "as_of": as_of_date(r.logical_date or r.run_after, tz).isoformat(),
+                 "state": str(getattr(r.state, "value", r.state)), "end_date": r.end_date,
+                 "failed_tasks": sorted(failed.get((r.dag_id, r.run_id), []))} for r in runs]
+
+
+def _page(name: str, user, cfg: Config, **ctx) -> str:
+    return _env().get_template(name).render(cfg=cfg, user_name=_name(user),
+                                            students_allowed=students_allowed(user, cfg), **ctx)
 
 
 @app.get("/", response_class=HTMLResponse)
 def index(user: User) -> str:
-    from iepwatch.rules import catalog
-    from iepwatch.statuses import NAMES as statuses
+    from iepwatch import dashboard
+    from iepwatch.extracts.engine import definitions
+    from iepwatch.statuses import STATUSES
 
     cfg = load_config()
-    summary = _latest_summary(cfg.data_dir)
-    e = html.escape
-    out = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>iepwatch</title><style>"
-           "body{font-family:sans-serif;margin:24px;color:#1b1f24} table{border-collapse:collapse;font-size:13px}"
-           "th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left} th{background:#f6f8fa}"
-           ".n{text-align:right} .warning{background:#fff8c5;border:1px solid #d4a72c;padding:6px 10px}"
-           "</style></head><body>",
-           f"<h1>IEP compliance — {e(cfg.district.name)}</h1>"]
-    if summary is None:
-        out.append("<p>No night has been processed yet.</p>")
-    else:
-        for warning in summary.get("warnings", []):
-            out.append(f"<p class='warning'><b>Warning for {e(summary['as_of'])}:</b> {e(warning)}</p>")
-        out.append(f"<h2>Exceptions as of {e(summary['as_of'])}</h2><table><tr><th>School</th><th>Rule</th>"
-                   + "".join(f"<th class=n>{s}</th>" for s in statuses) + "</tr>")
-        cells: dict[tuple, dict] = {}
+    try:
+        runs, airflow_error = airflow_runs(), None
+    except Exception as e:  # noqa: BLE001 - the page still shows what the files say
+        runs, airflow_error = [], type(e).__name__
+    h = dashboard.health(cfg, runs, datetime.now(UTC))
+    nights = dashboard.summaries(cfg, cfg.ui.trend_nights)
+    summary = nights[-1] if nights else None
+    level = {n: d.student_level for n, d in definitions(cfg).items()}
+    extracts = [{**m, "student_level": level.get(m["report"], True)} for m in dashboard.extracts(cfg)][:30]
+    ctx = {"h": h, "airflow_error": airflow_error, "summary": summary, "extracts": extracts,
+           "statuses": STATUSES, "colors": COLORS}
+    if summary:
+        by_rule: dict[str, dict] = {}
         for c in summary["counts"]:
-            cells.setdefault((c["school_name"] or c["school_id"], c["rule_id"]), {})[c["status"]] = c["n"]
-        for (school, rule), by in sorted(cells.items()):
-            title = catalog(cfg).get(rule, {}).get("title", rule)
-            out.append(f"<tr><td>{e(school)}</td><td title='{e(rule)}'>{e(title)}</td>"
-                       + "".join(f"<td class=n>{by.get(s, '')}</td>" for s in statuses) + "</tr>")
-        out.append("</table>")
-    out.append("<h2>Data quality</h2><p><a href='datadocs/index.html'>Great Expectations Data Docs</a> · "
-               "<a href='datadocs/extracts/index.html'>extract validations</a></p><h2>Latest extracts</h2><ul>")
-    for manifest in sorted(cfg.paths.extracts_dir.glob("*/*/manifest.json")):
-        m = json.loads(manifest.read_text())
-        for f in m["files"]:
-            href = f"extracts/{m['report']}/{m['as_of']}/{f['name']}"
-            out.append(f"<li>{e(m['report'])} {e(m['as_of'])}: <a href='{e(href)}'>{e(f['name'])}</a> "
-                       f"({f['rows']} rows, sha256 {e(f['sha256'][:12])}…)</li>")
-    out.append("</ul></body></html>")
-    return "".join(out)
+            by_rule.setdefault(c["rule_id"], {}).setdefault(c["status"], 0)
+            by_rule[c["rule_id"]][c["status"]] += c["n"]
+        t = dashboard.trends(nights)
+        ctx |= {"c": dashboard.counts(summary), "groups": dashboard.rule_groups(cfg), "by_rule": by_rule, "t": t,
+                "charts": {"district": dashboard.chart({k: t["district"][k] for k in ("overdue", "due_soon")})},
+                "la": dashboard.lookahead(summary)}
+    return _page("page.html.j2", user, cfg, **ctx)
+
+
+@app.get("/exceptions", response_class=HTMLResponse)
+def exceptions(request: Request, user: User, as_of: str | None = None, sort: str = "urgency") -> str:
+    """The drill-down: a night's exception rows, filtered and sorted (student-level, audited)."""
+    from iepwatch import dashboard
+    from iepwatch.rules import catalog
+    from iepwatch.statuses import NAMES
+
+    cfg = load_config()
+    _require_students(user, cfg)
+    as_of = _night(cfg, as_of)
+    filters = {k: v for k in dashboard.FILTERS if (v := request.query_params.get(k))}
+    if filters.get("new_since") and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", filters["new_since"]):
+        raise HTTPException(status_code=422, detail="new_since: a date YYYY-MM-DD")
+    sort = sort if sort in dashboard.SORTS else "urgency"
+    total, rows = dashboard.exception_rows(cfg, as_of, filters, sort)
+    _audit(user, "iepwatch.exceptions_view", {"as_of": as_of, "filters": filters, "rows": len(rows)})
+    summary = json.loads((cfg.data_dir / "runs" / as_of / "summary.json").read_text())
+    titles = {k: v["title"] for k, v in catalog(cfg).items()}
+    schools = sorted({(c["school_id"], c["school_name"] or c["school_id"]) for c in summary["counts"]})
+    managers = sorted({(r["case_manager_id"], r["case_manager"] or r["case_manager_id"])
+                       for r in summary.get("lookahead", []) if r["case_manager_id"]}
+                      | {(r["case_manager_staff_id"], r["case_manager_staff_id"]) for r in rows
+                         if r["case_manager_staff_id"]})
+    choices = [("school", "school", schools),
+               ("rule", "rule", [(r["rule_id"], r["title"]) for _, rs in dashboard.rule_groups(cfg) for r in rs]),
+               ("status", "status", [(n, n.replace("_", " ")) for n in NAMES]),
+               ("severity", "severity", [(s, s) for s in ("high", "medium", "low")]),
+               ("case_manager", "case manager", managers)]
+    return _page("exceptions.html.j2", user, cfg, as_of=as_of, rows=rows, total=total, filters=filters,
+                 sort=sort, sorts=list(dashboard.SORTS), choices=choices, titles=titles)
+
+
+@app.get("/exceptions.csv")
+def exceptions_csv(user: User, as_of: str | None = None) -> FileResponse:
+    """A night's exceptions.csv (student-level, audited)."""
+    cfg = load_config()
+    _require_students(user, cfg)
+    as_of = _night(cfg, as_of)
+    path = _inside(cfg.data_dir / "runs", as_of, "exceptions.csv")
+    _audit(user, "iepwatch.exceptions_download", {"as_of": as_of, "file": "exceptions.csv"})
+    return FileResponse(path, filename=f"exceptions_{as_of}.csv")
 
 
 @app.get("/datadocs/{path:path}")
@@ -95,19 +210,15 @@ def datadocs(path: str, user: User) -> FileResponse:
     return FileResponse(_inside(load_config().paths.datadocs_dir, path))
 
 
-def _audit(user, event: str, what: str) -> None:
-    """A student-level view or download, in Airflow's audit log (Browse > Audit Log): who and what."""
-    from airflow.models.log import Log
-    from airflow.utils.session import create_session
-
-    name = user.get_name() if hasattr(user, "get_name") else str(user)
-    with create_session() as session:
-        session.add(Log(event=event, owner=name, owner_display_name=name, extra=what))
-
-
 @app.get("/extracts/{report}/{as_of}/{name}")
 def extract(report: str, as_of: str, name: str, user: User) -> FileResponse:
-    """An extract file (student-level): every download is in the audit log."""
-    path = _inside(load_config().paths.extracts_dir, report, as_of, name)
-    _audit(user, "iepwatch.extract_download", json.dumps({"report": report, "as_of": as_of, "file": name}))
+    """An extract file: a student-level one only for allowed roles; every download is in the audit log."""
+    from iepwatch.extracts.engine import definitions
+
+    cfg = load_config()
+    d = definitions(cfg).get(report)
+    if d is None or d.student_level:
+        _require_students(user, cfg)
+    path = _inside(cfg.paths.extracts_dir, report, as_of, name)
+    _audit(user, "iepwatch.extract_download", {"report": report, "as_of": as_of, "file": name})
     return FileResponse(path, filename=name)

@@ -7,7 +7,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date
+from datetime import date
 from pathlib import Path
 
 from markupsafe import Markup
@@ -213,30 +213,34 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
 def calendar(d: Digest, events: list[tuple]) -> bytes:
     """The due dates of a digest's open items in the next 30 days as an iCalendar file: one
     all-day event per item, its UID stable across nights (an updated event, not a new one), no
-    student names. Its timestamp is the as-of date's midnight (UTC), never the wall clock."""
-    from datetime import datetime, time, timedelta
-
-    from icalendar import Calendar, Event
+    student names. Its timestamp is the as-of date's midnight (UTC), never the wall clock.
+    Each distinct event is serialised by icalendar once per night (``_event``): the same item is
+    in the digest of every coordinator of its school."""
+    from icalendar import Calendar
 
     cal = Calendar()
     cal.add("prodid", "-//iepwatch//IEP deadlines//EN")
     cal.add("version", "2.0")
     cal.add("method", "PUBLISH")
     cal.add("x-wr-calname", f"IEP deadlines {d.as_of.isoformat()}")
-    stamp = datetime.combine(d.as_of, time(), UTC)
-    for due_date, rule_id, student_id, meeting_key, status, rule, school in events:
-        key = hashlib.sha256("\x00".join((d.recipient, rule_id, student_id, meeting_key)).encode()).hexdigest()[:32]
-        e = Event()
-        e.add("uid", f"{key}@iepwatch")
-        e.add("dtstamp", stamp)
-        e.add("dtstart", due_date)
-        e.add("dtend", due_date + timedelta(days=1))
-        e.add("summary", f"IEP due: {rule} — student {student_id}")
-        e.add("description", f"{plain(school, 80)}: {rule} for student {student_id} "
-                             f"({status.replace('_', ' ')} as of {d.as_of.isoformat()}).")
-        e.add("transp", "TRANSPARENT")
-        cal.add_component(e)
-    return cal.to_ical()
+    head, end = cal.to_ical().rsplit(b"END:VCALENDAR", 1)
+    return b"".join([head, *(_event(d.as_of, *e) for e in events), b"END:VCALENDAR", end])
+
+
+@functools.lru_cache(maxsize=20_000)
+def _event(as_of: date, due_date: date, rule_id: str, student_id: str, meeting_key: str, status: str, rule: str,
+           school: str) -> bytes:
+    from datetime import UTC, datetime, time
+
+    from icalendar import Event
+
+    e = Event()
+    e.add("uid", hashlib.sha256("\x00".join((rule_id, student_id, meeting_key)).encode()).hexdigest()[:32]
+          + "@iepwatch")
+    e.add("dtstamp", datetime.combine(as_of, time(), UTC))
+    e.add("dtstart", due_date)   # a date without DTEND: an all-day event (RFC 5545, 3.6.1)
+    e.add("summary", f"IEP due: {rule} — student {student_id}, {plain(school, 80)}")
+    return e.to_ical()
 
 
 @functools.cache

@@ -143,6 +143,19 @@ def check_connection(conn_id: str) -> None:
         raise ConfigError(f"the SMTP connection '{conn_id}' (email.smtp_conn_id) has no host")
 
 
+def write_report(path, as_of: date, summary: dict[str, list[str]]) -> None:
+    """The night's sending, for the data team's page: counts per outcome and the staff ids that
+    failed (no addresses, no students), written atomically even when the task then fails."""
+    import json
+    import os
+
+    report = {"as_of": as_of.isoformat(), **{k: len(v) for k, v in summary.items()}, "failed_ids": summary["failed"]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
 def send_all(con, cfg: Config, as_of: date) -> dict:
     """Send every digest not yet sent for ``as_of``; raise SendError naming failed staff ids at the end."""
     check_connection(cfg.email.smtp_conn_id)
@@ -178,6 +191,7 @@ def send_all(con, cfg: Config, as_of: date) -> dict:
             digests.record_sent(con, d, content["sha256"], message_id)
             summary["sent"].append(d.recipient)
             log.info("sent the %s digest to coordinator %s", as_of, d.recipient)
+    write_report(cfg.run_dir(as_of) / "emails.json", as_of, summary)
     if summary["failed"]:
         failed = summary["failed"]
         named = ", ".join(failed[:20]) + (f" and {len(failed) - 20} more" if len(failed) > 20 else "")

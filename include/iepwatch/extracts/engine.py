@@ -60,6 +60,12 @@ class Definition:
     def quoting(self) -> str:
         return self.raw.get("quoting", "none")
 
+    @property
+    def student_level(self) -> bool:
+        """A file about single students: served only to users allowed to see student-level data.
+        Every format is, unless its definition says ``student_level: false`` (counts only)."""
+        return self.raw.get("student_level", True) is not False
+
     def code_set(self, f: dict) -> list[str] | None:
         return f.get("code_set") or (sorted(set(f["codes"].values())) if f.get("codes") else None)
 

@@ -1,0 +1,226 @@
+"""What the data team's page shows, assembled from the files the nights write (``runs/<as-of>/``:
+summary.json, exceptions.csv, quarantine.csv, emails.json; the extract manifests) and from
+Airflow's own run records. The page never opens the DuckDB warehouse, so it cannot block a
+night's writer; the exception rows are read from the night's exceptions.csv.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from iepwatch.config import Config
+from iepwatch.rules import EXCEPTION_COLUMNS
+from iepwatch.statuses import NAMES, STATUSES
+
+KIND_GROUPS = (("timeline", "Timelines"), ("meeting", "Meetings: team and notice"), ("plan", "The IEP itself"))
+FILTERS = ("school", "rule", "status", "severity", "case_manager", "new_since")
+SORTS = {"urgency": "status_rank, days_overdue DESC NULLS LAST, due_date NULLS LAST, student_id",
+         "due_date": "due_date NULLS LAST, status_rank, student_id",
+         "days_overdue": "days_overdue DESC NULLS LAST, due_date, student_id",
+         "student": "student_id, rule_id", "school": "school_id, status_rank, student_id",
+         "case_manager": "case_manager_staff_id NULLS LAST, status_rank, student_id",
+         "first_detected": "first_detected_on DESC, status_rank, student_id"}
+ROW_LIMIT = 500   # rows of a drill-down on one page (the CSV link has them all)
+
+
+# --- the nights' files ------------------------------------------------------------------------
+
+def summaries(cfg: Config, nights: int | None = None) -> list[dict]:
+    """The last ``nights`` nights' summary.json, oldest first."""
+    paths = sorted((cfg.data_dir / "runs").glob("*/summary.json"))
+    return [json.loads(p.read_text()) for p in (paths[-nights:] if nights else paths)]
+
+
+def _json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def quarantined(cfg: Config, as_of: str) -> int | None:
+    """Rows of the night set aside by the gate (lines of quarantine.csv after its header)."""
+    path = cfg.data_dir / "runs" / as_of / "quarantine.csv"
+    if not path.is_file():
+        return None
+    with path.open("rb") as f:
+        return max(sum(1 for _ in f) - 1, 0)
+
+
+def extracts(cfg: Config, as_of: str | None = None) -> list[dict]:
+    """The extract manifests (of one night, or every night), newest night first."""
+    out = []
+    for manifest in sorted(cfg.paths.extracts_dir.glob(f"*/{as_of or '*'}/manifest.json"),
+                           key=lambda p: (p.parent.name, p.parent.parent.name), reverse=True):
+        out.append(json.loads(manifest.read_text()))
+    return out
+
+
+# --- run health ---------------------------------------------------------------------------------
+
+def expected_as_of(cfg: Config, now: datetime) -> date:
+    """The newest night that should be finished by ``now``: the as-of date of the latest
+    scheduled fire time whose morning deadline (``alerts.deadline_local_time``) has passed."""
+    from croniter import croniter
+
+    from iepwatch.alerts import deadline_interval
+
+    tz = ZoneInfo(cfg.district.timezone)
+    allowed = deadline_interval(cfg.district.schedule, cfg.alerts.deadline_local_time)
+    it = croniter(cfg.district.schedule, now.astimezone(tz))
+    fire = it.get_prev(datetime)
+    while fire + allowed > now:
+        fire = it.get_prev(datetime)
+    return fire.astimezone(tz).date()
+
+
+@dataclass
+class Health:
+    """The last night at a glance: the Airflow runs of both DAGs and the night's own files."""
+    as_of: str | None = None
+    state: str | None = None              # the iep_nightly run's state (success, failed, running, ...)
+    finished: str | None = None           # its end, in the district's time zone
+    failed_tasks: list[str] = field(default_factory=list)
+    reporting_state: str | None = None    # the state_reporting run of the same night
+    quarantined: int | None = None
+    emails: dict | None = None            # sent, failed, already_sent, nothing_to_report
+    extracts: list[dict] = field(default_factory=list)
+    last_success: str | None = None
+    expected: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def stale(self) -> bool:
+        return self.expected is not None and (self.last_success is None or self.last_success < self.expected)
+
+    @property
+    def ok(self) -> bool:
+        return (self.state == "success" and not self.failed_tasks and not self.stale
+                and not (self.emails or {}).get("failed"))
+
+
+def health(cfg: Config, runs: list[dict], now: datetime) -> Health:
+    """``runs``: Airflow's runs of both DAGs (dag_id, as_of, state, end_date, failed_tasks), any order."""
+    tz = ZoneInfo(cfg.district.timezone)
+    nightly = sorted((r for r in runs if r["dag_id"] == "iep_nightly"), key=lambda r: r["as_of"])
+    files = summaries(cfg, 1)
+    h = Health(expected=expected_as_of(cfg, now).isoformat())
+    last = nightly[-1] if nightly else None
+    h.as_of = last["as_of"] if last else (files[-1]["as_of"] if files else None)
+    successes = [r["as_of"] for r in nightly if r["state"] == "success"]
+    h.last_success = successes[-1] if successes else None
+    if last:
+        h.state, h.failed_tasks = last["state"], last["failed_tasks"]
+        h.finished = last["end_date"].astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if last["end_date"] else None
+        reporting = [r for r in runs if r["dag_id"] == "state_reporting" and r["as_of"] == h.as_of]
+        h.reporting_state = reporting[-1]["state"] if reporting else None
+    if h.as_of:
+        h.quarantined = quarantined(cfg, h.as_of)
+        h.emails = _json(cfg.data_dir / "runs" / h.as_of / "emails.json")
+        h.extracts = extracts(cfg, h.as_of)
+        night = _json(cfg.data_dir / "runs" / h.as_of / "summary.json") or {}
+        h.warnings = night.get("warnings", [])
+    return h
+
+
+# --- counts, trends, look-ahead -------------------------------------------------------------
+
+def rule_groups(cfg: Config) -> list[tuple[str, list[dict]]]:
+    """The rules in force, grouped (timelines, meetings, the IEP) in the order of the docs."""
+    from iepwatch.rules import rules_in_force
+
+    rules = list(rules_in_force(cfg).values())
+    return [(label, [r for r in rules if r.get("kind") == kind]) for kind, label in KIND_GROUPS
+            if any(r.get("kind") == kind for r in rules)]
+
+
+def counts(summary: dict) -> dict:
+    """Exceptions of a night by school, then rule, then status; plus totals per school and status."""
+    schools: dict[str, dict] = {}
+    for c in summary["counts"]:
+        s = schools.setdefault(c["school_id"], {"name": c["school_name"] or c["school_id"], "rules": {},
+                                                "total": dict.fromkeys(NAMES, 0)})
+        s["rules"].setdefault(c["rule_id"], dict.fromkeys(NAMES, 0))[c["status"]] += c["n"]
+        s["total"][c["status"]] += c["n"]
+    district = {st: sum(s["total"][st] for s in schools.values()) for st in NAMES}
+    return {"schools": dict(sorted(schools.items(), key=lambda kv: kv[1]["name"])), "district": district}
+
+
+def trends(nights: list[dict]) -> dict:
+    """Per night (oldest first): open exceptions (overdue, due soon) and every status, for the
+    district and each school, and the exceptions resolved that night."""
+    out: dict = {"nights": [n["as_of"] for n in nights], "district": {st: [] for st in NAMES}, "schools": {},
+                 "resolved": [], "names": {}}
+    for i, n in enumerate(nights):
+        for st in NAMES:
+            out["district"][st].append(0)
+        for c in n["counts"]:
+            out["names"][c["school_id"]] = c["school_name"] or c["school_id"]
+            school = out["schools"].setdefault(c["school_id"], {st: [0] * len(nights) for st in NAMES})
+            school[c["status"]][i] += c["n"]
+            out["district"][c["status"]][i] += c["n"]
+        out["resolved"].append(sum(r["n"] for r in n.get("resolved", [])))
+    return out
+
+
+def chart(series: dict[str, list[int]], width: int = 560, height: int = 140) -> dict:
+    """An inline SVG line chart's geometry (no script, no CDN): a polyline per series."""
+    points = max((len(v) for v in series.values()), default=0)
+    top = max([1, *(x for v in series.values() for x in v)])
+    step = (width - 40) / max(points - 1, 1)
+    lines = {name: " ".join(f"{30 + i * step:.1f},{height - 20 - (x / top) * (height - 30):.1f}"
+                            for i, x in enumerate(v)) for name, v in series.items()}
+    return {"width": width, "height": height, "top": top, "lines": lines, "points": points}
+
+
+def lookahead(summary: dict) -> dict:
+    """Open deadlines due within 30/60/90 days: by school and by case manager (counts only)."""
+    from iepwatch.rules import LOOKAHEAD_DAYS
+
+    by_school: dict[str, dict] = {}
+    by_cm: dict[str, dict] = {}
+    for r in summary.get("lookahead", []):
+        for key, bucket, label in ((r["school_id"], by_school, r["school_id"]),
+                                   (r["case_manager_id"] or "", by_cm,
+                                    f"{r['case_manager'] or 'Case manager'} ({r['case_manager_id']})"
+                                    if r["case_manager_id"] else "No case manager")):
+            row = bucket.setdefault(key, {"label": label, **{d: 0 for d in LOOKAHEAD_DAYS}})
+            for d in LOOKAHEAD_DAYS:
+                row[d] += r[f"within_{d}"]
+    return {"days": LOOKAHEAD_DAYS, "schools": dict(sorted(by_school.items())),
+            "case_managers": dict(sorted(by_cm.items(), key=lambda kv: (kv[0] == "", kv[1]["label"])))}
+
+
+# --- the exception rows (student-level) --------------------------------------------------------
+
+def exception_rows(cfg: Config, as_of: str, filters: dict[str, str], sort: str = "urgency",
+                   limit: int = ROW_LIMIT) -> tuple[int, list[dict]]:
+    """A night's exception rows (from its exceptions.csv) matching ``filters``: the total and the
+    first ``limit`` rows in ``sort`` order. Every value is bound as a parameter."""
+    import duckdb
+
+    path = cfg.data_dir / "runs" / as_of / "exceptions.csv"
+    if not path.is_file():
+        return 0, []
+    where, params = ["true"], [str(path)]
+    for key, column in (("school", "school_id"), ("rule", "rule_id"), ("status", "status"),
+                        ("severity", "severity"), ("case_manager", "case_manager_staff_id")):
+        if filters.get(key):
+            where.append(f"{column} = ?")
+            params.append(filters[key])
+    if filters.get("new_since"):
+        where.append("first_detected_on >= CAST(? AS DATE)")
+        params.append(filters["new_since"])
+    rank = "CASE status " + " ".join(f"WHEN '{s.name}' THEN {i}" for i, s in enumerate(STATUSES)) + " END"
+    types = {c: "DATE" for c in ("as_of", "due_date", "event_date", "first_detected_on")} | {"days_overdue": "INTEGER"}
+    columns = "{" + ", ".join(f"'{c}': '{types.get(c, 'VARCHAR')}'" for c in EXCEPTION_COLUMNS) + "}"
+    base = (f"FROM (SELECT *, {rank} AS status_rank FROM read_csv(?, header = true, columns = {columns})) "
+            f"WHERE {' AND '.join(where)}")
+    with duckdb.connect() as con:
+        total = con.execute(f"SELECT count(*) {base}", params).fetchone()[0]
+        cur = con.execute(f"SELECT * EXCLUDE (status_rank) {base} ORDER BY {SORTS.get(sort, SORTS['urgency'])} "
+                          f"LIMIT {int(limit)}", params)
+        cols = [d[0] for d in cur.description]
+        return total, [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
