@@ -112,7 +112,31 @@ def test_nightly_through_the_rest_api_and_the_plugin_page(standalone, tmp_path):
     assert call(f"{base}/iepwatch/datadocs/index.html", token)[0] == 200
     assert call(f"{base}/iepwatch/datadocs/index.html")[0] == 401
     audited_download(base, token, home)
+    roles_see_what_they_may(base, home)
     screenshots(base, token)
+
+
+def roles_see_what_they_may(base: str, home) -> None:
+    """Real Airflow users of each role (AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS): a viewer sees
+    the counts and gets 403 for student rows and files; an op sees them, in the audit log."""
+    import sqlite3
+
+    passwords = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())
+    tokens = {}
+    for user in ("viewer", "op"):
+        status, body = call(f"{base}/auth/token", body={"username": user, "password": passwords[user]})
+        assert status in (200, 201), body
+        tokens[user] = body["access_token"]
+    status, page = call(f"{base}/iepwatch/", tokens["viewer"])
+    assert status == 200 and f"Exceptions as of {AS_OF}" in page and "counts only" in page
+    for path in (f"exceptions?as_of={AS_OF}", f"exceptions.csv?as_of={AS_OF}",
+                 f"extracts/compliance_student_list/{AS_OF}/list.csv"):
+        assert call(f"{base}/iepwatch/{path}", tokens["viewer"])[0] == 403, path
+    status, rows = call(f"{base}/iepwatch/exceptions?as_of={AS_OF}&status=overdue", tokens["op"])
+    assert status == 200 and "row" in rows
+    with sqlite3.connect(home / "airflow.db") as db:
+        seen = db.execute("SELECT owner FROM log WHERE event = 'iepwatch.exceptions_view'").fetchall()
+    assert seen == [("op",)], seen
 
 
 def audited_download(base: str, token: str, home) -> None:

@@ -28,7 +28,7 @@ def test_the_nights_warnings_are_shown_escaped(data_dir):
         "as_of": str(AS_OF), "counts": [],
         "warnings": ["tonight's export is byte-identical to the export of 2026-11-26 <b>"]}))
     html = page(data_dir)
-    assert "Warning for 2026-11-27:</b> tonight&#x27;s export is byte-identical to the export of 2026-11-26 &lt;b&gt;" \
+    assert "Warning for 2026-11-27:</b> tonight&#39;s export is byte-identical to the export of 2026-11-26 &lt;b&gt;" \
         in html
 
 
@@ -48,3 +48,106 @@ def test_no_response_is_kept_by_a_cache(data_dir):
             assert client.get(path).headers["cache-control"] == "no-store", path
     finally:
         ui.app.dependency_overrides.clear()
+
+
+class Member:
+    """An Airflow user as the simple auth manager gives it to the page (a login and one role)."""
+
+    def __init__(self, role: str) -> None:
+        self.username, self.role = role, role
+
+    def get_name(self) -> str:
+        return self.username
+
+
+def client_as(role: str):
+    from fastapi.testclient import TestClient
+
+    from iepwatch import ui
+
+    ui.app.dependency_overrides[ui._user_dep()] = lambda: Member(role)
+    return TestClient(ui.app)
+
+
+def test_a_viewer_sees_counts_and_gets_403_for_student_rows_an_op_sees_them_audited(
+        district, evaluate, data_dir, airflow_db):
+    from datetime import timedelta
+
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from iepwatch import ui
+
+    s = district.student(school="SCH1")
+    district.meeting(s, held=AS_OF - timedelta(days=400), kind="annual")            # overdue
+    soon = district.student(school="SCH2")
+    district.meeting(soon, held=AS_OF - timedelta(days=320), kind="annual")         # due in 45 days
+    evaluate(district)
+    try:
+        viewer = client_as("viewer")
+        page = viewer.get("/")
+        assert page.status_code == 200 and f"Exceptions as of {AS_OF}" in page.text
+        assert s not in page.text and "counts only" in page.text
+        assert "Timelines" in page.text and "300.324(b)(1)(i)" in page.text   # rules by group, with citations
+        for path in (f"/exceptions?as_of={AS_OF}", f"/exceptions.csv?as_of={AS_OF}"):
+            assert viewer.get(path).status_code == 403, path
+        op = client_as("op")
+        rows = op.get(f"/exceptions?as_of={AS_OF}&status=overdue&school=SCH1")
+        assert rows.status_code == 200 and s in rows.text and "1 row." in rows.text
+        assert op.get(f"/exceptions?as_of={AS_OF}&status=due_soon").text.count(s) == 0
+        assert op.get(f"/exceptions?as_of={AS_OF}&new_since=bad").status_code == 422
+        assert op.get("/exceptions?as_of=../../etc").status_code == 404
+        csv = op.get(f"/exceptions.csv?as_of={AS_OF}")
+        assert csv.status_code == 200 and s in csv.text
+        look = op.get("/").text.split('id="lookahead-schools"')[1].split("</table>")[0]
+        assert "SCH2" in look and "<td class=\"n\">0</td><td class=\"n\">1</td><td class=\"n\">1</td>" in look
+    finally:
+        ui.app.dependency_overrides.clear()
+    with create_session() as session:
+        seen = session.execute(select(Log.event, Log.owner).where(Log.event.like("iepwatch.%"))).all()
+    assert ("iepwatch.exceptions_view", "op") in seen and ("iepwatch.exceptions_download", "op") in seen
+    assert all(owner == "op" for _, owner in seen), "a refused request is not a view"
+
+
+def test_run_health_names_a_failed_night_and_a_stale_one(data_dir):
+    from datetime import UTC, datetime
+
+    from iepwatch import dashboard
+    from iepwatch.config import load_config
+
+    cfg = load_config()
+    run = data_dir / "runs" / str(AS_OF)
+    run.mkdir(parents=True)
+    (run / "summary.json").write_text(json.dumps({"as_of": str(AS_OF), "counts": [], "warnings": []}))
+    (run / "emails.json").write_text(json.dumps({"sent": 3, "failed": 1, "failed_ids": ["C9"], "already_sent": 0,
+                                                 "nothing_to_report": 0}))
+    (run / "quarantine.csv").write_text("table,line,reason\nstudents,4,x\nstudents,9,y\n")
+    finished = datetime(2026, 11, 27, 10, 30, tzinfo=UTC)   # 02:30 in Los Angeles
+    runs = [{"dag_id": "iep_nightly", "as_of": str(AS_OF), "state": "failed", "end_date": finished,
+             "failed_tasks": ["send_coordinator_emails"]}]
+    # the schedule is 02:00 Los Angeles with a 06:00 deadline: on the 27th at 07:00 local the 27th is due
+    h = dashboard.health(cfg, runs, datetime(2026, 11, 27, 15, 0, tzinfo=UTC))
+    assert h.expected == str(AS_OF) and h.stale and not h.ok
+    assert h.failed_tasks == ["send_coordinator_emails"] and h.quarantined == 2 and h.emails["failed"] == 1
+    assert h.finished == "2026-11-27 02:30 PST"
+    # at 05:00 local the 27th's night may still be running: yesterday's is what is expected
+    early = dashboard.health(cfg, runs, datetime(2026, 11, 27, 13, 0, tzinfo=UTC))
+    assert early.expected == "2026-11-26"
+    ok = dashboard.health(cfg, [{**runs[0], "state": "success", "failed_tasks": []}],
+                          datetime(2026, 11, 27, 15, 0, tzinfo=UTC))
+    assert not ok.stale and not ok.ok, "a night with a failed email is not healthy"
+    (run / "emails.json").write_text(json.dumps({"sent": 4, "failed": 0, "failed_ids": [], "already_sent": 0,
+                                                 "nothing_to_report": 0}))
+    assert dashboard.health(cfg, [{**runs[0], "state": "success", "failed_tasks": []}],
+                            datetime(2026, 11, 27, 15, 0, tzinfo=UTC)).ok
+
+
+def test_the_page_shows_red_when_stale(data_dir):
+    from iepwatch import ui
+
+    try:
+        html = client_as("viewer").get("/").text
+    finally:
+        ui.app.dependency_overrides.clear()
+    assert "No night has been processed yet." in html and 'id="stale"' in html
