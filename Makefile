@@ -24,7 +24,12 @@ $(UV):
 .venv/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --quiet && touch $@
 
-venv: .venv/.synced ## the virtual environment from uv.lock
+ASSETS := $(CURDIR)/include/iepwatch/quality/assets
+$(ASSETS)/node_modules/.synced: $(ASSETS)/package.json $(ASSETS)/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix $(ASSETS) --ignore-scripts --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: the Data Docs will load their scripts and styles from CDNs"; fi
+
+venv: .venv/.synced $(ASSETS)/node_modules/.synced ## the virtual environment from uv.lock, the Data Docs' assets from package-lock.json
 
 demo: venv ## set up, generate the demo district and run its night (DEMO_PACK=texas, DEMO_SMTP_PORT=0, ...)
 	$(CLI) demo --date $(DEMO_DATE) --students $(DEMO_STUDENTS) --smtp-port $(DEMO_SMTP_PORT) --pack $(DEMO_PACK)

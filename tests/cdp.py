@@ -61,8 +61,10 @@ class Page:
 
 
 @contextmanager
-def browser(width: int = 1400, height: int = 1000):
-    """A fresh headless Chromium (its own profile) with one page of ``width`` CSS pixels."""
+def browser(width: int = 1400, height: int = 1000, offline: bool = False):
+    """A fresh headless Chromium (its own profile) with one page of ``width`` CSS pixels; with
+    ``offline`` no host name resolves and no proxy answers: the network is cut but for files
+    and 127.0.0.1 (every request is still recorded in ``page.requests``)."""
     from websockets.sync.client import connect
 
     with socket.socket() as s:
@@ -70,7 +72,10 @@ def browser(width: int = 1400, height: int = 1000):
         port = s.getsockname()[1]
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:   # chromium may still be flushing
         proc = subprocess.Popen(["chromium", *FLAGS, f"--remote-debugging-port={port}", f"--user-data-dir={profile}",
-                                 f"--window-size={width},{height}", "about:blank"],
+                                 f"--window-size={width},{height}",
+                                 *(["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+                                    "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>"]
+                                   if offline else []), "about:blank"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             for _ in range(100):
