@@ -90,3 +90,29 @@ import json; print("RESULT " + json.dumps(dict(seconds=seconds, heavy=heavy)))
     result = json.loads(next(ln[7:] for ln in out.stdout.splitlines() if ln.startswith("RESULT ")))
     assert result["heavy"] == [], f"{path.name} imports {result['heavy']} at parse time"
     assert result["seconds"] < 0.5, f"{path.name} took {result['seconds']:.2f}s to parse"
+
+
+@pytest.mark.parametrize("run_type,mailed", [("scheduled", 1), ("manual", 0), ("backfill", 0)])
+def test_the_deadline_alert_mails_for_a_scheduled_night_only(run_type, mailed, smtp):
+    """The callback as the triggerer runs it (CallbackTrigger: awaited with the run in its context)."""
+    import asyncio
+
+    from airflow.triggers.callback import CallbackTrigger
+
+    from iepwatch.alerts import deadline_alert
+    from iepwatch.config import load_config
+
+    os.environ["IEPWATCH_DISABLE_DEADLINE"] = "0"
+    try:
+        alert = deadline_alert(load_config())
+    finally:
+        os.environ["IEPWATCH_DISABLE_DEADLINE"] = "1"
+    context = {"dag_run": {"run_id": f"{run_type}__2026-11-27", "run_type": run_type, "dag_id": "iep_nightly"}}
+    trigger = CallbackTrigger(alert.callback.path, {**alert.callback.kwargs, "context": context})
+
+    async def run():
+        return [e.payload async for e in trigger.run()]
+
+    events = asyncio.run(run())
+    assert events[-1]["state"] == "success", events
+    assert len(smtp.messages()) == mailed

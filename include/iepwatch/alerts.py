@@ -63,6 +63,22 @@ class RunAlertNotifier(SmtpNotifier):
             log.warning("run alert to the data team not sent: %s", type(e).__name__)
 
 
+class DeadlineNotifier(SmtpNotifier):
+    """The deadline alert's notifier (run by the triggerer): a night not finished by the morning is
+    news for a scheduled run only. A manual run or a backfill of a past night starts after its
+    deadline, so it would alert at once; it is logged and skipped (the run's own failure alerts
+    still apply)."""
+
+    async def async_notify(self, context) -> None:
+        run = (context or {}).get("dag_run") or {}
+        run_type = run.get("run_type") if isinstance(run, dict) else getattr(run, "run_type", None)
+        if run_type is not None and str(getattr(run_type, "value", run_type)) != "scheduled":
+            log.info("deadline alert not sent: run %s is a %s run, not a scheduled night",
+                     run.get("run_id") if isinstance(run, dict) else getattr(run, "run_id", "?"), run_type)
+            return
+        await super().async_notify(context)
+
+
 def failure_notifier(cfg: Config) -> RunAlertNotifier:
     return RunAlertNotifier(to=cfg.alerts.data_team_address, smtp_conn_id=cfg.email.smtp_conn_id,
                             from_email=cfg.email.from_address, subject=FAILURE_SUBJECT, html_content=FAILURE_BODY)
@@ -95,7 +111,7 @@ def deadline_alert(cfg: Config):
     return DeadlineAlert(
         reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
         interval=deadline_interval(cfg.district.schedule, deadline),
-        callback=AsyncCallback(SmtpNotifier, kwargs={
+        callback=AsyncCallback(DeadlineNotifier, kwargs={
             "to": cfg.alerts.data_team_address, "smtp_conn_id": cfg.email.smtp_conn_id,
             "from_email": cfg.email.from_address,
             "subject": DEADLINE_SUBJECT.format(**fmt), "html_content": DEADLINE_BODY.format(**fmt)}),
