@@ -1,9 +1,10 @@
-"""Airflow 3 plugin: the iepwatch page (FastAPI app at /iepwatch) and its menu entry."""
+"""Airflow 3 plugin: the iepwatch page (FastAPI app at /iepwatch), its menu entry, the run-note listener."""
 
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from iepwatch import listeners
 from iepwatch.ui import app
 
 
@@ -12,3 +13,4 @@ class IepwatchPlugin(AirflowPlugin):
     fastapi_apps = [{"app": app, "url_prefix": "/iepwatch", "name": "IEP compliance"}]
     external_views = [{"name": "IEP compliance", "href": "/iepwatch/", "destination": "nav",
                        "category": "browse", "url_route": "iepwatch"}]
+    listeners = [listeners]   # each nightly run's note: its as-of date

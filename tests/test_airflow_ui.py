@@ -99,6 +99,8 @@ def test_nightly_through_the_rest_api_and_the_plugin_page(standalone, tmp_path):
         return state if state in ("success", "failed") else None
 
     assert wait("the nightly run", finished, 600) == "success", (home / "standalone.log").read_text()[-3000:]
+    # the scheduler's listener noted the run's as-of date (the logical date is noon, district time)
+    assert call(f"{base}/api/v2/dags/iep_nightly/dagRuns/{run['dag_run_id']}", token)[1]["note"] == f"as-of {AS_OF}"
     import sqlite3
 
     with sqlite3.connect(home / "airflow.db") as db:   # the scheduler registered the nightly's DeadlineAlert
