@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -56,7 +57,9 @@ def standalone(tmp_path, data_dir, session_mail_server):
            "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
            "AIRFLOW__CORE__PARALLELISM": "4",
            "IEPWATCH_DATA_DIR": str(data_dir), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-           "IEPWATCH_DISABLE_DEADLINE": "0"}   # the scheduler runs the nightly with its DeadlineAlert
+           "IEPWATCH_DISABLE_DEADLINE": "0",   # the scheduler runs the nightly with its DeadlineAlert
+           # paused at first (make airflow starts them on): no scheduled night of today's date meanwhile
+           "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True"}
     airflow_env.set_up(env)
     airflow = str(Path(sys.executable).parent / "airflow")
     log = (home / "standalone.log").open("w")
@@ -139,6 +142,29 @@ def roles_see_what_they_may(base: str, home) -> None:
     with sqlite3.connect(home / "airflow.db") as db:
         seen = db.execute("SELECT owner FROM log WHERE event = 'iepwatch.exceptions_view'").fetchall()
     assert seen == [("op",)], seen
+    page_as_each_role(base, tokens)
+
+
+def page_as_each_role(base: str, tokens: dict[str, str]) -> None:
+    """The page in headless Chromium, signed in as a viewer and as an op: run health first, the
+    drill-down links only for the op (checked on the DOM; screenshots in test-output/)."""
+    import shutil
+
+    if not shutil.which("chromium"):
+        print("chromium is not installed (apt-get install chromium): no browser check")
+        return
+    from cdp import browser
+
+    links = "document.querySelectorAll('a[href^=\"exceptions\"]').length"
+    for role, token in tokens.items():
+        with browser(1300, 2200) as b:
+            b.open(f"{base}/iepwatch/", cookies={"_token": token}, settle=0.5)
+            assert b.evaluate("document.querySelector('h2').textContent") == "Run health"
+            # the newest nightly run: the test's night, or today's scheduled one once the DAG is on
+            assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", b.evaluate("document.getElementById('health-as-of').textContent"))
+            assert b.evaluate("document.querySelectorAll('#counts tr').length") > 2
+            assert (b.evaluate(links) > 0) == (role == "op"), role
+            b.screenshot(ROOT / "test-output" / f"plugin-iepwatch-{role}.png")
 
 
 def audited_download(base: str, token: str, home) -> None:

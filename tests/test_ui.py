@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from builder import AS_OF
+
+
+@pytest.fixture(autouse=True)
+def no_airflow_runs(monkeypatch):
+    """The page's content from the night's files alone: the Airflow runs of other tests (one
+    metadata database for the session) are not this district's. The real runs: test_airflow_ui."""
+    from iepwatch import ui
+
+    monkeypatch.setattr(ui, "airflow_runs", lambda: [])
 
 
 def page(data_dir) -> str:
@@ -95,6 +105,9 @@ def test_a_viewer_sees_counts_and_gets_403_for_student_rows_an_op_sees_them_audi
         op = client_as("op")
         rows = op.get(f"/exceptions?as_of={AS_OF}&status=overdue&school=SCH1")
         assert rows.status_code == 200 and s in rows.text and "1 row." in rows.text
+        assert 'id="by-rule"' in rows.text and "rule=IEP_ANNUAL_REVIEW" in rows.text   # school -> rule -> rows
+        by_rule = op.get(f"/exceptions?as_of={AS_OF}&status=overdue&school=SCH1&rule=IEP_ANNUAL_REVIEW")
+        assert s in by_rule.text and 'id="by-rule"' not in by_rule.text
         assert op.get(f"/exceptions?as_of={AS_OF}&status=due_soon").text.count(s) == 0
         assert op.get(f"/exceptions?as_of={AS_OF}&new_since=bad").status_code == 422
         assert op.get("/exceptions?as_of=../../etc").status_code == 404

@@ -89,6 +89,7 @@ class Health:
     last_success: str | None = None
     expected: str | None = None
     warnings: list[str] = field(default_factory=list)
+    warnings_as_of: str | None = None     # the night whose files carry the warnings (the newest with files)
 
     @property
     def stale(self) -> bool:
@@ -119,8 +120,8 @@ def health(cfg: Config, runs: list[dict], now: datetime) -> Health:
         h.quarantined = quarantined(cfg, h.as_of)
         h.emails = _json(cfg.data_dir / "runs" / h.as_of / "emails.json")
         h.extracts = extracts(cfg, h.as_of)
-        night = _json(cfg.data_dir / "runs" / h.as_of / "summary.json") or {}
-        h.warnings = night.get("warnings", [])
+    if files:
+        h.warnings, h.warnings_as_of = files[-1].get("warnings", []), files[-1]["as_of"]
     return h
 
 
@@ -195,14 +196,15 @@ def lookahead(summary: dict) -> dict:
 # --- the exception rows (student-level) --------------------------------------------------------
 
 def exception_rows(cfg: Config, as_of: str, filters: dict[str, str], sort: str = "urgency",
-                   limit: int = ROW_LIMIT) -> tuple[int, list[dict]]:
-    """A night's exception rows (from its exceptions.csv) matching ``filters``: the total and the
-    first ``limit`` rows in ``sort`` order. Every value is bound as a parameter."""
+                   limit: int = ROW_LIMIT) -> tuple[int, list[dict], dict[str, dict[str, int]]]:
+    """A night's exception rows (from its exceptions.csv) matching ``filters``: the total, the
+    first ``limit`` rows in ``sort`` order, and their counts by rule and status (the level between
+    a school and its rows). Every value is bound as a parameter."""
     import duckdb
 
     path = cfg.data_dir / "runs" / as_of / "exceptions.csv"
     if not path.is_file():
-        return 0, []
+        return 0, [], {}
     where, params = ["true"], [str(path)]
     for key, column in (("school", "school_id"), ("rule", "rule_id"), ("status", "status"),
                         ("severity", "severity"), ("case_manager", "case_manager_staff_id")):
@@ -222,5 +224,9 @@ def exception_rows(cfg: Config, as_of: str, filters: dict[str, str], sort: str =
         cur = con.execute(f"SELECT * EXCLUDE (status_rank) {base} ORDER BY {SORTS.get(sort, SORTS['urgency'])} "
                           f"LIMIT {int(limit)}", params)
         cols = [d[0] for d in cur.description]
-        return total, [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        by_rule: dict[str, dict[str, int]] = {}
+        for rule, status, n in con.execute(f"SELECT rule_id, status, count(*) {base} GROUP BY ALL", params).fetchall():
+            by_rule.setdefault(rule, {})[status] = n
+        return total, rows, by_rule
 

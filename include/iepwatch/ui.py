@@ -176,7 +176,7 @@ def exceptions(request: Request, user: User, as_of: str | None = None, sort: str
     if filters.get("new_since") and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", filters["new_since"]):
         raise HTTPException(status_code=422, detail="new_since: a date YYYY-MM-DD")
     sort = sort if sort in dashboard.SORTS else "urgency"
-    total, rows = dashboard.exception_rows(cfg, as_of, filters, sort)
+    total, rows, by_rule = dashboard.exception_rows(cfg, as_of, filters, sort)
     _audit(user, "iepwatch.exceptions_view", {"as_of": as_of, "filters": filters, "rows": len(rows)})
     summary = json.loads((cfg.data_dir / "runs" / as_of / "summary.json").read_text())
     titles = {k: v["title"] for k, v in catalog(cfg).items()}
@@ -190,8 +190,12 @@ def exceptions(request: Request, user: User, as_of: str | None = None, sort: str
                ("status", "status", [(n, n.replace("_", " ")) for n in NAMES]),
                ("severity", "severity", [(s, s) for s in ("high", "medium", "low")]),
                ("case_manager", "case manager", managers)]
+    from urllib.parse import urlencode
+
+    rule_links = {r: "exceptions?" + urlencode({"as_of": as_of, **filters, "rule": r, "sort": sort}) for r in by_rule}
     return _page("exceptions.html.j2", user, cfg, as_of=as_of, rows=rows, total=total, filters=filters,
-                 sort=sort, sorts=list(dashboard.SORTS), choices=choices, titles=titles)
+                 sort=sort, sorts=list(dashboard.SORTS), choices=choices, titles=titles, by_rule=by_rule,
+                 rule_links=rule_links, statuses=NAMES)
 
 
 @app.get("/exceptions.csv")
