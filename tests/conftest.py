@@ -61,7 +61,9 @@ def pytest_collection_modifyitems(items):
 
 def smtp_url(port: int) -> str:
     """The Airflow connection URI of a local SMTP server without TLS."""
-    return f"smtp://127.0.0.1:{port}?disable_ssl=true&disable_tls=true&from_email=iepwatch%40example.org"
+    from iepwatch.mailcatcher import connection_uri
+
+    return connection_uri(port)
 
 
 @pytest.fixture(scope="session", autouse=True)

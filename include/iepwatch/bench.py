@@ -119,7 +119,7 @@ def _child(*args: str, env: dict[str, str]) -> dict:
 def night(students: int, root: Path, as_of: date = DEMO_AS_OF) -> None:
     """The whole night of a district of ``students``, printed stage by stage."""
     from iepwatch.demo import generate
-    from iepwatch.mailcatcher import free_port
+    from iepwatch.mailcatcher import connection_uri, free_port
 
     export = root / "exports" / f"{students}" / as_of.isoformat()
     if not (export / "students.csv").exists():
@@ -130,8 +130,7 @@ def night(students: int, root: Path, as_of: date = DEMO_AS_OF) -> None:
     shutil.rmtree(data, ignore_errors=True)
     port = free_port()
     env = {**os.environ, "IEPWATCH_DATA_DIR": str(data), "PYTHONWARNINGS": "ignore",
-           "AIRFLOW_CONN_SMTP_DEFAULT": f"smtp://127.0.0.1:{port}?disable_ssl=true&disable_tls=true"
-                                        "&from_email=iepwatch%40example.org"}
+           "AIRFLOW_CONN_SMTP_DEFAULT": connection_uri(port)}
     catcher = subprocess.Popen([sys.executable, "-m", "iepwatch.mailcatcher", "--port", str(port),
                                 "--outbox", str(data / "outbox")], stdout=subprocess.PIPE, text=True, env=env)
     catcher.stdout.readline()   # listening

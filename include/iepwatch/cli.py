@@ -207,7 +207,7 @@ def demo(as_of: date, students: int, smtp_port: int, pack: str = "federal") -> N
     import yaml
 
     from iepwatch.demo import generate
-    from iepwatch.mailcatcher import MailCatcher
+    from iepwatch.mailcatcher import MailCatcher, connection_uri
 
     if pack != "federal":
         override = load_config().data_dir / f"demo-{pack}.yaml"
@@ -230,9 +230,7 @@ def demo(as_of: date, students: int, smtp_port: int, pack: str = "federal") -> N
     try:
         print(f"coordinator emails go to a local mail catcher on 127.0.0.1:{catcher.port}, "
               f"writing {cfg.paths.outbox_dir}/*.eml")
-        conn = (f"smtp://127.0.0.1:{catcher.port}?disable_ssl=true&disable_tls=true"
-                "&from_email=iepwatch%40example.org")
-        night(as_of, export, env_extra={"AIRFLOW_CONN_SMTP_DEFAULT": conn})
+        night(as_of, export, env_extra={"AIRFLOW_CONN_SMTP_DEFAULT": connection_uri(catcher.port)})
     finally:
         catcher.__exit__(None, None, None)
 
@@ -255,7 +253,7 @@ def airflow_start(port: int) -> None:
     conn_var = f"AIRFLOW_CONN_{cfg.email.smtp_conn_id.upper()}"
     mail = f"mail: through the connection {cfg.email.smtp_conn_id} (${conn_var})"
     if conn_var not in env:   # no SMTP server set: a local mail catcher, stopped with Airflow
-        from iepwatch.mailcatcher import free_port
+        from iepwatch.mailcatcher import connection_uri, free_port
 
         mail_port, outbox = free_port(), cfg.paths.outbox_dir
         catcher = subprocess.Popen([sys.executable, "-m", "iepwatch.mailcatcher", "--port", str(mail_port),
@@ -263,8 +261,7 @@ def airflow_start(port: int) -> None:
                                    stdin=subprocess.DEVNULL, start_new_session=True)
         if not catcher.stdout.readline():
             raise SystemExit(f"the local mail catcher did not start on 127.0.0.1:{mail_port}")
-        env[conn_var] = (f"smtp://127.0.0.1:{mail_port}?disable_ssl=true&disable_tls=true"
-                         "&from_email=iepwatch%40example.org")
+        env[conn_var] = connection_uri(mail_port)
         (home / "mailcatcher.pid").write_text(str(catcher.pid))
         mail = (f"mail: coordinator digests and run alerts go to a local mail catcher on 127.0.0.1:{mail_port}, "
                 f"written to {outbox}/*.eml (set {conn_var} to send through a real server)")

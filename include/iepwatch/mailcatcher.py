@@ -47,6 +47,11 @@ class _Outbox:
         return "250 OK"
 
 
+def connection_uri(port: int) -> str:
+    """The Airflow SMTP connection of a mail catcher on 127.0.0.1 (no TLS; a sender address)."""
+    return f"smtp://127.0.0.1:{port}?disable_ssl=true&disable_tls=true&from_email=iepwatch%40example.org"
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
