@@ -93,6 +93,30 @@ def test_two_nights_started_at_once_on_one_data_folder_both_end_cleanly(airflow_
         assert con.execute("SELECT count(DISTINCT as_of) FROM compliance.exceptions").fetchone()[0] == 1
     finally:
         con.close()
+    the_ui_shows_the_nights_runs_with_their_logs(airflow_db)
+
+
+def the_ui_shows_the_nights_runs_with_their_logs(home) -> None:
+    """A dag.test() night as the Airflow UI reads it: its as-of date as the run's note, a real
+    duration, and each task's log where Airflow's file task handler looks for it."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.log.file_task_handler import FileTaskHandler
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    handler = FileTaskHandler(base_log_folder=str(home / "logs"))
+    with create_session() as session:
+        for dag_id in ("iep_nightly", "state_reporting"):
+            run = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id)
+                                  .order_by(DagRun.id.desc()).limit(1)).one()
+            assert run.note == f"as-of {AS_OF}", dag_id
+            assert (run.end_date - run.start_date).total_seconds() < 900, "not a day's worth of duration"
+            tis = run.get_task_instances(session=session)
+            assert len(tis) >= 4
+            for ti in tis:
+                path = home / "logs" / handler._render_filename(ti, ti.try_number, session=session)
+                assert path.is_file(), path
+                assert f"task_id={ti.task_id}" in path.read_text().splitlines()[0]
 
 
 @pytest.mark.airflow_server

@@ -65,11 +65,46 @@ def run_dags(as_of: date, runs: list[tuple[str, dict]], log: Path, env: dict[str
         subprocess.run([sys.executable, "-m", "iepwatch.cli", "dags-test", as_of.isoformat(), json.dumps(runs)],
                        env=env, stdout=out, stderr=subprocess.STDOUT)
     text = log.read_text(errors="replace")
+    task_logs(text, Path(env["AIRFLOW_HOME"]) / "logs")
     for dag_id, _ in runs:
         if f"iepwatch: {dag_id} finished state=success" not in text:
             for line in failure_lines(text):
                 print(line)
             raise NightFailed(f"{dag_id} FAILED for {as_of}; see the lines above and {log}")
+
+
+_TASK_START = re.compile(r"\[DAG TEST\] starting task_id=(\S+) map_index=(-?\d+)")
+_TASK_RUN = re.compile(r"\[DAG TEST\] running task <TaskInstance: ([^.\s]+)\.\S+ (\S+) ")
+_TASK_END = "[DAG TEST] end task"
+_TRY = re.compile(r"try_number=(\d+)")
+
+
+def task_logs(text: str, base: Path) -> list[Path]:
+    """Each task's lines of a dag.test() log, written where Airflow's UI reads task logs
+    (``logs/dag_id=…/run_id=…/task_id=…/[map_index=…/]attempt=N.log``): dag.test() runs tasks
+    in its own process and writes no task log file, so the UI would show none for the night."""
+    out, lines, key = [], [], None
+    for line in text.splitlines(keepends=True):
+        if start := _TASK_START.search(line):
+            key, lines = {"task_id": start[1], "map_index": int(start[2])}, [line]
+            continue
+        if key is None:
+            continue
+        lines.append(line)
+        if run := _TASK_RUN.search(line):
+            key |= {"dag_id": run[1], "run_id": run[2]}
+        if (attempt := _TRY.search(line)) and "try" not in key:
+            key["try"] = int(attempt[1])
+        if _TASK_END in line and "dag_id" in key:
+            folder = base / f"dag_id={key['dag_id']}" / f"run_id={key['run_id']}" / f"task_id={key['task_id']}"
+            if key["map_index"] >= 0:
+                folder /= f"map_index={key['map_index']}"
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"attempt={key.get('try', 1)}.log"
+            path.write_text("".join(lines))
+            out.append(path)
+            key = None
+    return out
 
 
 def dags_test(as_of: date, runs: list[tuple[str, dict]]) -> int:
