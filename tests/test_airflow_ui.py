@@ -164,6 +164,8 @@ def page_as_each_role(base: str, tokens: dict[str, str]) -> None:
             assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", b.evaluate("document.getElementById('health-as-of').textContent"))
             assert b.evaluate("document.querySelectorAll('#counts tr').length") > 2
             assert (b.evaluate(links) > 0) == (role == "op"), role
+            # Airflow's UI (same origin) now shows the district's time zone unless the user chose one
+            assert b.evaluate("localStorage.getItem('timezone')") == '"America/Los_Angeles"'
             b.screenshot(ROOT / "test-output" / f"plugin-iepwatch-{role}.png")
 
 
