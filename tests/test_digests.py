@@ -293,7 +293,8 @@ def test_a_message_parses_back_to_its_text_and_html_whatever_its_lines(eight_bit
     d = Digest("C1", ["coord1@example.org"], "Coordinator", date(2026, 11, 27), [], 0, "District")
     for html, expect in (("<p>Café — short</p>\n", "8bit" if eight_bit else "base64"),
                          ("<p>" + "&amp;" * 400 + "</p>\n", "base64")):
-        content = {"subject": "IEP — test", "text": "Café\n.\nline\n", "html": html, "sha256": "ab" * 32}
+        content = {"subject": "IEP — test", "text": "Café\n.\nline\n", "html": html, "sha256": "ab" * 32,
+                   "attachments": []}
         head, raw = build_message(d, content, "iepwatch@example.org", eight_bit)
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         text, html_part = (next(p for p in msg.walk() if p.get_content_type() == f"text/{k}")
@@ -451,3 +452,30 @@ def test_the_email_reads_at_390_px_and_on_a_desktop(district, evaluate, smtp, da
             assert max(cells) <= width
             b.screenshot(shots / f"email-{width}.png", full_page=True)
     assert (shots / "email-390.png").stat().st_size > 10_000
+
+
+def test_a_night_of_many_digests_renders_in_a_worker_and_each_goes_to_its_own(evaluate, smtp, data_dir):
+    """More digests than Renderer.INLINE_BELOW: rendered in the worker process, sent in order, each
+    coordinator's only their school's student, every send recorded once."""
+    from builder import Export
+
+    from iepwatch import warehouse
+    from iepwatch.config import load_config
+    from iepwatch.digests.send import Renderer
+
+    n = Renderer.INLINE_BELOW + 5
+    ex = Export.district(schools=n)
+    students = {}
+    for i in range(1, n + 1):
+        students[f"C{i}"] = overdue_student(ex, f"SCH{i}")
+        ex.tables["students"][-1]["case_manager_staff_id"] = f"T{i}2"   # the builder's default keys on one digit
+    evaluate(ex)
+    summary = send(data_dir)
+    assert len(summary["sent"]) == n and summary["sent"] == sorted(summary["sent"])
+    by_to = {m["To"]: parts(m)[0] for m in smtp.messages()}
+    assert len(by_to) == n
+    for coord, student in students.items():
+        text = by_to[f"coord{coord[1:]}@example.org"]
+        assert student in text and not any(s in text for c, s in students.items() if c != coord)
+    with warehouse.connect(load_config()) as con:
+        assert con.execute("SELECT count(*), count(DISTINCT staff_id) FROM ops.email_sends").fetchone() == (n, n)

@@ -65,7 +65,8 @@ class Digest:
     by_status: dict[str, int] = field(default_factory=lambda: {s: 0 for s in DIGEST_STATUSES})
     new: int = 0                                     # items marked NEW
     due_this_week: int = 0
-    attachments: list[Attachment] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)   # the CSV of a long digest
+    due: list[tuple] = field(default_factory=list)   # open items due within 30 days: the calendar (render)
 
     def total(self, key: str) -> int:
         return sum(s.counts[key] for s in self.schools)
@@ -204,9 +205,7 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
             if rec["recipient"] in csvs:
                 d.attachments.append(Attachment(f"{d.file_stem}.csv", "text/csv",
                                                 (CSV_HEADER + csvs[rec["recipient"]]).encode()))
-            if rec["recipient"] in due:
-                d.attachments.append(Attachment(f"{d.file_stem}-due.ics", "text/calendar; method=PUBLISH",
-                                                calendar(d, due[rec["recipient"]])))
+            d.due = due.get(rec["recipient"], [])
             yield d
 
 
@@ -254,20 +253,26 @@ def _env(templates_dir: Path | None, html: bool):
                        keep_trailing_newline=True)
 
 
-def render(digest: Digest, cfg: Config) -> dict[str, str]:
+def render(digest: Digest, cfg: Config) -> dict:
     """Subject, plain text and HTML of a digest (its CSS inlined for mail clients, which drop or
-    ignore <style>), and a sha256 digest of the three and the attachments."""
-    ctx = {"d": digest, "sections": SECTIONS}
+    ignore <style>), its attachments (the CSV of a long digest, the calendar of its open items
+    due within 30 days), and a sha256 digest of them all. Pure: no I/O, so it can run in a
+    worker process (``send.Renderer``) while the previous digest is on the wire."""
+    attachments = list(digest.attachments)
+    if digest.due:
+        attachments.append(Attachment(f"{digest.file_stem}-due.ics", "text/calendar; method=PUBLISH",
+                                      calendar(digest, digest.due)))
+    ctx = {"d": digest, "sections": SECTIONS, "attachments": attachments}
     subject = plain(" ".join(_env(cfg.email.templates_dir, False).get_template("subject.txt.j2").render(**ctx).split()),
                     SUBJECT_MAX)
     text = _env(cfg.email.templates_dir, False).get_template("digest.txt.j2").render(**ctx)
     html = _inliner().inline(_env(cfg.email.templates_dir, True).get_template("digest.html.j2").render(**ctx))
     sha = hashlib.sha256()
-    for part in (subject, text, html, *(f"{a.filename}\x00{a.mime}" for a in digest.attachments)):
+    for part in (subject, text, html, *(f"{a.filename}\x00{a.mime}" for a in attachments)):
         sha.update(part.encode() + b"\x00")
-    for a in digest.attachments:
+    for a in attachments:
         sha.update(a.data)
-    return {"subject": subject, "text": text, "html": html, "sha256": sha.hexdigest()}
+    return {"subject": subject, "text": text, "html": html, "attachments": attachments, "sha256": sha.hexdigest()}
 
 
 @functools.cache

@@ -50,10 +50,10 @@ def build_message(d: digests.Digest, content: dict[str, str], from_email: str | 
     parts = [(f'text/{kind}; charset="utf-8"', None, content[key].encode("utf-8"))
              for kind, key in (("plain", "text"), ("html", "html"))]
     body = _multipart(alt, parts, eight_bit)
-    if d.attachments:
+    if content["attachments"]:
         body = _multipart(mixed, [(f'multipart/alternative; boundary="{alt}"', None, body)]
                           + [(f'{a.mime}; charset="utf-8"; name="{a.filename}"', a.filename, a.data)
-                             for a in d.attachments], eight_bit)
+                             for a in content["attachments"]], eight_bit)
         head["Content-Type"] = f'multipart/mixed; boundary="{mixed}"'
     else:
         head["Content-Type"] = f'multipart/alternative; boundary="{alt}"'
@@ -127,6 +127,58 @@ class Mailer:
         raise AssertionError("unreachable")
 
 
+class Renderer:
+    """Renders digests (templates, CSS inlining, the calendar: pure CPU) in a worker process while
+    this one queries the warehouse and talks SMTP, so the two overlap on two cores. Digests come
+    back in the order they went in, at most ``AHEAD`` in flight; the sending and its log stay
+    here, one digest at a time. A night of ``INLINE_BELOW`` digests or fewer renders in-process
+    (a worker's start-up is not worth it)."""
+
+    AHEAD = 16
+    INLINE_BELOW = 20
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg, self.pool, self.pending, self.waiting = cfg, None, [], []
+
+    def __enter__(self) -> Renderer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, d: digests.Digest):
+        """Queue ``d``; yields the (digest, content) pairs that are ready to send, in order."""
+        if self.pool is None:
+            self.waiting.append(d)
+            if len(self.waiting) <= self.INLINE_BELOW:
+                return
+            self._start()
+            for w in self.waiting:
+                self.pending.append((w, self.pool.submit(digests.render, w, self.cfg)))
+            self.waiting = []
+        else:
+            self.pending.append((d, self.pool.submit(digests.render, d, self.cfg)))
+        while len(self.pending) > self.AHEAD:
+            w, future = self.pending.pop(0)
+            yield w, future.result()
+
+    def drain(self):
+        for w in self.waiting:
+            yield w, digests.render(w, self.cfg)
+        self.waiting = []
+        while self.pending:
+            w, future = self.pending.pop(0)
+            yield w, future.result()
+
+    def _start(self) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn, not fork: this process holds DuckDB's threads and Airflow's state
+        self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+
 def check_connection(conn_id: str) -> None:
     """A missing SMTP connection is a configuration error (fails at once), not a transient fault."""
     from airflow.providers.smtp.hooks.smtp import SmtpHook
@@ -162,7 +214,22 @@ def send_all(con, cfg: Config, as_of: date) -> dict:
     digests.ensure_send_log(con)
     already = {r[0] for r in con.execute("SELECT staff_id FROM ops.email_sends WHERE as_of = ?", [as_of]).fetchall()}
     summary: dict[str, list[str]] = {"sent": [], "already_sent": [], "nothing_to_report": [], "failed": []}
-    with Mailer(cfg.email.smtp_conn_id, cfg.email.from_address) as mailer:
+    with Mailer(cfg.email.smtp_conn_id, cfg.email.from_address) as mailer, Renderer(cfg) as renderer:
+        def send_one(d: digests.Digest, content: dict) -> None:
+            try:
+                message_id = mailer.send(d, content)
+            except smtplib.SMTPAuthenticationError:
+                raise ConfigError(f"the SMTP server refused the login of connection '{cfg.email.smtp_conn_id}' "
+                                  "(email.smtp_conn_id): check its login and password") from None
+            except Exception as e:  # noqa: BLE001 - every recipient is attempted; the failure is raised below
+                reason = re.sub(r"[^\s<>@,;:'\"]+@[^\s<>,;:'\"]+", "<address>", str(e))[:200]
+                log.error("sending to coordinator %s failed: %s: %s", d.recipient, type(e).__name__, reason)
+                summary["failed"].append(d.recipient)
+                return
+            digests.record_sent(con, d, content["sha256"], message_id)
+            summary["sent"].append(d.recipient)
+            log.info("sent the %s digest to coordinator %s", as_of, d.recipient)
+
         for d in digests.build(con, cfg, as_of):
             if d.recipient in already:
                 summary["already_sent"].append(d.recipient)
@@ -177,20 +244,10 @@ def send_all(con, cfg: Config, as_of: date) -> dict:
                 log.error("coordinator %s has no email address; digest not sent", d.recipient)
                 summary["failed"].append(d.recipient)
                 continue
-            content = digests.render(d, cfg)
-            try:
-                message_id = mailer.send(d, content)
-            except smtplib.SMTPAuthenticationError:
-                raise ConfigError(f"the SMTP server refused the login of connection '{cfg.email.smtp_conn_id}' "
-                                  "(email.smtp_conn_id): check its login and password") from None
-            except Exception as e:  # noqa: BLE001 - every recipient is attempted; the failure is raised below
-                reason = re.sub(r"[^\s<>@,;:'\"]+@[^\s<>,;:'\"]+", "<address>", str(e))[:200]
-                log.error("sending to coordinator %s failed: %s: %s", d.recipient, type(e).__name__, reason)
-                summary["failed"].append(d.recipient)
-                continue
-            digests.record_sent(con, d, content["sha256"], message_id)
-            summary["sent"].append(d.recipient)
-            log.info("sent the %s digest to coordinator %s", as_of, d.recipient)
+            for ready in renderer.submit(d):
+                send_one(*ready)
+        for ready in renderer.drain():
+            send_one(*ready)
     write_report(cfg.run_dir(as_of) / "emails.json", as_of, summary)
     if summary["failed"]:
         failed = summary["failed"]
