@@ -164,3 +164,38 @@ def test_the_page_shows_red_when_stale(data_dir):
     finally:
         ui.app.dependency_overrides.clear()
     assert "No night has been processed yet." in html and 'id="stale"' in html
+
+
+def test_trends_over_nights_and_the_drill_down_sorts(district, evaluate, data_dir, airflow_db):
+    """Two nights: the trend table and chart carry both, with the resolved count; the rows sort."""
+    from datetime import timedelta
+
+    from iepwatch import ui
+
+    late = district.student(school="SCH1")
+    m = district.meeting(late, held=AS_OF - timedelta(days=40), kind="annual", notice=False)   # a violation
+    a = district.student(school="SCH1")
+    district.meeting(a, held=AS_OF - timedelta(days=380), kind="annual")    # overdue 15 days
+    b = district.student(school="SCH2")
+    district.meeting(b, held=AS_OF - timedelta(days=420), kind="annual")    # overdue 55 days
+    evaluate(district)
+    district.notice(m, sent=AS_OF - timedelta(days=54))                     # resolved the next night
+    nxt = AS_OF + timedelta(days=1)
+    evaluate(district, as_of=nxt)
+    try:
+        op = client_as("op")
+        html = op.get("/").text
+        trend = html.split('id="trend-table"')[1].split("</table>")[0]
+        # newest first: overdue 2, violation 0, resolved 1; then the first night: violation 1
+        assert trend.index(str(nxt)) < trend.index(str(AS_OF))
+        rows = [r for r in trend.split("<tr>") if "<td>" in r]
+        assert rows[0].count('<td class="n">') == 5 and '<td class="n">1</td></tr>' in rows[0]   # resolved 1
+        assert 'id="trend-district"' in html and "<polyline" in html and "<script src" not in html
+        by_overdue = op.get(f"/exceptions?as_of={nxt}&status=overdue&sort=days_overdue").text
+        assert by_overdue.index(b) < by_overdue.index(a)
+        by_student = op.get(f"/exceptions?as_of={nxt}&status=overdue&sort=student").text
+        assert by_student.index(min(a, b)) < by_student.index(max(a, b))
+        assert op.get(f"/exceptions?as_of={nxt}&severity=high&case_manager=T22").text.count(b) >= 1
+        assert a not in op.get(f"/exceptions?as_of={nxt}&case_manager=T22").text.split('id="rows"')[1]
+    finally:
+        ui.app.dependency_overrides.clear()
