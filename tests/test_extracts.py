@@ -64,6 +64,7 @@ def test_calpads_sped_meetings_exact_bytes(tiny, data_dir):
     assert (manifest["report"], manifest["format"], manifest["as_of"], manifest["rows"], manifest["generated_at"]) == \
         ("calpads_sped_meetings", "calpads_sped_meetings", "2026-11-27", 2, "2026-11-27T00:00:00")
     assert manifest["source_export_id"]
+    assert manifest["status"] == "legacy" and "Not an upload-ready current file" in manifest["status_note"]
 
 
 def test_compliance_student_list_exact_bytes(tiny, data_dir):
@@ -250,3 +251,36 @@ def test_one_failing_format_does_not_hold_back_the_others(airflow_db, data_dir, 
     manifest = json.loads(list_file.read_text())
     assert manifest["source_export_id"] != json.loads((calpads / "manifest.json").read_text())["source_export_id"], \
         "the passing formats were published from the new export"
+
+
+def test_the_calpads_file_is_labelled_a_legacy_layout_with_its_placeholder_codes(data_dir):
+    """The retired CALPADS SPED layout says what it is: in its definition (placeholder codes
+    marked), its manifest and on the page; never presented as an upload-ready file."""
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from iepwatch import ui
+    from iepwatch.config import load_config
+    from iepwatch.extracts.engine import definitions
+
+    d = definitions(load_config())["calpads_sped_meetings"]
+    assert d.raw["status"] == "legacy" and "not upload-ready" in d.raw["title"]
+    assert "retired" in d.raw["status_note"] and "placeholders" in d.raw["status_note"]
+    fields = {f["name"]: f for f in d.fields}
+    assert fields["meeting_delay_code"]["placeholder_codes"] == ["10", "11", "20", "30"]
+    assert "90" not in fields["meeting_delay_code"]["placeholder_codes"], "90 is the state's own code"
+    assert fields["education_plan_type_code"]["const"] == "100"
+    assert d.raw["delimiter"] == "^" and d.raw["header"] is False and d.raw["line_ending"] == "crlf"
+    assert all(c in fields["meeting_type_code"]["codes"].values() for c in ("10", "40"))
+    folder = data_dir / "extracts" / "calpads_sped_meetings" / str(AS_OF)
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps({
+        "report": "calpads_sped_meetings", "as_of": str(AS_OF), "status": "legacy",
+        "status_note": d.raw["status_note"], "files": [{"name": "x.txt", "rows": 1, "sha256": "0" * 64}]}))
+    ui.app.dependency_overrides[ui._user_dep()] = lambda: type("U", (), {"role": "op", "get_name": lambda s: "op"})()
+    try:
+        page = TestClient(ui.app).get("/").text
+    finally:
+        ui.app.dependency_overrides.clear()
+    assert "Legacy layout:</b> Legacy layout of the CALPADS SPED record, retired" in page

@@ -264,6 +264,8 @@ def publish(con, cfg: Config, as_of: date, d: Definition) -> Path:
     if records != rows:   # a value with a separator or line break would shift every later record
         raise DataError(f"extract {d.name} not published: {records} records written for {rows} rows")
     manifest = {"report": d.name, "format": d.name, "as_of": as_of.isoformat(), "rows": rows,
+                **({"status": d.raw["status"], "status_note": d.raw.get("status_note", "")}
+                   if d.raw.get("status") else {}),
                 "generated_at": f"{as_of.isoformat()}T00:00:00",
                 "source_export_id": export[1], "source_export_as_of": str(export[0]),
                 "files": [{"name": name, "rows": rows, "bytes": (incoming / name).stat().st_size,
