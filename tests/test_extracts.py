@@ -6,12 +6,26 @@ import csv
 import hashlib
 import io
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from builder import AS_OF
 
 from iepwatch.errors import DataError
+
+ALL_FORMATS = ("calpads_sped_meetings", "compliance_student_list", "compliance_summary", "indicator_b13",
+               "indicator_b13_detail")
+
+
+def test_every_field_of_every_format_says_where_its_value_comes_from():
+    from iepwatch.config import load_config
+    from iepwatch.extracts import engine
+
+    defs = engine.definitions(load_config())
+    assert set(ALL_FORMATS) <= set(defs)
+    missing = [(n, f["name"]) for n, d in defs.items() if n.startswith("indicator_") for f in d.fields
+               if not f.get("source")]
+    assert missing == []
 
 
 def produce(name: str, cfg=None, as_of=AS_OF):
@@ -149,7 +163,7 @@ def test_regeneration_is_byte_identical(tiny, data_dir):
     def digest(folder):
         return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
-    for name in ("calpads_sped_meetings", "compliance_student_list", "compliance_summary"):
+    for name in ALL_FORMATS:
         first = digest(produce(name))
         assert digest(produce(name)) == first
 
@@ -205,7 +219,7 @@ def test_state_reporting_dag_after_the_nightly(airflow_db, data_dir, tmp_path):
     assert run_dag("iep_nightly", AS_OF, {"export_dir": str(export)})[0] == "success"
     state, tis = run_dag("state_reporting", AS_OF, {"as_of": str(AS_OF)})
     assert state == "success", tis
-    for name in ("calpads_sped_meetings", "compliance_student_list", "compliance_summary"):
+    for name in ALL_FORMATS:
         folder = data_dir / "extracts" / name / str(AS_OF)
         manifest = json.loads((folder / "manifest.json").read_text())
         (f,) = manifest["files"]
@@ -284,3 +298,59 @@ def test_the_calpads_file_is_labelled_a_legacy_layout_with_its_placeholder_codes
     finally:
         ui.app.dependency_overrides.clear()
     assert "Legacy layout:</b> Legacy layout of the CALPADS SPED record, retired" in page
+
+
+def _iep(ex, student, meeting, held, status="active", plan="Y"):
+    ex.add("ieps", iep_id=ex.next_id("P"), student_id=student, meeting_id=meeting, begin_date=held,
+           end_date=date(held.year + 1, held.month, held.day) - timedelta(days=1), status=status,
+           has_transition_plan=plan)
+
+
+def test_indicator_b13_counts_and_detail_by_hand(district, evaluate, data_dir):
+    """Worked out by hand (window 2026-07-01 .. 2026-11-27, transition age 16):
+    A 17, plan, invited, purpose -> meets; B 16 that very day, no plan -> counted, not met;
+    C 16 the day after -> out; D 17 but the meeting before the window -> out; E 17, a draft -> out;
+    F 17 (SCH2), not invited -> counted, not met; G 17, exited -> out; H 17, two IEPs: the latest
+    (which meets) counts, once."""
+    ex, held = district, date(2026, 10, 1)
+
+    def youth(school, birth, when=held, invited="Y", purpose="Y", plan="Y", status="active", enrol="active"):
+        s = ex.student(school=school, birth=birth, status=enrol)
+        m = ex.meeting(s, held=when, kind="annual", transition="Y", notice=False)
+        ex.notice(m, sent=when - timedelta(days=14), invites_student=invited, states_transition_purpose=purpose)
+        _iep(ex, s, m, when, status=status, plan=plan)
+        return s, m
+
+    a, _ = youth("SCH1", date(2009, 5, 1))
+    b, _ = youth("SCH1", date(2010, 10, 1), plan="N")
+    youth("SCH1", date(2010, 10, 2))
+    youth("SCH1", date(2009, 5, 1), when=date(2026, 6, 1))
+    youth("SCH1", date(2009, 5, 1), status="draft")
+    f, _ = youth("SCH2", date(2009, 5, 1), invited="N")
+    youth("SCH2", date(2009, 5, 1), enrol="exited")
+    h, _ = youth("SCH2", date(2009, 5, 1), when=date(2026, 8, 1), plan="N")
+    mh = ex.meeting(h, held=date(2026, 11, 2), kind="amendment", transition="Y", notice=False)
+    ex.notice(mh, sent=date(2026, 10, 20), invites_student="Y", states_transition_purpose="Y")
+    _iep(ex, h, mh, date(2026, 11, 2))
+    evaluate(ex)
+    detail = list(csv.DictReader(io.StringIO(
+        (produce("indicator_b13_detail") / f"indicator_b13_detail_{AS_OF}.csv").read_text())))
+    assert {r["student_id"]: (r["age_on_iep_date"], r["meets_b13"]) for r in detail} == {
+        a: ("17", "Y"), b: ("16", "N"), f: ("17", "N"), h: ("17", "Y")}
+    assert next(r for r in detail if r["student_id"] == h)["iep_date"] == "2026-11-02"
+    assert next(r for r in detail if r["student_id"] == f)["student_invited"] == "N"
+    counts = {(r["level"], r["school_id"]): r for r in csv.DictReader(io.StringIO(
+        (produce("indicator_b13") / f"indicator_b13_{AS_OF}.csv").read_text()))}
+    district_row = counts[("district", "")]
+    assert (district_row["youth_transition_age"], district_row["youth_meeting_b13"], district_row["percent"]) == \
+        ("4", "2", "50.0")
+    assert (district_row["missing_transition_plan"], district_row["student_not_invited"]) == ("1", "1")
+    assert (counts[("school", "SCH1")]["youth_transition_age"], counts[("school", "SCH1")]["percent"]) == ("2", "50.0")
+    assert (counts[("school", "SCH2")]["youth_meeting_b13"], counts[("school", "SCH2")]["percent"]) == ("1", "50.0")
+
+
+def test_indicator_b13_without_a_single_youth_still_has_its_district_row(district, evaluate, data_dir):
+    district.student(school="SCH1")
+    evaluate(district)
+    rows = list(csv.DictReader(io.StringIO((produce("indicator_b13") / f"indicator_b13_{AS_OF}.csv").read_text())))
+    assert [(r["level"], r["youth_transition_age"], r["percent"]) for r in rows] == [("district", "0", "")]
