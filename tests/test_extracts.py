@@ -13,8 +13,8 @@ from builder import AS_OF
 
 from iepwatch.errors import DataError
 
-ALL_FORMATS = ("calpads_sped_meetings", "compliance_student_list", "compliance_summary", "indicator_b13",
-               "indicator_b13_detail")
+ALL_FORMATS = ("calpads_sped_meetings", "compliance_student_list", "compliance_summary", "indicator_b11",
+               "indicator_b11_detail", "indicator_b13", "indicator_b13_detail")
 
 
 def test_every_field_of_every_format_says_where_its_value_comes_from():
@@ -354,3 +354,54 @@ def test_indicator_b13_without_a_single_youth_still_has_its_district_row(distric
     evaluate(district)
     rows = list(csv.DictReader(io.StringIO((produce("indicator_b13") / f"indicator_b13_{AS_OF}.csv").read_text())))
     assert [(r["level"], r["youth_transition_age"], r["percent"]) for r in rows] == [("district", "0", "")]
+
+
+def test_indicator_b11_counts_ranges_reasons_and_exceptions_by_hand(district, evaluate, data_dir):
+    """Worked out by hand: window 2026-07-01 .. 2026-11-27, federal 60 days (due = consent + 60).
+    A timely; B late 7 days (school break), L 10, J 20, K 21 (SCH2), D 31: late; E not completed,
+    39 days past (SCH2): overdue; F late with parent_did_not_produce_child: 300.301(d)(1);
+    G late, transfer_agreed_timeline: (d)(2); H due 2026-12-31: pending; I consent before the window."""
+    ex = district
+    d_ = date
+
+    def child(school, consent, completed=None, delay=None):
+        s = ex.student(school=school, sped="referred")
+        ex.evaluation(s, consent=consent, completed=completed, outcome="eligible" if completed else "pending",
+                      eligibility=completed, delay=delay)
+        return s
+
+    a = child("SCH1", d_(2026, 8, 1), d_(2026, 9, 20))
+    b = child("SCH1", d_(2026, 7, 10), d_(2026, 9, 15), delay="school_break")
+    lo = child("SCH1", d_(2026, 7, 20), d_(2026, 9, 28))
+    j = child("SCH1", d_(2026, 7, 20), d_(2026, 10, 8))
+    k = child("SCH2", d_(2026, 7, 20), d_(2026, 10, 9))
+    dd = child("SCH1", d_(2026, 7, 2), d_(2026, 10, 1))
+    e = child("SCH2", d_(2026, 8, 20))
+    f = child("SCH1", d_(2026, 7, 15), d_(2026, 10, 5), delay="parent_did_not_produce_child")
+    g = child("SCH1", d_(2026, 8, 5), d_(2026, 10, 10), delay="transfer_agreed_timeline")
+    h = child("SCH1", d_(2026, 11, 1))
+    i = child("SCH1", d_(2026, 6, 1), d_(2026, 6, 20))
+    evaluate(ex)
+    detail = {r["student_id"]: r for r in csv.DictReader(io.StringIO(
+        (produce("indicator_b11_detail") / f"indicator_b11_detail_{AS_OF}.csv").read_text()))}
+    assert i not in detail
+    assert {s: (detail[s]["category"], detail[s]["days_beyond"], detail[s]["days_range"]) for s in detail} == {
+        a: ("timely", "", ""), b: ("late", "7", "1-10"), lo: ("late", "10", "1-10"), j: ("late", "20", "11-20"),
+        k: ("late", "21", "21-30"), dd: ("late", "31", "over 30"), e: ("overdue", "39", "over 30"),
+        f: ("exception", "", ""), g: ("exception", "", ""), h: ("pending", "", "")}
+    assert (detail[f]["exception"], detail[g]["exception"]) == ("300.301(d)(1)", "300.301(d)(2)")
+    assert detail[b]["delay_reason"] == "school_break" and detail[dd]["delay_reason"] == "none recorded"
+    assert detail[e]["due_date"] == "2026-10-19" and detail[e]["completed_date"] == ""
+    counts = {(r["level"], r["school_id"]): r for r in csv.DictReader(io.StringIO(
+        (produce("indicator_b11") / f"indicator_b11_{AS_OF}.csv").read_text()))}
+    dist = counts[("district", "")]
+    assert {k_: dist[k_] for k_ in ("consent_received", "completed_within_timeline", "percent", "completed_late",
+                                     "not_completed_overdue", "beyond_1_10", "beyond_11_20", "beyond_21_30",
+                                     "beyond_over_30", "delay_school_break", "delay_none_recorded",
+                                     "exception_d1_parent", "exception_d2_transfer", "pending")} == {
+        "consent_received": "7", "completed_within_timeline": "1", "percent": "14.3", "completed_late": "5",
+        "not_completed_overdue": "1", "beyond_1_10": "2", "beyond_11_20": "1", "beyond_21_30": "1",
+        "beyond_over_30": "2", "delay_school_break": "1", "delay_none_recorded": "5",
+        "exception_d1_parent": "1", "exception_d2_transfer": "1", "pending": "1"}
+    sch2 = counts[("school", "SCH2")]
+    assert (sch2["consent_received"], sch2["completed_within_timeline"], sch2["percent"]) == ("2", "0", "0.0")

@@ -1,0 +1,33 @@
+-- Indicator B11 for the district and each school, from extract_indicator_b11's children:
+-- (a) consent received and the timeline decidable, (b) completed within it, percent = b / a x 100;
+-- the children of (a) not in (b) by days beyond the timeline (the APR's ranges) and by delay
+-- reason; the 300.301(d) exceptions and the pending evaluations, counted apart.
+{%- set reasons = ["parent_consent_delay", "school_break", "other", "parent_did_not_produce_child",
+                   "transfer_agreed_timeline", "none recorded"] %}
+WITH d AS (
+{% include "extract_indicator_b11.sql" %}
+),
+levels AS (
+    SELECT 'district' AS level, NULL AS school_id, NULL AS school_name, d.* EXCLUDE (school_id, school_name)
+    FROM (SELECT 1) AS always LEFT JOIN d ON true      -- a district row even without a single child
+    UNION ALL SELECT 'school', school_id, school_name, * EXCLUDE (school_id, school_name) FROM d
+)
+SELECT DATE '{{ as_of }}' AS as_of, level, school_id, any_value(school_name) AS school_name,
+       count(*) FILTER (WHERE in_a = 'Y') AS consent_received,
+       count(*) FILTER (WHERE in_b = 'Y') AS completed_within_timeline,
+       round(100.0 * count(*) FILTER (WHERE in_b = 'Y') / nullif(count(*) FILTER (WHERE in_a = 'Y'), 0), 1) AS percent,
+       count(*) FILTER (WHERE category = 'late') AS completed_late,
+       count(*) FILTER (WHERE category = 'overdue') AS not_completed_overdue,
+{%- for range in ["1-10", "11-20", "21-30", "over 30"] %}
+       count(*) FILTER (WHERE days_range = '{{ range }}') AS "beyond_{{ range | replace('-', '_') | replace(' ', '_') }}",
+{%- endfor %}
+{%- for reason in reasons %}
+       count(*) FILTER (WHERE category IN ('late', 'overdue') AND delay_reason = '{{ reason }}')
+           AS "delay_{{ reason | replace(' ', '_') }}",
+{%- endfor %}
+       count(*) FILTER (WHERE exception = '300.301(d)(1)') AS exception_d1_parent,
+       count(*) FILTER (WHERE exception = '300.301(d)(2)') AS exception_d2_transfer,
+       count(*) FILTER (WHERE exception = 'exempt by configuration') AS exception_other,
+       count(*) FILTER (WHERE category = 'pending') AS pending
+FROM levels
+GROUP BY level, school_id
