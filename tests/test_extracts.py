@@ -176,7 +176,10 @@ def test_failing_extract_is_not_published_and_the_previous_stays(tiny, district,
     with pytest.raises(DataError, match=r"extract calpads_sped_meetings not published: ssid is missing on line 2"):
         produce("calpads_sped_meetings")
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
-    assert sorted(p.name for p in folder.parent.iterdir()) == ["2026-11-27"], "no temporary folder left behind"
+    assert sorted(p.name for p in folder.parent.iterdir()) == [".generations", "2026-11-27"], \
+        "no temporary folder left behind"
+    assert [g.name for g in (folder.parent / ".generations" / "2026-11-27").iterdir()] == ["001"], \
+        "a file that failed its gate is no generation"
 
 
 def test_a_new_format_is_a_definition_file(tiny, data_dir, tmp_path):
@@ -405,3 +408,38 @@ def test_indicator_b11_counts_ranges_reasons_and_exceptions_by_hand(district, ev
         "exception_d1_parent": "1", "exception_d2_transfer": "1", "pending": "1"}
     sch2 = counts[("school", "SCH2")]
     assert (sch2["consent_received"], sch2["completed_within_timeline"], sch2["percent"]) == ("2", "0", "0.0")
+
+
+def test_submission_history_keeps_every_generation_and_reports_exactly_what_changed(tiny, district, evaluate,
+                                                                                    data_dir):
+    from iepwatch.extracts import history
+
+    base = data_dir / "extracts" / "calpads_sped_meetings"
+    produce("calpads_sped_meetings")
+    produce("calpads_sped_meetings")                      # the same bytes: the same generation
+    (g1,) = history.generations(base)
+    assert (g1["generation"], g1["previous"], g1["added"], g1["removed"], g1["changed"]) == (1, None, 2, 0, 0)
+    # one name changes, one meeting is added, nothing is removed
+    next(r for r in district.tables["students"] if r["student_id"] == "S0001")["last_name"] = "Lopez-Ruiz"
+    added = district.meeting("S0001", held=date(2026, 11, 2), kind="reevaluation")
+    evaluate(district)
+    produce("calpads_sped_meetings")
+    g2 = history.generations(base)[0]
+    assert (g2["generation"], g2["previous"], g2["added"], g2["removed"], g2["changed"]) == \
+        (2, {"as_of": str(AS_OF), "generation": 1}, 1, 0, 1)
+    report = list(csv.DictReader(io.StringIO((g2["folder"] / "changes.csv").read_text())))
+    assert [(r["local_record_id"], r["change"], r["changed_fields"]) for r in report] == sorted([
+        (tiny["ma"], "changed", "last_name"), (added, "added", "")])
+    # submitted: it stays, byte for byte, whatever is generated after it
+    history.mark_submitted(base, str(AS_OF), 2, "op", "2026-11-28T09:00:00")
+    kept = {p.name: p.read_bytes() for p in g2["folder"].iterdir()}
+    next(r for r in district.tables["students"] if r["student_id"] == "S0002")["first_name"] = "Benjamin"
+    evaluate(district)
+    produce("calpads_sped_meetings")
+    g3, g2_again, _ = history.generations(base)
+    assert g3["generation"] == 3 and (g3["added"], g3["removed"], g3["changed"]) == (0, 0, 1)
+    assert g2_again["submitted"] == {"by": "op", "at": "2026-11-28T09:00:00"}
+    assert {p.name: p.read_bytes() for p in g2_again["folder"].iterdir()} == kept
+    assert (base / str(AS_OF) / g3["file"]).read_bytes() == (g3["folder"] / g3["file"]).read_bytes()
+    history.mark_submitted(base, str(AS_OF), 2, "admin", "2026-11-29T09:00:00")   # the first mark stays
+    assert history.generations(base)[1]["submitted"]["by"] == "op"

@@ -199,3 +199,46 @@ def test_trends_over_nights_and_the_drill_down_sorts(district, evaluate, data_di
         assert a not in op.get(f"/exceptions?as_of={nxt}&case_manager=T22").text.split('id="rows"')[1]
     finally:
         ui.app.dependency_overrides.clear()
+
+
+def test_a_generation_is_marked_submitted_from_the_page_by_an_allowed_role_only(district, evaluate, data_dir,
+                                                                                airflow_db):
+    from datetime import timedelta
+
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from iepwatch import ui, warehouse
+    from iepwatch.config import load_config
+    from iepwatch.extracts import engine, history
+
+    s = district.student(school="SCH1")
+    district.meeting(s, held=AS_OF - timedelta(days=30), kind="annual")
+    evaluate(district)
+    cfg = load_config()
+    d = engine.definitions(cfg)["calpads_sped_meetings"]
+    with warehouse.connect(cfg) as con:
+        engine.build(con, cfg, AS_OF, d)
+        engine.publish(con, cfg, AS_OF, d)
+    url = f"/generations/calpads_sped_meetings/{AS_OF}/1/submit"
+    try:
+        viewer = client_as("viewer")
+        assert "Mark submitted" not in viewer.get("/").text
+        assert viewer.post(url, headers={"origin": "http://testserver"}).status_code == 403
+        assert viewer.get(f"/generations/calpads_sped_meetings/{AS_OF}/1/changes.csv").status_code == 403
+        op = client_as("op")
+        page = op.get("/").text
+        assert 'id="generations"' in page and "Mark submitted" in page
+        assert op.post(url, headers={"origin": "http://evil.example"}).status_code == 403, "not from the page"
+        done = op.post(url, headers={"origin": "http://testserver"}, follow_redirects=False)
+        assert done.status_code == 303
+        assert op.get("/generations/calpads_sped_meetings/2026-11-27/9/changes.csv").status_code == 404
+        assert op.get(f"/generations/calpads_sped_meetings/{AS_OF}/1/changes.csv").status_code == 200
+    finally:
+        ui.app.dependency_overrides.clear()
+    (g,) = history.generations(cfg.paths.extracts_dir / "calpads_sped_meetings")
+    assert g["submitted"]["by"] == "op"
+    with create_session() as session:
+        events = session.execute(select(Log.event, Log.owner).where(Log.event == "iepwatch.extract_submitted")).all()
+    assert events == [("iepwatch.extract_submitted", "op")]

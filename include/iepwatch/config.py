@@ -239,6 +239,8 @@ class UiConfig:
     # Airflow roles that may see student-level data (exception rows, student files); others see counts
     student_level_roles: list[str] = _opt(factory=lambda: ["op", "admin"], check=_roles)
     trend_nights: int = _opt(30, _POSITIVE)          # nights drawn in the trends
+    # Airflow roles that may mark an extract's generation as submitted to the state
+    submit_roles: list[str] = _opt(factory=lambda: ["op", "admin"], check=_roles)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from iepwatch.config import Config, load_config
 
@@ -66,6 +66,10 @@ def roles(user) -> set[str]:
 
 def students_allowed(user, cfg: Config) -> bool:
     return bool(roles(user) & {r.lower() for r in cfg.ui.student_level_roles})
+
+
+def submit_allowed(user, cfg: Config) -> bool:
+    return bool(roles(user) & {r.lower() for r in cfg.ui.submit_roles})
 
 
 def _require_students(user, cfg: Config) -> None:
@@ -148,8 +152,12 @@ def index(user: User) -> str:
     summary = nights[-1] if nights else None
     level = {n: d.student_level for n, d in definitions(cfg).items()}
     extracts = [{**m, "student_level": level.get(m["report"], True)} for m in dashboard.extracts(cfg)][:30]
+    from iepwatch.extracts import history
+
+    gens = {n: history.generations(cfg.paths.extracts_dir / n)[:5] for n in sorted(level)}
     ctx = {"h": h, "airflow_error": airflow_error, "summary": summary, "extracts": extracts,
-           "statuses": STATUSES, "colors": COLORS}
+           "statuses": STATUSES, "colors": COLORS, "generations": gens, "student_level": level,
+           "submit_allowed": submit_allowed(user, cfg)}
     if summary:
         by_rule: dict[str, dict] = {}
         for c in summary["counts"]:
@@ -226,3 +234,51 @@ def extract(report: str, as_of: str, name: str, user: User) -> FileResponse:
     path = _inside(cfg.paths.extracts_dir, report, as_of, name)
     _audit(user, "iepwatch.extract_download", {"report": report, "as_of": as_of, "file": name})
     return FileResponse(path, filename=name)
+
+
+def _generation(cfg: Config, report: str, as_of: str, n: int) -> Path:
+    """A generation's folder, every part of its path checked."""
+    from iepwatch.extracts import history
+    from iepwatch.extracts.engine import definitions
+
+    if report not in definitions(cfg) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", as_of) or not 0 < n < 1000:
+        raise HTTPException(status_code=404)
+    folder = cfg.paths.extracts_dir / report / history.GENERATIONS / as_of / f"{n:03d}"
+    if not (folder / "generation.json").is_file():
+        raise HTTPException(status_code=404)
+    return folder
+
+
+@app.get("/generations/{report}/{as_of}/{n}/{name}")
+def generation_file(report: str, as_of: str, n: int, name: str, user: User) -> FileResponse:
+    """A kept generation's file or its change report (student-level unless the format is counts)."""
+    from iepwatch.extracts.engine import definitions
+
+    cfg = load_config()
+    folder = _generation(cfg, report, as_of, n)
+    if definitions(cfg)[report].student_level:
+        _require_students(user, cfg)
+    path = _inside(folder, name)
+    _audit(user, "iepwatch.extract_download", {"report": report, "as_of": as_of, "generation": n, "file": name})
+    return FileResponse(path, filename=f"{report}_{as_of}_g{n:03d}_{name}" if name == "changes.csv" else name)
+
+
+@app.post("/generations/{report}/{as_of}/{n}/submit")
+def submit(request: Request, report: str, as_of: str, n: int, user: User) -> RedirectResponse:
+    """Mark a generation as submitted to the state: kept for good, never overwritten; audited.
+    Only from this page (the request's Origin must be this server)."""
+    from iepwatch.extracts import history
+
+    cfg = load_config()
+    if not submit_allowed(user, cfg):
+        raise HTTPException(status_code=403, detail="marking a submission needs one of the roles "
+                                                    + ", ".join(cfg.ui.submit_roles))
+    origin = request.headers.get("origin") or request.headers.get("referer") or ""
+    if not origin.startswith(f"{request.url.scheme}://{request.url.netloc}"):
+        raise HTTPException(status_code=403, detail="a submission is marked from the iepwatch page only")
+    folder = _generation(cfg, report, as_of, n)
+    at = datetime.now(UTC).isoformat(timespec="seconds")   # when a person marked it: the clock is the fact
+    mark = history.mark_submitted(folder.parents[2], as_of, n, _name(user), at)
+    _audit(user, "iepwatch.extract_submitted", {"report": report, "as_of": as_of, "generation": n, "by": mark["by"]})
+    return RedirectResponse(url=str(request.url_for("index")) + "#history", status_code=303)
+

@@ -271,6 +271,9 @@ def publish(con, cfg: Config, as_of: date, d: Definition) -> Path:
                 "files": [{"name": name, "rows": rows, "bytes": (incoming / name).stat().st_size,
                            "sha256": sha256_file(incoming / name)}]}
     (incoming / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    from iepwatch.extracts import history
+
+    history.record(d, base, as_of, incoming, name)   # kept for good, with its changes, before it is served
     shutil.rmtree(previous, ignore_errors=True)
     if target.exists():
         os.rename(target, previous)

@@ -1,0 +1,141 @@
+"""The submission history of the extracts: every generation of a format for an as-of date is
+kept, with what changed against the previous generation of the same format, and a generation
+can be marked as submitted to the state.
+
+    extracts/<format>/<as-of>/                      the latest generation (what the page serves)
+    extracts/<format>/.generations/<as-of>/<NNN>/   every generation: the file, its manifest,
+                                                    changes.csv, generation.json, SUBMITTED.json
+
+A generation folder is written once and never changed or deleted (only SUBMITTED.json is added);
+a regeneration with the same bytes is the same generation, one with other bytes a new one
+beside it. So a submitted generation survives every regeneration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from datetime import date
+from pathlib import Path
+
+GENERATIONS = ".generations"
+CHANGES = "changes.csv"
+
+
+def _folders(base: Path) -> list[tuple[str, int, Path]]:
+    """Every generation of a format, oldest first: (as-of, number, folder)."""
+    out = []
+    for folder in (base / GENERATIONS).glob("*/[0-9][0-9][0-9]"):
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", folder.parent.name):
+            out.append((folder.parent.name, int(folder.name), folder))
+    return sorted(out)
+
+
+def generations(base: Path) -> list[dict]:
+    """Every generation of a format (``extracts/<format>``), newest first, as generation.json
+    says, with ``submitted`` when it was marked."""
+    out = []
+    for _, _, folder in reversed(_folders(base)):
+        g = json.loads((folder / "generation.json").read_text())
+        marker = folder / "SUBMITTED.json"
+        g["submitted"] = json.loads(marker.read_text()) if marker.exists() else None
+        g["folder"] = folder
+        out.append(g)
+    return out
+
+
+def record(d, base: Path, as_of: date, incoming: Path, name: str) -> dict:
+    """The generation of the file ``incoming/name`` (with its manifest): the existing one when
+    the latest generation of that as-of date has the same bytes, else a new one, written with
+    the changes against the previous generation of the format (by the definition's ``key``)."""
+    from iepwatch.extracts.engine import sha256_file
+
+    sha = sha256_file(incoming / name)
+    everything = _folders(base)
+    same_night = [g for g in everything if g[0] == as_of.isoformat()]
+    if same_night:
+        latest = json.loads((same_night[-1][2] / "generation.json").read_text())
+        if latest["sha256"] == sha:
+            return latest
+    number = (same_night[-1][1] + 1) if same_night else 1
+    before = [g for g in everything if (g[0], g[1]) < (as_of.isoformat(), number)]
+    previous = json.loads((before[-1][2] / "generation.json").read_text()) if before else None
+    folder = base / GENERATIONS / as_of.isoformat() / f"{number:03d}"
+    tmp = folder.with_name(f".{folder.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for f in (name, "manifest.json"):
+        shutil.copy2(incoming / f, tmp / f)
+    counts = changes(d, before[-1][2] / previous["file"] if previous else None, tmp / name, tmp / CHANGES)
+    g = {"format": d.name, "as_of": as_of.isoformat(), "generation": number, "file": name, "sha256": sha,
+         "previous": {"as_of": previous["as_of"], "generation": previous["generation"]} if previous else None,
+         "key": key_fields(d), **counts}
+    (tmp / "generation.json").write_text(json.dumps(g, indent=2, sort_keys=True) + "\n")
+    os.rename(tmp, folder)
+    return g
+
+
+def key_fields(d) -> list[str]:
+    """The fields that identify a record of a format: its ``key``, else every field."""
+    return d.raw.get("key") or [f["name"] for f in d.fields]
+
+
+def _read(d, path: Path) -> str:
+    """DuckDB's reader for a file of format ``d``: every field as text, named as the definition."""
+    from iepwatch.warehouse import literal
+
+    cols = ", ".join(f"{literal(f['name'])}: 'VARCHAR'" for f in d.fields)
+    quote = "'\"'" if d.quoting == "rfc4180" else "''"
+    header = "true" if d.raw.get("header") else "false"
+    return (f"read_csv({literal(str(path))}, delim = {literal(d.delimiter)}, header = {header}, "
+            f"quote = {quote}, escape = {quote}, columns = {{{cols}}}, all_varchar = true, auto_detect = false)")
+
+
+def changes(d, old: Path | None, new: Path, out: Path) -> dict:
+    """Records added, removed and changed (same key, another value) from ``old`` to ``new``,
+    written to ``out`` (key fields, change, changed fields); returns the counts."""
+    import duckdb
+
+    from iepwatch.warehouse import literal, quote
+
+    key = key_fields(d)
+    others = [f["name"] for f in d.fields if f["name"] not in key]
+    con = duckdb.connect()
+    try:
+        con.execute(f"CREATE TABLE new AS SELECT * FROM {_read(d, new)}")
+        if old is not None and old.exists():
+            con.execute(f"CREATE TABLE old AS SELECT * FROM {_read(d, old)}")
+        else:
+            con.execute("CREATE TABLE old AS SELECT * FROM new WHERE false")
+        on = " AND ".join(f"o.{quote(k)} IS NOT DISTINCT FROM n.{quote(k)}" for k in key)
+        keys = ", ".join(f"coalesce(n.{quote(k)}, o.{quote(k)}) AS {quote(k)}" for k in key)
+        diff = " || ".join(f"CASE WHEN o.{quote(c)} IS DISTINCT FROM n.{quote(c)} THEN {c!r} || ' ' ELSE '' END"
+                           for c in others) or "''"
+        con.execute(f"""CREATE TABLE diff AS
+            SELECT {keys},
+                   CASE WHEN o._o IS NULL THEN 'added' WHEN n._n IS NULL THEN 'removed' ELSE 'changed' END AS change,
+                   CASE WHEN o._o AND n._n THEN replace(trim({diff}), ' ', ',') ELSE '' END AS changed_fields
+            FROM (SELECT *, true AS _o FROM old) o FULL OUTER JOIN (SELECT *, true AS _n FROM new) n ON {on}
+            WHERE o._o IS NULL OR n._n IS NULL OR ({diff}) <> ''""")
+        con.execute(f"COPY (SELECT * FROM diff ORDER BY {', '.join(quote(k) for k in key)}, change) TO "
+                    f"{literal(str(out))} (HEADER, DELIMITER ',')")
+        counts = dict(con.execute("SELECT change, count(*) FROM diff GROUP BY 1").fetchall())
+    finally:
+        con.close()
+    return {"added": counts.get("added", 0), "removed": counts.get("removed", 0), "changed": counts.get("changed", 0)}
+
+
+def mark_submitted(base: Path, as_of: str, number: int, by: str, at: str) -> dict:
+    """Mark a generation as submitted to the state (by whom, when). It stays forever; marking it
+    again keeps the first mark."""
+    folder = base / GENERATIONS / as_of / f"{number:03d}"
+    if not (folder / "generation.json").is_file():
+        raise FileNotFoundError(folder)
+    marker = folder / "SUBMITTED.json"
+    if not marker.exists():
+        tmp = folder / ".SUBMITTED.json.tmp"
+        tmp.write_text(json.dumps({"by": by, "at": at}, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, marker)
+    return json.loads(marker.read_text())
