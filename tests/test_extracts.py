@@ -442,3 +442,52 @@ def test_submission_history_keeps_every_generation_and_reports_exactly_what_chan
     assert (base / str(AS_OF) / g3["file"]).read_bytes() == (g3["folder"] / g3["file"]).read_bytes()
     history.mark_submitted(base, str(AS_OF), 2, "admin", "2026-11-29T09:00:00")   # the first mark stays
     assert history.generations(base)[1]["submitted"]["by"] == "op"
+
+
+def test_monitoring_categories_every_one_by_hand(district, evaluate, data_dir):
+    """CALPADS 16.25 / 16.21 style categories, every one present (window 2026-07-01 .. 2026-11-27):
+    initial evaluations (60 days): I1 held late (due 09-08, done 09-15), I2 pending (due 12-31);
+    annual reviews (365 days): A1 timely (due 2026-10-01, held 09-20) then pending, A2 overdue
+    (due 2026-11-01); reevaluations (3 years): R1 timely (due 2026-08-01, done 07-20) then
+    pending, R2 held late (due 07-15, done 08-05) then pending, R3 overdue (due 2026-10-01)."""
+    ex = district
+    i1 = ex.student(school="SCH1", sped="referred")
+    ex.evaluation(i1, consent=date(2026, 7, 10), completed=date(2026, 9, 15), outcome="not_eligible")
+    i2 = ex.student(school="SCH1", sped="referred")
+    ex.evaluation(i2, consent=date(2026, 11, 1), outcome="pending")
+    a1 = ex.student(school="SCH2")
+    ex.meeting(a1, held=date(2025, 10, 1), kind="annual")
+    ex.meeting(a1, held=date(2026, 9, 20), kind="annual")
+    a2 = ex.student(school="SCH2")
+    ex.meeting(a2, held=date(2025, 11, 1), kind="annual")
+    r = {}
+    for name, school, done, reeval in (("r1", "SCH1", date(2023, 8, 1), date(2026, 7, 20)),
+                                       ("r2", "SCH1", date(2023, 7, 15), date(2026, 8, 5)),
+                                       ("r3", "SCH2", date(2023, 10, 1), None)):
+        s = r[name] = ex.student(school=school)
+        ex.evaluation(s, kind="reevaluation", consent=done - timedelta(days=30), completed=done, outcome="eligible")
+        ex.meeting(s, held=date(2026, 5, 1), kind="annual")   # its annual review: pending (due 2027-05-01)
+        if reeval:
+            ex.evaluation(s, kind="reevaluation", consent=reeval - timedelta(days=30), completed=reeval,
+                          outcome="eligible")
+    evaluate(ex)
+    rows = {(x["level"], x["school_id"]): x for x in csv.DictReader(io.StringIO(
+        (produce("compliance_summary") / f"compliance_summary_{AS_OF}.csv").read_text()))}
+    cats = ("timely", "held_late", "overdue", "pending")
+    got = {k: {t: [v[f"{t}_{c}"] for c in cats] for t in ("initial_evaluations", "annual_reviews", "reevaluations")}
+           for k, v in rows.items()}
+    # [timely, held late, overdue, pending]; the R students' annual reviews are pending too
+    assert got[("district", "")] == {"initial_evaluations": ["0", "1", "0", "1"],
+                                     "annual_reviews": ["1", "0", "1", "4"], "reevaluations": ["1", "1", "1", "2"]}
+    assert got[("school", "SCH1")] == {"initial_evaluations": ["0", "1", "0", "1"],
+                                       "annual_reviews": ["0", "0", "0", "2"], "reevaluations": ["1", "1", "0", "2"]}
+    assert got[("school", "SCH2")] == {"initial_evaluations": ["0", "0", "0", "0"],
+                                       "annual_reviews": ["1", "0", "1", "2"], "reevaluations": ["0", "0", "1", "0"]}
+    # the student-level list behind them: each student's worst cycle per timeline
+    listing = {(x["student_id"], x["timeline"]): x["category"] for x in csv.DictReader(io.StringIO(
+        (produce("compliance_student_list") / f"compliance_student_list_{AS_OF}.csv").read_text()))}
+    assert listing == {(i1, "initial evaluation"): "held late", (i2, "initial evaluation"): "pending",
+                       (a1, "annual review"): "pending", (a2, "annual review"): "overdue",
+                       (r["r1"], "annual review"): "pending", (r["r1"], "reevaluation"): "pending",
+                       (r["r2"], "annual review"): "pending", (r["r2"], "reevaluation"): "held late",
+                       (r["r3"], "annual review"): "pending", (r["r3"], "reevaluation"): "overdue"}
