@@ -4,14 +4,9 @@
 -- reason; the 300.301(d) exceptions and the pending evaluations, counted apart.
 {%- set reasons = ["parent_consent_delay", "school_break", "other", "parent_did_not_produce_child",
                    "transfer_agreed_timeline", "none recorded"] %}
-WITH d AS (
-{% include "extract_indicator_b11.sql" %}
-),
-levels AS (
-    SELECT 'district' AS level, NULL AS school_id, NULL AS school_name, d.* EXCLUDE (school_id, school_name)
-    FROM (SELECT 1) AS always LEFT JOIN d ON true      -- a district row even without a single child
-    UNION ALL SELECT 'school', school_id, school_name, * EXCLUDE (school_id, school_name) FROM d
-)
+{% from "extract_levels.sql" import levels %}
+{% set detail %}{% include "extract_indicator_b11.sql" %}{% endset %}
+{{ levels(detail) }}
 SELECT DATE '{{ as_of }}' AS as_of, level, school_id, any_value(school_name) AS school_name,
        count(*) FILTER (WHERE in_a = 'Y') AS consent_received,
        count(*) FILTER (WHERE in_b = 'Y') AS completed_within_timeline,

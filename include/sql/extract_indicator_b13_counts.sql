@@ -1,14 +1,9 @@
 -- Indicator B13 for the district and each school: the youth of extract_indicator_b13 (the
 -- denominator), those whose IEP meets the indicator (the numerator), the percent, and how many
 -- miss each component.
-WITH d AS (
-{% include "extract_indicator_b13.sql" %}
-),
-levels AS (
-    SELECT 'district' AS level, NULL AS school_id, NULL AS school_name, d.* EXCLUDE (school_id, school_name)
-    FROM (SELECT 1) AS always LEFT JOIN d ON true      -- a district row even without a single youth
-    UNION ALL SELECT 'school', school_id, school_name, * EXCLUDE (school_id, school_name) FROM d
-)
+{% from "extract_levels.sql" import levels %}
+{% set detail %}{% include "extract_indicator_b13.sql" %}{% endset %}
+{{ levels(detail) }}
 SELECT DATE '{{ as_of }}' AS as_of, level, school_id, any_value(school_name) AS school_name,
        count(student_id) AS youth_transition_age,
        count(*) FILTER (WHERE meets_b13 = 'Y') AS youth_meeting_b13,
