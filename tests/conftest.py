@@ -172,12 +172,12 @@ INGEST_AND_RULES = ("archive_export", "load_staging", "validate_export", "publis
                     "build_exceptions")
 
 
-def run_night_in_process(folder: Path, as_of: date, emails: bool = False, **params):
+def run_night_in_process(folder: Path | None, as_of: date, emails: bool = False, **params):
     """The night's task bodies, called in order as the DAG wires them (no Airflow): up to the
     exceptions, and the coordinator emails with ``emails``. ``params`` are the run's params."""
     from iepwatch.tasks import iep_nightly as t
 
-    params = {"export_dir": str(folder), **params}
+    params = {**({"export_dir": str(folder)} if folder else {}), **params}   # no folder: export_source decides
     night = t.find_export(params=params, logical_date=logical_date(as_of))
     for name in INGEST_AND_RULES:
         night = getattr(t, name)(night, params=params) if name == "validate_export" else getattr(t, name)(night)

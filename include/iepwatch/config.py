@@ -129,6 +129,17 @@ class PathsConfig:
 
 
 @dataclass(frozen=True)
+class ExportSourceConfig:
+    """Where the night's export comes from: files the student system drops in ``export_root``,
+    or the student system's database, read in bulk into ``export_root/<as-of>/`` first."""
+
+    kind: Literal["files", "database"] = "files"
+    conn_id: str | None = None   # database: the Airflow connection (postgresql:// or mysql://)
+    # database: the schema (PostgreSQL; default public) or database (MariaDB; default the connection's)
+    schema: str | None = _opt(None, _pattern(r"[A-Za-z_][A-Za-z0-9_]{0,62}", "a schema name"))
+
+
+@dataclass(frozen=True)
 class QualityConfig:
     quarantine_threshold_pct: float = _opt(5.0, _percent)
     require_completion_marker: bool = False   # start a night only on an export with export_complete.json
@@ -247,6 +258,7 @@ class UiConfig:
 class Config:
     district: DistrictConfig
     paths: PathsConfig = _opt(factory=PathsConfig)
+    export_source: ExportSourceConfig = _opt(factory=ExportSourceConfig)
     quality: QualityConfig = _opt(factory=QualityConfig)
     email: EmailConfig = _opt(factory=EmailConfig)
     alerts: AlertsConfig = _opt(factory=AlertsConfig)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -188,3 +189,94 @@ def add_warning(cfg: Config, as_of: date, message: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as f:
         f.write(message + "\n")
+
+
+def database_uri(conn_id: str) -> str:
+    """The connection URI of the student system's database from an Airflow connection: a
+    PostgreSQL one (postgres/postgresql) or a MariaDB/MySQL one (mysql/mariadb)."""
+    from urllib.parse import quote
+
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from iepwatch.config import ConfigError
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        raise ConfigError(f"the database connection '{conn_id}' (export_source.conn_id) is not defined: set "
+                          f"AIRFLOW_CONN_{conn_id.upper()}='postgresql://USER:PASSWORD@HOST:5432/DB'") from None
+    scheme = {"postgres": "postgresql", "postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}.get(
+        (conn.conn_type or "").lower())
+    if scheme is None or not conn.host:
+        raise ConfigError(f"the connection '{conn_id}' (export_source.conn_id) must be a PostgreSQL or MariaDB/MySQL "
+                          f"connection with a host, not {conn.conn_type!r}")
+    auth = quote(conn.login or "", safe="") + (":" + quote(conn.password, safe="") if conn.password else "")
+    port = conn.port or (5432 if scheme == "postgresql" else 3306)
+    return f"{scheme}://{auth}{'@' if auth else ''}{conn.host}:{port}/{conn.schema or ''}"
+
+
+def pull_database(cfg: Config, as_of: date) -> Path:
+    """Read every table of the export contract from the student system's database in bulk
+    (connectorx: PostgreSQL's binary COPY, MariaDB's text protocol, straight into Arrow; never a
+    Python loop over rows), write them as the export's CSV files into ``export_root/<as-of>/``
+    and the completion marker last, with each file's rows and sha256. From there the night is an
+    ordinary one: archived, gated and loaded like files the student system dropped, so it is
+    reproducible from the landing archive. Optional tables and columns may be missing; a
+    missing required one is a data error naming it."""
+    import connectorx
+    import duckdb
+
+    from iepwatch.config import ConfigError
+    from iepwatch.contract import TABLES
+
+    src = cfg.export_source
+    if not src.conn_id:
+        raise ConfigError("export_source.kind is database but export_source.conn_id is not set")
+    uri = database_uri(src.conn_id)
+    mysql = uri.startswith("mysql")
+    schema = src.schema or (uri.rsplit("/", 1)[-1] if mysql else "public")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", schema):   # it reaches the SQL: a plain name only
+        raise ConfigError(f"the student system's schema {schema[:64]!r} is not a plain name (export_source.schema)")
+    folder = cfg.paths.export_root / as_of.isoformat()
+    tmp = folder.with_name(f".{folder.name}.pulling")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    have = connectorx.read_sql(uri, "SELECT table_name, column_name FROM information_schema.columns "
+                                    f"WHERE table_schema = '{schema}'", return_type="arrow")
+    columns: dict[str, set[str]] = {}
+    for table, column in zip(have.column(0).to_pylist(), have.column(1).to_pylist(), strict=True):
+        columns.setdefault(table.lower(), set()).add(column.lower())
+    marker: dict[str, dict] = {}
+    con = duckdb.connect()
+    try:   # a fault leaves nothing behind: the folder appears whole, marker last, or not at all
+        for t in TABLES:
+            present = columns.get(t.name)
+            if present is None:
+                if t.optional_file:
+                    continue
+                raise DataError(f"the student system's database has no table {schema}.{t.name} (export_source)")
+            missing = [c for c in t.required_columns if c not in present]
+            if missing:
+                raise DataError(f"table {schema}.{t.name} of the student system's database has no column "
+                                f"{', '.join(missing)}")
+            cols = [c for c in t.columns if c in present]
+            rows = connectorx.read_sql(uri, f"SELECT {', '.join(cols)} FROM {schema}.{t.name}", return_type="arrow")
+            con.register("pulled", rows)
+            con.execute(f"COPY (SELECT * FROM pulled) TO '{tmp / t.file}' (HEADER, DELIMITER ',')")
+            con.unregister("pulled")
+            marker[t.file] = {"rows": rows.num_rows, "sha256": sha256_file(tmp / t.file)}
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        con.close()
+    (tmp / MARKER).write_text(json.dumps({"files": marker, "source": f"database {src.conn_id}"}, indent=1,
+                                         sort_keys=True) + "\n")
+    old = folder.with_name(f".{folder.name}.replaced")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        os.rename(folder, old)
+    os.rename(tmp, folder)
+    shutil.rmtree(old, ignore_errors=True)
+    return folder

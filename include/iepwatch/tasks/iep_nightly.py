@@ -39,6 +39,10 @@ def find_export(params: dict | None = None, logical_date: datetime | None = None
                             "(make nightly ... BACKFILL=1)")
         log.info("backfill of %s (the published night %s stays published; no emails)", night.as_of, published)
         night = night.with_(backfill=True)
+    if cfg.export_source.kind == "database" and not params.get("export_dir"):
+        pulled = sources.pull_database(cfg, night.as_of)
+        log.info("as-of %s: the student system's database %s read into %s", night.as_of,
+                 cfg.export_source.conn_id, pulled)
     folder = sources.find_export(cfg, night.as_of, params.get("export_dir"))
     log.info("as-of %s: export folder %s", night.as_of, folder)
     sources.warnings_file(cfg, night.as_of).unlink(missing_ok=True)   # this run says its own

@@ -1,0 +1,131 @@
+"""The student system's database as the export's source: real PostgreSQL and MariaDB on 127.0.0.1,
+seeded from the demo generator's export; the night read from either gives exactly the
+exceptions of the night read from the files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import uuid
+
+import pytest
+from builder import AS_OF
+from conftest import run_night_in_process
+
+from iepwatch.contract import DATE, TABLES
+
+STUDENTS = 200
+PG = "host=127.0.0.1 user=postgres dbname=test"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from iepwatch.demo import generate
+
+    folder = tmp_path_factory.mktemp("demo-export")
+    generate(folder, students=STUDENTS, as_of=AS_OF)
+    return folder
+
+
+def tables(folder):
+    """(table, its columns as the file has them, their SQL definition, the file) of every file of the
+    export: dates typed DATE, the rest TEXT, as a student system's tables would hold them."""
+    for t in TABLES:
+        path = folder / t.file
+        if path.exists():
+            with path.open(newline="", encoding="utf-8") as f:
+                header = next(csv.reader(f))
+            yield t.name, header, ", ".join(f"{c} {'DATE' if t.columns[c] == DATE else 'TEXT'}" for c in header), path
+
+
+def seed_postgres(schema: str, folder) -> str:
+    import psycopg
+
+    with psycopg.connect(PG, autocommit=True) as c:
+        c.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        c.execute(f"CREATE SCHEMA {schema}")
+        for name, _, ddl, path in tables(folder):
+            c.execute(f"CREATE TABLE {schema}.{name} ({ddl})")
+            with c.cursor().copy(f"COPY {schema}.{name} FROM STDIN (FORMAT csv, HEADER true)") as copy:
+                copy.write(path.read_bytes())
+    return "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def seed_mariadb(database: str, folder) -> str:
+    import pymysql
+
+    m = pymysql.connect(host="127.0.0.1", user="root", autocommit=True)
+    try:
+        cur = m.cursor()
+        cur.execute(f"DROP DATABASE IF EXISTS {database}")
+        cur.execute(f"CREATE DATABASE {database} CHARACTER SET utf8mb4")
+        for name, header, ddl, path in tables(folder):
+            cur.execute(f"CREATE TABLE {database}.{name} ({ddl})")
+            with path.open(newline="", encoding="utf-8") as f:
+                rows = [[v if v != "" else None for v in r] for r in list(csv.reader(f))[1:]]
+            cur.executemany(f"INSERT INTO {database}.{name} VALUES ({', '.join(['%s'] * len(header))})", rows)
+    finally:
+        m.close()
+    return f"mysql://root@127.0.0.1:3306/{database}"
+
+
+def drop(kind: str, name: str) -> None:
+    if kind == "postgresql":
+        import psycopg
+
+        with psycopg.connect(PG, autocommit=True) as c:
+            c.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+    else:
+        import pymysql
+
+        m = pymysql.connect(host="127.0.0.1", user="root", autocommit=True)
+        m.cursor().execute(f"DROP DATABASE IF EXISTS {name}")
+        m.close()
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mysql"])
+def test_a_night_read_from_the_student_systems_database_equals_the_night_from_its_files(
+        kind, demo, data_dir, settings, monkeypatch, tmp_path):
+    name = f"sis_{uuid.uuid4().hex[:8]}"
+    uri = seed_postgres(name, demo) if kind == "postgresql" else seed_mariadb(name, demo)
+    try:
+        run_night_in_process(demo, AS_OF)
+        from_files = (data_dir / "runs" / str(AS_OF) / "exceptions.csv").read_bytes()
+        other = tmp_path / "from-database"
+        monkeypatch.setenv("IEPWATCH_DATA_DIR", str(other))
+        monkeypatch.setenv("AIRFLOW_CONN_SIS", uri)
+        settings({"export_source": {"kind": "database", "conn_id": "sis",
+                                    **({"schema": name} if kind == "postgresql" else {})}})
+        run_night_in_process(None, AS_OF)
+        assert (other / "runs" / str(AS_OF) / "exceptions.csv").read_bytes() == from_files
+        pulled = other / "exports" / str(AS_OF)
+        marker = json.loads((pulled / "export_complete.json").read_text())
+        assert marker["files"]["students.csv"]["rows"] == STUDENTS and marker["source"] == "database sis"
+        archived = next((other / "landing" / str(AS_OF)).iterdir())   # kept as files, with their checksums
+        assert (archived / "students.csv").read_bytes() == (pulled / "students.csv").read_bytes()
+    finally:
+        drop(kind, name)
+
+
+def test_a_missing_table_or_connection_is_named(demo, data_dir, settings, monkeypatch):
+    from iepwatch.config import ConfigError, load_config
+    from iepwatch.errors import DataError
+    from iepwatch.sources import pull_database
+
+    name = f"sis_{uuid.uuid4().hex[:8]}"
+    uri = seed_postgres(name, demo)
+    try:
+        import psycopg
+
+        with psycopg.connect(PG, autocommit=True) as c:
+            c.execute(f"DROP TABLE {name}.meetings")
+        settings({"export_source": {"kind": "database", "conn_id": "sis_missing", "schema": name}})
+        with pytest.raises(ConfigError, match="sis_missing"):
+            pull_database(load_config(), AS_OF)
+        monkeypatch.setenv("AIRFLOW_CONN_SIS_MISSING", uri)
+        with pytest.raises(DataError, match=rf"no table {name}\.meetings"):
+            pull_database(load_config(), AS_OF)
+        assert not (data_dir / "exports").exists() or not list((data_dir / "exports").iterdir()), \
+            "nothing half-written"
+    finally:
+        drop("postgresql", name)
