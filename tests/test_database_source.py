@@ -29,7 +29,7 @@ def demo(tmp_path_factory):
 
 def tables(folder):
     """(table, its columns as the file has them, their SQL definition, the file) of every file of the
-    export: dates typed DATE, the rest TEXT, as a student system's tables would hold them."""
+    export: dates typed DATE, the rest TEXT (as demo.load_into_postgres does for PostgreSQL)."""
     for t in TABLES:
         path = folder / t.file
         if path.exists():
@@ -39,15 +39,9 @@ def tables(folder):
 
 
 def seed_postgres(schema: str, folder) -> str:
-    import psycopg
+    from iepwatch.demo import load_into_postgres
 
-    with psycopg.connect(PG, autocommit=True) as c:
-        c.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        c.execute(f"CREATE SCHEMA {schema}")
-        for name, _, ddl, path in tables(folder):
-            c.execute(f"CREATE TABLE {schema}.{name} ({ddl})")
-            with c.cursor().copy(f"COPY {schema}.{name} FROM STDIN (FORMAT csv, HEADER true)") as copy:
-                copy.write(path.read_bytes())
+    load_into_postgres(folder, PG, schema)
     return "postgresql://postgres@127.0.0.1:5432/test"
 
 

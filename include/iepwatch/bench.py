@@ -97,6 +97,40 @@ def task(name: str, night: dict | None, export: Path, as_of: date, arg: str | No
     return {"seconds": seconds, "peak_mb": _peak_mb(), "out": out.serialize() if isinstance(out, Night) else out}
 
 
+PG_DSN = os.environ.get("IEPWATCH_BENCH_PG", "host=127.0.0.1 user=postgres dbname=test")
+
+
+def database_read(export: Path) -> dict:
+    """(Child process.) The export as a student system's PostgreSQL database (loaded first, not
+    timed), then read back by the night's database source (export_source: database), timed."""
+    import tempfile
+    from urllib.parse import quote
+
+    import psycopg
+
+    from iepwatch.config import load_config
+    from iepwatch.demo import load_into_postgres
+    from iepwatch.sources import pull_database
+
+    schema = "iepwatch_bench_sis"
+    load_into_postgres(export, PG_DSN, schema)
+    params = dict(p.split("=", 1) for p in PG_DSN.split())
+    os.environ["AIRFLOW_CONN_IEPWATCH_BENCH_SIS"] = (
+        f"postgresql://{quote(params.get('user', ''))}@{params.get('host', '127.0.0.1')}:{params.get('port', 5432)}"
+        f"/{params.get('dbname', '')}")
+    try:
+        with tempfile.TemporaryDirectory() as data:
+            os.environ["IEPWATCH_DATA_DIR"] = data   # (a child process of its own)
+            cfg = load_config(overrides={"export_source": {
+                "kind": "database", "conn_id": "iepwatch_bench_sis", "schema": schema}})
+            t = time.perf_counter()
+            pull_database(cfg, DEMO_AS_OF)
+            return {"seconds": time.perf_counter() - t, "peak_mb": _peak_mb()}
+    finally:
+        with psycopg.connect(PG_DSN, autocommit=True) as c:
+            c.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
 def rules_stage(pack: str) -> dict:
     """(Child process.) The rules stage on the night's warehouse under ``pack``."""
     from iepwatch import rules, warehouse
@@ -159,6 +193,10 @@ def night(students: int, root: Path, as_of: date = DEMO_AS_OF) -> None:
     finally:
         catcher.terminate()
         catcher.wait()
+    try:
+        db = _child("--database", str(export), env=env)["seconds"]
+    except RuntimeError as e:   # no PostgreSQL here: said, not hidden
+        db, db_error = None, str(e).splitlines()[-1][:120]
     fed = [_child("--rules", "federal", env=env)["seconds"] for _ in range(2)]
     tx = [_child("--rules", "texas", env=env)["seconds"] for _ in range(2)]
 
@@ -176,6 +214,11 @@ def night(students: int, root: Path, as_of: date = DEMO_AS_OF) -> None:
     print(f"  {'floor: one SQL pass (3 federal deadlines)':<40} {fl['pass']:8.2f}")
     print(f"  {'load + rules (archive .. evaluate_rules)':<40} {load_rules:8.2f}"
           f"  = {load_rules / bare:.1f}x the floor ({bare:.2f} s; target <= 2x)")
+    if db is not None:
+        print(f"  {'read from PostgreSQL (export_source)':<40} {db:8.2f}"
+              f"  = {db / fl['read']:.1f}x the bare read_csv of the same export (target <= 2x)")
+    else:
+        print(f"  {'read from PostgreSQL (export_source)':<40} skipped: {db_error}")
     print(f"  {'rules stage, federal (best of 2)':<40} {min(fed):8.2f}")
     print(f"  {'rules stage, texas pack (best of 2)':<40} {min(tx):8.2f}"
           f"  = {min(tx) / min(fed):.2f}x federal (target <= 1.25x)")
@@ -189,12 +232,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--floor", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--task", help=argparse.SUPPRESS)
     ap.add_argument("--rules", help=argparse.SUPPRESS)
+    ap.add_argument("--database", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--export", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--night", type=json.loads, help=argparse.SUPPRESS)
     ap.add_argument("--arg", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.floor or args.task or args.rules:   # a child: print the figures as JSON on the last line
+    if args.floor or args.task or args.rules or args.database:   # a child: the figures as JSON on the last line
         out = floor(args.floor, DEMO_AS_OF) if args.floor else rules_stage(args.rules) if args.rules else \
+            database_read(args.database) if args.database else \
             task(args.task, args.night, args.export, DEMO_AS_OF, args.arg)
         print(json.dumps(out, default=str))
         return
