@@ -18,6 +18,18 @@ STUDENTS = 200
 PG = "host=127.0.0.1 user=postgres dbname=test"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def servers():
+    """PostgreSQL (5432) and MariaDB (3306) on 127.0.0.1, as on the development machines and in CI."""
+    import socket
+
+    for port, name in ((5432, "PostgreSQL"), (3306, "MariaDB")):
+        with socket.socket() as s:
+            s.settimeout(2)
+            if s.connect_ex(("127.0.0.1", port)) != 0:
+                pytest.skip(f"{name} is not listening on 127.0.0.1:{port}")
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     from iepwatch.demo import generate
