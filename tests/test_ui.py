@@ -140,20 +140,21 @@ def test_run_health_names_a_failed_night_and_a_stale_one(data_dir):
     runs = [{"dag_id": "iep_nightly", "as_of": str(AS_OF), "state": "failed", "end_date": finished,
              "failed_tasks": ["send_coordinator_emails"]}]
     # the schedule is 02:00 Los Angeles with a 06:00 deadline: on the 27th at 07:00 local the 27th is due
-    h = dashboard.health(cfg, runs, datetime(2026, 11, 27, 15, 0, tzinfo=UTC))
+    (latest,) = dashboard.summaries(cfg, 1)
+    h = dashboard.health(cfg, runs, datetime(2026, 11, 27, 15, 0, tzinfo=UTC), latest)
     assert h.expected == str(AS_OF) and h.stale and not h.ok
     assert h.failed_tasks == ["send_coordinator_emails"] and h.quarantined == 2 and h.emails["failed"] == 1
     assert h.finished == "2026-11-27 02:30 PST"
     # at 05:00 local the 27th's night may still be running: yesterday's is what is expected
-    early = dashboard.health(cfg, runs, datetime(2026, 11, 27, 13, 0, tzinfo=UTC))
+    early = dashboard.health(cfg, runs, datetime(2026, 11, 27, 13, 0, tzinfo=UTC), latest)
     assert early.expected == "2026-11-26"
     ok = dashboard.health(cfg, [{**runs[0], "state": "success", "failed_tasks": []}],
-                          datetime(2026, 11, 27, 15, 0, tzinfo=UTC))
+                          datetime(2026, 11, 27, 15, 0, tzinfo=UTC), latest)
     assert not ok.stale and not ok.ok, "a night with a failed email is not healthy"
     (run / "emails.json").write_text(json.dumps({"sent": 4, "failed": 0, "failed_ids": [], "already_sent": 0,
                                                  "nothing_to_report": 0}))
     assert dashboard.health(cfg, [{**runs[0], "state": "success", "failed_tasks": []}],
-                            datetime(2026, 11, 27, 15, 0, tzinfo=UTC)).ok
+                            datetime(2026, 11, 27, 15, 0, tzinfo=UTC), latest).ok
 
 
 def test_the_page_shows_red_when_stale(data_dir):

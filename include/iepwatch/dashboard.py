@@ -12,9 +12,10 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from iepwatch import statuses
 from iepwatch.config import Config
 from iepwatch.rules import EXCEPTION_COLUMNS
-from iepwatch.statuses import NAMES, STATUSES
+from iepwatch.statuses import NAMES
 
 KIND_GROUPS = (("timeline", "Timelines"), ("meeting", "Meetings: team and notice"), ("plan", "The IEP itself"))
 FILTERS = ("school", "rule", "status", "severity", "case_manager", "new_since")
@@ -101,14 +102,14 @@ class Health:
                 and not (self.emails or {}).get("failed"))
 
 
-def health(cfg: Config, runs: list[dict], now: datetime) -> Health:
-    """``runs``: Airflow's runs of both DAGs (dag_id, as_of, state, end_date, failed_tasks), any order."""
+def health(cfg: Config, runs: list[dict], now: datetime, latest: dict | None) -> Health:
+    """``runs``: Airflow's runs of both DAGs (dag_id, as_of, state, end_date, failed_tasks), any order;
+    ``latest``: the newest night's summary.json (None before the first night)."""
     tz = ZoneInfo(cfg.district.timezone)
     nightly = sorted((r for r in runs if r["dag_id"] == "iep_nightly"), key=lambda r: r["as_of"])
-    files = summaries(cfg, 1)
     h = Health(expected=expected_as_of(cfg, now).isoformat())
     last = nightly[-1] if nightly else None
-    h.as_of = last["as_of"] if last else (files[-1]["as_of"] if files else None)
+    h.as_of = last["as_of"] if last else (latest["as_of"] if latest else None)
     successes = [r["as_of"] for r in nightly if r["state"] == "success"]
     h.last_success = successes[-1] if successes else None
     if last:
@@ -120,8 +121,8 @@ def health(cfg: Config, runs: list[dict], now: datetime) -> Health:
         h.quarantined = quarantined(cfg, h.as_of)
         h.emails = _json(cfg.data_dir / "runs" / h.as_of / "emails.json")
         h.extracts = extracts(cfg, h.as_of)
-    if files:
-        h.warnings, h.warnings_as_of = files[-1].get("warnings", []), files[-1]["as_of"]
+    if latest:
+        h.warnings, h.warnings_as_of = latest.get("warnings", []), latest["as_of"]
     return h
 
 
@@ -137,15 +138,17 @@ def rule_groups(cfg: Config) -> list[tuple[str, list[dict]]]:
 
 
 def counts(summary: dict) -> dict:
-    """Exceptions of a night by school, then rule, then status; plus totals per school and status."""
+    """Exceptions of a night by status: per school, per rule (the district's), and the district's."""
     schools: dict[str, dict] = {}
+    rules: dict[str, dict[str, int]] = {}
     for c in summary["counts"]:
-        s = schools.setdefault(c["school_id"], {"name": c["school_name"] or c["school_id"], "rules": {},
+        s = schools.setdefault(c["school_id"], {"name": c["school_name"] or c["school_id"],
                                                 "total": dict.fromkeys(NAMES, 0)})
-        s["rules"].setdefault(c["rule_id"], dict.fromkeys(NAMES, 0))[c["status"]] += c["n"]
         s["total"][c["status"]] += c["n"]
+        rules.setdefault(c["rule_id"], dict.fromkeys(NAMES, 0))[c["status"]] += c["n"]
     district = {st: sum(s["total"][st] for s in schools.values()) for st in NAMES}
-    return {"schools": dict(sorted(schools.items(), key=lambda kv: kv[1]["name"])), "district": district}
+    return {"schools": dict(sorted(schools.items(), key=lambda kv: kv[1]["name"])), "rules": rules,
+            "district": district}
 
 
 def trends(nights: list[dict]) -> dict:
@@ -214,7 +217,7 @@ def exception_rows(cfg: Config, as_of: str, filters: dict[str, str], sort: str =
     if filters.get("new_since"):
         where.append("first_detected_on >= CAST(? AS DATE)")
         params.append(filters["new_since"])
-    rank = "CASE status " + " ".join(f"WHEN '{s.name}' THEN {i}" for i, s in enumerate(STATUSES)) + " END"
+    rank = statuses.rank_sql("status")
     types = {c: "DATE" for c in ("as_of", "due_date", "event_date", "first_detected_on")} | {"days_overdue": "INTEGER"}
     columns = "{" + ", ".join(f"'{c}': '{types.get(c, 'VARCHAR')}'" for c in EXCEPTION_COLUMNS) + "}"
     base = (f"FROM (SELECT *, {rank} AS status_rank FROM read_csv(?, header = true, columns = {columns})) "

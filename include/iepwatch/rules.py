@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from iepwatch.config import Config
+from iepwatch.files import write_json
 from iepwatch.night import school_year_start
 from iepwatch.warehouse import literal, sql, transaction
 from iepwatch.warehouse import rows as dict_rows
@@ -156,7 +157,4 @@ def write_summary(con, as_of: date, path: Path, warnings: list[str], src: str = 
                "resolved": [{"school_id": r[0], "n": r[1]} for r in resolved],
                "lookahead": dict_rows(con, sql("summary_lookahead", as_of=as_of.isoformat(), src=src,
                                                windows=LOOKAHEAD_DAYS))}
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_json(path, summary)

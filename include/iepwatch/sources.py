@@ -277,12 +277,7 @@ def pull_database(cfg: Config, as_of: date) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    (tmp / MARKER).write_text(json.dumps({"files": marker, "source": f"database {src.conn_id}"}, indent=1,
-                                         sort_keys=True) + "\n")
-    old = folder.with_name(f".{folder.name}.replaced")
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        os.rename(folder, old)
-    os.rename(tmp, folder)
-    shutil.rmtree(old, ignore_errors=True)
-    return folder
+    from iepwatch.files import replace_folder, write_json
+
+    write_json(tmp / MARKER, {"files": marker, "source": f"database {src.conn_id}"})   # last: the export is whole
+    return replace_folder(tmp, folder)

@@ -23,6 +23,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from iepwatch.config import Config, load_config
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")   # an as-of date in a path or a filter: checked before it is used
 COLORS = {"overdue": "#cf222e", "due_soon": "#bc4c00", "late": "#8250df", "violation": "#6639ba",
           "warning": "#6e7781", "exempt": "#1a7f37"}
 
@@ -102,7 +103,7 @@ def _night(cfg: Config, as_of: str | None) -> str:
         if not nights:
             raise HTTPException(status_code=404, detail="no night has been processed yet")
         return nights[-1]
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", as_of) or not (cfg.data_dir / "runs" / as_of).is_dir():
+    if not DATE.fullmatch(as_of) or not (cfg.data_dir / "runs" / as_of).is_dir():
         raise HTTPException(status_code=404, detail="no such night")
     return as_of
 
@@ -147,9 +148,9 @@ def index(user: User) -> str:
         runs, airflow_error = airflow_runs(), None
     except Exception as e:  # noqa: BLE001 - the page still shows what the files say
         runs, airflow_error = [], type(e).__name__
-    h = dashboard.health(cfg, runs, datetime.now(UTC))
     nights = dashboard.summaries(cfg, cfg.ui.trend_nights)
     summary = nights[-1] if nights else None
+    h = dashboard.health(cfg, runs, datetime.now(UTC), summary)
     level = {n: d.student_level for n, d in definitions(cfg).items()}
     extracts = [{**m, "student_level": level.get(m["report"], True)} for m in dashboard.extracts(cfg)][:30]
     from iepwatch.extracts import history
@@ -159,12 +160,8 @@ def index(user: User) -> str:
            "statuses": STATUSES, "colors": COLORS, "generations": gens, "student_level": level,
            "submit_allowed": submit_allowed(user, cfg)}
     if summary:
-        by_rule: dict[str, dict] = {}
-        for c in summary["counts"]:
-            by_rule.setdefault(c["rule_id"], {}).setdefault(c["status"], 0)
-            by_rule[c["rule_id"]][c["status"]] += c["n"]
         t = dashboard.trends(nights)
-        ctx |= {"c": dashboard.counts(summary), "groups": dashboard.rule_groups(cfg), "by_rule": by_rule, "t": t,
+        ctx |= {"c": dashboard.counts(summary), "groups": dashboard.rule_groups(cfg), "t": t,
                 "charts": {"district": dashboard.chart({k: t["district"][k] for k in ("overdue", "due_soon")})},
                 "la": dashboard.lookahead(summary)}
     return _page("page.html.j2", user, cfg, **ctx)
@@ -181,7 +178,7 @@ def exceptions(request: Request, user: User, as_of: str | None = None, sort: str
     _require_students(user, cfg)
     as_of = _night(cfg, as_of)
     filters = {k: v for k in dashboard.FILTERS if (v := request.query_params.get(k))}
-    if filters.get("new_since") and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", filters["new_since"]):
+    if filters.get("new_since") and not DATE.fullmatch(filters["new_since"]):
         raise HTTPException(status_code=422, detail="new_since: a date YYYY-MM-DD")
     sort = sort if sort in dashboard.SORTS else "urgency"
     total, rows, by_rule = dashboard.exception_rows(cfg, as_of, filters, sort)
@@ -241,12 +238,12 @@ def _generation(cfg: Config, report: str, as_of: str, n: int) -> Path:
     from iepwatch.extracts import history
     from iepwatch.extracts.engine import definitions
 
-    if report not in definitions(cfg) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", as_of) or not 0 < n < 1000:
+    if report not in definitions(cfg) or not DATE.fullmatch(as_of) or not 0 < n < 1000:
         raise HTTPException(status_code=404)
-    folder = cfg.paths.extracts_dir / report / history.GENERATIONS / as_of / f"{n:03d}"
-    if not (folder / "generation.json").is_file():
+    kept = history.folder(cfg.paths.extracts_dir / report, as_of, n)
+    if not (kept / "generation.json").is_file():
         raise HTTPException(status_code=404)
-    return folder
+    return kept
 
 
 @app.get("/generations/{report}/{as_of}/{n}/{name}")
@@ -276,9 +273,9 @@ def submit(request: Request, report: str, as_of: str, n: int, user: User) -> Red
     origin = request.headers.get("origin") or request.headers.get("referer") or ""
     if not origin.startswith(f"{request.url.scheme}://{request.url.netloc}"):
         raise HTTPException(status_code=403, detail="a submission is marked from the iepwatch page only")
-    folder = _generation(cfg, report, as_of, n)
+    _generation(cfg, report, as_of, n)   # checked: 404 unless it exists
     at = datetime.now(UTC).isoformat(timespec="seconds")   # when a person marked it: the clock is the fact
-    mark = history.mark_submitted(folder.parents[2], as_of, n, _name(user), at)
+    mark = history.mark_submitted(cfg.paths.extracts_dir / report, as_of, n, _name(user), at)
     _audit(user, "iepwatch.extract_submitted", {"report": report, "as_of": as_of, "generation": n, "by": mark["by"]})
     return RedirectResponse(url=str(request.url_for("index")) + "#history", status_code=303)
 

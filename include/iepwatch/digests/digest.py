@@ -262,7 +262,7 @@ def render(digest: Digest, cfg: Config) -> dict:
     if digest.due:
         attachments.append(Attachment(f"{digest.file_stem}-due.ics", "text/calendar; method=PUBLISH",
                                       calendar(digest, digest.due)))
-    ctx = {"d": digest, "sections": SECTIONS, "attachments": attachments}
+    ctx = {"d": digest, "sections": SECTIONS}
     subject = plain(" ".join(_env(cfg.email.templates_dir, False).get_template("subject.txt.j2").render(**ctx).split()),
                     SUBJECT_MAX)
     text = _env(cfg.email.templates_dir, False).get_template("digest.txt.j2").render(**ctx)

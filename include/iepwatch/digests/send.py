@@ -198,14 +198,10 @@ def check_connection(conn_id: str) -> None:
 def write_report(path, as_of: date, summary: dict[str, list[str]]) -> None:
     """The night's sending, for the data team's page: counts per outcome and the staff ids that
     failed (no addresses, no students), written atomically even when the task then fails."""
-    import json
-    import os
+    from iepwatch.files import write_json
 
-    report = {"as_of": as_of.isoformat(), **{k: len(v) for k, v in summary.items()}, "failed_ids": summary["failed"]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_json(path, {"as_of": as_of.isoformat(), **{k: len(v) for k, v in summary.items()},
+                      "failed_ids": summary["failed"]})
 
 
 def send_all(con, cfg: Config, as_of: date) -> dict:

@@ -17,7 +17,6 @@ and the file name. Adding a state format is adding a definition.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import yaml
 from iepwatch.config import Config
 from iepwatch.contract import DIRECTION_OVERRIDES
 from iepwatch.errors import DataError, lines_phrase
+from iepwatch.files import replace_folder
 from iepwatch.sources import sha256_file
 from iepwatch.warehouse import literal, quote, sql
 
@@ -255,7 +255,7 @@ def publish(con, cfg: Config, as_of: date, d: Definition) -> Path:
                         "(a value from the export reached it; district_code must be digits)")
     base = cfg.paths.extracts_dir / d.name
     base.mkdir(parents=True, exist_ok=True)
-    target, incoming, previous = base / as_of.isoformat(), base / f".{as_of}.incoming", base / f".{as_of}.previous"
+    target, incoming = base / as_of.isoformat(), base / f".{as_of}.incoming"
     shutil.rmtree(incoming, ignore_errors=True)
     incoming.mkdir()
     with (incoming / name).open("wb") as out:
@@ -274,9 +274,4 @@ def publish(con, cfg: Config, as_of: date, d: Definition) -> Path:
     from iepwatch.extracts import history
 
     history.record(d, base, as_of, incoming, name)   # kept for good, with its changes, before it is served
-    shutil.rmtree(previous, ignore_errors=True)
-    if target.exists():
-        os.rename(target, previous)
-    os.rename(incoming, target)
-    shutil.rmtree(previous, ignore_errors=True)
-    return target
+    return replace_folder(incoming, target)

@@ -24,6 +24,11 @@ GENERATIONS = ".generations"
 CHANGES = "changes.csv"
 
 
+def folder(base: Path, as_of: str, number: int) -> Path:
+    """Where generation ``number`` of a format (``extracts/<format>``) for ``as_of`` is kept."""
+    return base / GENERATIONS / as_of / f"{number:03d}"
+
+
 def _folders(base: Path) -> list[tuple[str, int, Path]]:
     """Every generation of a format, oldest first: (as-of, number, folder)."""
     out = []
@@ -62,8 +67,8 @@ def record(d, base: Path, as_of: date, incoming: Path, name: str) -> dict:
     number = (same_night[-1][1] + 1) if same_night else 1
     before = [g for g in everything if (g[0], g[1]) < (as_of.isoformat(), number)]
     previous = json.loads((before[-1][2] / "generation.json").read_text()) if before else None
-    folder = base / GENERATIONS / as_of.isoformat() / f"{number:03d}"
-    tmp = folder.with_name(f".{folder.name}.tmp")
+    kept = folder(base, as_of.isoformat(), number)
+    tmp = kept.with_name(f".{kept.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for f in (name, "manifest.json"):
@@ -73,7 +78,7 @@ def record(d, base: Path, as_of: date, incoming: Path, name: str) -> dict:
          "previous": {"as_of": previous["as_of"], "generation": previous["generation"]} if previous else None,
          "key": key_fields(d), **counts}
     (tmp / "generation.json").write_text(json.dumps(g, indent=2, sort_keys=True) + "\n")
-    os.rename(tmp, folder)
+    os.rename(tmp, kept)   # a new folder: a generation is never replaced
     return g
 
 
@@ -111,7 +116,7 @@ def changes(d, old: Path | None, new: Path, out: Path) -> dict:
             con.execute("CREATE TABLE old AS SELECT * FROM new WHERE false")
         on = " AND ".join(f"o.{quote(k)} IS NOT DISTINCT FROM n.{quote(k)}" for k in key)
         keys = ", ".join(f"coalesce(n.{quote(k)}, o.{quote(k)}) AS {quote(k)}" for k in key)
-        diff = " || ".join(f"CASE WHEN o.{quote(c)} IS DISTINCT FROM n.{quote(c)} THEN {c!r} || ' ' ELSE '' END"
+        diff = " || ".join(f"CASE WHEN o.{quote(c)} IS DISTINCT FROM n.{quote(c)} THEN {literal(c)} || ' ' ELSE '' END"
                            for c in others) or "''"
         con.execute(f"""CREATE TABLE diff AS
             SELECT {keys},
@@ -130,12 +135,12 @@ def changes(d, old: Path | None, new: Path, out: Path) -> dict:
 def mark_submitted(base: Path, as_of: str, number: int, by: str, at: str) -> dict:
     """Mark a generation as submitted to the state (by whom, when). It stays forever; marking it
     again keeps the first mark."""
-    folder = base / GENERATIONS / as_of / f"{number:03d}"
-    if not (folder / "generation.json").is_file():
-        raise FileNotFoundError(folder)
-    marker = folder / "SUBMITTED.json"
+    from iepwatch.files import write_json
+
+    kept = folder(base, as_of, number)
+    if not (kept / "generation.json").is_file():
+        raise FileNotFoundError(kept)
+    marker = kept / "SUBMITTED.json"
     if not marker.exists():
-        tmp = folder / ".SUBMITTED.json.tmp"
-        tmp.write_text(json.dumps({"by": by, "at": at}, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, marker)
+        write_json(marker, {"by": by, "at": at}, indent=2)
     return json.loads(marker.read_text())
