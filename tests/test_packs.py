@@ -346,3 +346,29 @@ def test_the_email_and_the_state_summary_use_the_packs_rules(district, evaluate,
     with name.open(newline="") as f:
         district_row = next(r for r in csv.DictReader(f) if r["level"] == "district")
     assert district_row["initial_evaluations_overdue"] == "1", "Indicator 11 counts the pack's initial timeline"
+
+
+def test_indicator_b11_judges_against_the_packs_timeline(district, evaluate, data_dir):
+    """Under Illinois (60 school days), a child whose consent was 2026-09-15 is not yet due on
+    2026-11-27 (the federal 60 days ended 2026-11-14): pending, in neither (a) nor (b)."""
+    import csv
+    import io
+
+    from iepwatch import warehouse
+    from iepwatch.config import load_config
+    from iepwatch.extracts import engine
+
+    add_calendar(district)
+    consent = date(2026, 9, 15)
+    child = referred(district, consent)
+    (row,) = night(evaluate, district, "illinois").evaluated("IL_INITIAL_60_SCHOOL_DAYS", child)
+    due = nth_after(consent, 60, lambda d: d in school_days())
+    assert row["due_date"] == due and due > date(2026, 11, 27) > consent + timedelta(days=60)
+    cfg = load_config(overrides={"rules": {"state_pack": "illinois"}})
+    d = engine.definitions(cfg)["indicator_b11_detail"]
+    with warehouse.connect(cfg) as con:
+        engine.build(con, cfg, date(2026, 11, 27), d)
+        folder = engine.publish(con, cfg, date(2026, 11, 27), d)
+    (detail,) = csv.DictReader(io.StringIO((folder / "indicator_b11_detail_2026-11-27.csv").read_text()))
+    assert (detail["student_id"], detail["due_date"], detail["category"], detail["in_a"]) == \
+        (child, due.isoformat(), "pending", "N")
