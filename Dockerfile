@@ -18,4 +18,5 @@ COPY --chown=airflow:0 include /opt/airflow/include
 COPY --chown=airflow:0 expectations /opt/airflow/expectations
 COPY --chown=airflow:0 dags /opt/airflow/dags
 COPY --chown=airflow:0 plugins /opt/airflow/plugins
-COPY --chown=airflow:0 iepwatch.yaml pools.json /opt/airflow/
+COPY --chown=airflow:0 iepwatch.yaml /opt/airflow/
+COPY --chown=airflow:0 deploy /opt/airflow/deploy

@@ -13,7 +13,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 export PYTHONPATH := $(CURDIR)/include
 CLI := $(PY) -m iepwatch.cli
 
-.PHONY: help venv demo nightly airflow stop email-preview test test-fast lint bench clean
+.PHONY: help venv demo nightly airflow stop cluster cluster-stop email-preview test test-fast lint bench clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -22,7 +22,7 @@ $(UV):
 	python3 -m venv $(CURDIR)/.tools && $(CURDIR)/.tools/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
 
 .venv/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --quiet && touch $@
+	$(UV) sync --frozen --quiet --extra deploy && touch $@
 
 ASSETS := $(CURDIR)/include/iepwatch/quality/assets
 $(ASSETS)/node_modules/.synced: $(ASSETS)/package.json $(ASSETS)/package-lock.json
@@ -34,14 +34,20 @@ venv: .venv/.synced $(ASSETS)/node_modules/.synced ## the virtual environment fr
 demo: venv ## set up, generate the demo district and run its night (DEMO_PACK=texas, DEMO_SMTP_PORT=0, ...)
 	$(CLI) demo --date $(DEMO_DATE) --students $(DEMO_STUDENTS) --smtp-port $(DEMO_SMTP_PORT) --pack $(DEMO_PACK)
 
-nightly: venv ## run both DAGs for one night: make nightly DATE=YYYY-MM-DD [EXPORT=/path] [ALLOW_SHRINK=1] [BACKFILL=1]
-	$(CLI) night --date $(DATE) $(if $(EXPORT),--export $(EXPORT)) $(if $(ALLOW_SHRINK),--allow-shrink) $(if $(BACKFILL),--backfill)
+nightly: venv ## run both DAGs for one night: make nightly DATE=YYYY-MM-DD [EXPORT=/path] [ALLOW_SHRINK=1] [BACKFILL=1] [DISTRICT=id]
+	$(CLI) night --date $(DATE) $(if $(EXPORT),--export $(EXPORT)) $(if $(ALLOW_SHRINK),--allow-shrink) $(if $(BACKFILL),--backfill) $(if $(DISTRICT),--district $(DISTRICT))
 
 airflow: venv ## the Airflow UI on 127.0.0.1:$(AIRFLOW_PORT) with the iepwatch page
 	$(CLI) airflow start --port $(AIRFLOW_PORT)
 
 stop: venv ## stop the Airflow UI
 	$(CLI) airflow stop
+
+cluster: venv ## a real deployment here: PostgreSQL metadata, Celery (Redis), 2 workers, each component its own process
+	$(CLI) cluster start
+
+cluster-stop: venv ## stop what make cluster started
+	$(CLI) cluster stop
 
 email-preview: venv ## the first demo email rendered to PNG (needs chromium)
 	$(CLI) email-preview --date $(DEMO_DATE)

@@ -1,22 +1,22 @@
 """iep_nightly: the student-system export into DuckDB behind a Great Expectations gate, the rules,
-the coordinators' digests. Wiring only: each task is a function of ``iepwatch.tasks.iep_nightly``."""
+the coordinators' digests. Wiring only: each task is a function of ``iepwatch.tasks.iep_nightly``.
+
+One DAG per district: ``iep_nightly`` for a single district, ``iep_nightly__<id>`` for each
+district of a deployment file (``IEPWATCH_DEPLOYMENT``; see ``iepwatch.deployment``)."""
 
 from __future__ import annotations
 
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
-from iepwatch import alerts
-from iepwatch.assets import COMPLIANCE, CORE_TABLES
-from iepwatch.config import load_config
+from iepwatch import alerts, assets, deployment
+from iepwatch.config import Config
 from iepwatch.tasks import iep_nightly as t
 
-CFG = load_config()
+DOC = """
+### IEP compliance, nightly ({cfg.district.name})
 
-DOC = f"""
-### IEP compliance, nightly ({CFG.district.name})
-
-Runs at `{CFG.district.schedule}` ({CFG.district.timezone}). The **as-of date** is the run's logical
+Runs at `{cfg.district.schedule}` ({cfg.district.timezone}). The **as-of date** is the run's logical
 date in that time zone; every rule is evaluated as of it, never the wall clock. Each task hands the
 next one the night (as-of date, export id, load slot) through XCom; no student data.
 
@@ -25,12 +25,12 @@ next one the night (as-of date, export id, load slot) through XCom; no student d
 3. `load_staging` — each CSV into a free DuckDB load slot (DuckDB's CSV reader)
 4. `validate_export` — the gate: primary keys, then the ingest suites (`expectations/ingest`)
    compiled to DuckDB; bad rows to `quarantine.rows` (and `runs/<as-of>/quarantine.csv`)
-5. `publish_core` — all `core` views swapped in one transaction; emits `{CORE_TABLES.name}`
+5. `publish_core` — all `core` views swapped in one transaction; emits `{core.name}`
 6. `evaluate_rules` — every compliance rule as of the as-of date (`facts.*`, `facts.rule_results`)
 7. `build_exceptions` — `compliance.exceptions` (first_detected_on kept across nights),
-   `compliance.resolved`, `runs/<as-of>/exceptions.csv`; emits `{COMPLIANCE.name}`, which
+   `compliance.resolved`, `runs/<as-of>/exceptions.csv`; emits `{compliance.name}`, which
    schedules `state_reporting`
-8. `send_coordinator_emails` — one digest per coordinator over `{CFG.email.smtp_conn_id}`,
+8. `send_coordinator_emails` — one digest per coordinator over `{cfg.email.smtp_conn_id}`,
    each sent once per as-of date (`ops.email_sends`)
 9. `build_data_docs` — GX validates the ingest suites (must agree with the gate) and the
    compliance suite (one expectation per rule); Data Docs in `datadocs/`
@@ -41,33 +41,40 @@ The rules, inputs and outputs are explained in the repository's `docs/`.
 """
 
 
-@dag(
-    dag_id="iep_nightly",
-    schedule=CronTriggerTimetable(CFG.district.schedule, timezone=CFG.district.timezone),
-    start_date=pendulum.datetime(2026, 7, 1, tz=CFG.district.timezone),
-    catchup=False,
-    max_active_runs=1,
-    doc_md=DOC,
-    tags=["iepwatch", "compliance", "nightly"],
-    deadline=alerts.deadline_alert(CFG),  # None under dag.test() (see iepwatch.alerts)
-    params={"export_dir": Param(None, type=["null", "string"],
-                                description="Absolute path of the export folder (overrides export_root)"),
-            "backfill": Param(False, type="boolean",
-                              description="Run a night older than the published one (no emails; history recomputed)"),
-            "allow_shrink": Param(False, type="boolean",
-                                  description="Publish although a table shrank (quality.max_table_shrink_pct)")},
-    default_args=alerts.default_args(CFG),
-)
-def iep_nightly():
-    night = task(t.find_export)()
-    night = task(t.archive_export)(night)
-    night = task(t.load_staging)(night)
-    night = task(t.validate_export)(night)
-    night = task(t.publish_core, outlets=[CORE_TABLES])(night)
-    night = task(t.evaluate_rules)(night)
-    night = task(t.build_exceptions, outlets=[COMPLIANCE])(night)
-    task(t.send_coordinator_emails)(night)
-    task(t.build_data_docs)(night)
+def nightly(cfg: Config) -> None:
+    district = cfg.district_id
+    core, compliance = assets.core_tables(district), assets.compliance(district)
+
+    @dag(
+        dag_id=deployment.dag_id("iep_nightly", district),
+        schedule=CronTriggerTimetable(cfg.district.schedule, timezone=cfg.district.timezone),
+        start_date=pendulum.datetime(2026, 7, 1, tz=cfg.district.timezone),
+        catchup=False,
+        max_active_runs=1,
+        doc_md=DOC.format(cfg=cfg, core=core, compliance=compliance),
+        tags=["iepwatch", "compliance", "nightly", *([f"district:{district}"] if district else [])],
+        deadline=alerts.deadline_alert(cfg),  # None under dag.test() (see iepwatch.alerts)
+        params={"export_dir": Param(None, type=["null", "string"],
+                                    description="Absolute path of the export folder (overrides export_root)"),
+                "backfill": Param(False, type="boolean", description="Run a night older than the published one "
+                                                                     "(no emails; history recomputed)"),
+                "allow_shrink": Param(False, type="boolean",
+                                      description="Publish although a table shrank (quality.max_table_shrink_pct)")},
+        default_args=alerts.default_args(cfg),
+    )
+    def iep_nightly():
+        night = task(t.find_export)()
+        night = task(t.archive_export)(night)
+        night = task(t.load_staging)(night)
+        night = task(t.validate_export)(night)
+        night = task(t.publish_core, outlets=[core])(night)
+        night = task(t.evaluate_rules)(night)
+        night = task(t.build_exceptions, outlets=[compliance])(night)
+        task(t.send_coordinator_emails)(night)
+        task(t.build_data_docs)(night)
+
+    iep_nightly()
 
 
-iep_nightly()
+for _cfg in deployment.district_configs():
+    nightly(_cfg)

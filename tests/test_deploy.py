@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -24,12 +26,21 @@ def compose_bin() -> str:
     return str(path)
 
 
-@pytest.fixture(scope="module")
-def config(compose_bin) -> dict:
-    out = subprocess.run([compose_bin, "-f", str(ROOT / "docker-compose.yaml"), "config", "--format", "json"],
-                         capture_output=True, text=True, cwd=ROOT)
+def _resolved(compose_bin, *files: str) -> dict:
+    args = [a for f in files for a in ("-f", str(ROOT / f))]
+    out = subprocess.run([compose_bin, *args, "config", "--format", "json"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
+
+
+@pytest.fixture(scope="module")
+def config(compose_bin) -> dict:
+    return _resolved(compose_bin, "docker-compose.yaml")
+
+
+@pytest.fixture(scope="module")
+def districts_config(compose_bin) -> dict:
+    return _resolved(compose_bin, "docker-compose.yaml", "deploy/docker-compose.districts.yaml")
 
 
 def test_compose_config_is_valid(compose_bin):
@@ -66,15 +77,52 @@ def test_airflow_services_build_from_the_dockerfile_and_mount_the_project(config
     assert "_PIP_ADDITIONAL_REQUIREMENTS" not in env
 
 
-def test_airflow_init_creates_the_pools_of_the_one_pools_file(config):
-    script = " ".join(config["services"]["airflow-init"]["command"])
-    assert "airflow db migrate" in script and "airflow pools import /opt/airflow/pools.json" in script
-    mounts = {v["target"]: v for v in config["services"]["airflow-init"]["volumes"]}
-    assert mounts["/opt/airflow/pools.json"]["source"] == str(ROOT / "pools.json")
-    pools = json.loads((ROOT / "pools.json").read_text())
-    from iepwatch.config import load_config
+def test_airflow_init_creates_the_pools_the_districts_need(config):
+    script = config["services"]["airflow-init"]["command"][-1].splitlines()
+    assert script[2:5] == ["airflow db migrate", "python -m iepwatch.cli pools --out /tmp/iepwatch-pools.json",
+                           "airflow pools import /tmp/iepwatch-pools.json"]
+    out = subprocess.run([sys.executable, "-m", "iepwatch.cli", "pools"], capture_output=True, text=True,
+                         env={k: v for k, v in os.environ.items() if k != "IEPWATCH_DEPLOYMENT"})
+    assert out.returncode == 0, out.stderr
+    assert {name: p["slots"] for name, p in json.loads(out.stdout).items()} == {"iepwatch_warehouse": 1}
 
-    assert pools[load_config().district.pool]["slots"] == 1
+
+@pytest.mark.parametrize("service", AIRFLOW_SERVICES)
+def test_compose_and_the_cluster_share_one_settings_file(config, service):
+    """What `make cluster` tests is what Compose runs: every setting of deploy/airflow.env reaches
+    both, and neither sets one of them another way."""
+    from iepwatch import cluster
+
+    shared = cluster.shared_settings()
+    assert shared["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    env = config["services"][service]["environment"]
+    assert {k: env[k] for k in shared} == shared
+    compose_text = (ROOT / "docker-compose.yaml").read_text()
+    assert not [k for k in shared if f"{k}:" in compose_text], "set in deploy/airflow.env only"
+    local = cluster.environment()
+    assert {k: local[k] for k in shared} == shared
+    assert local["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
+    assert local["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
+
+
+@pytest.mark.parametrize("service", AIRFLOW_SERVICES)
+def test_the_districts_override_mounts_the_deployment_file(districts_config, config, service):
+    s = districts_config["services"][service]
+    assert s["environment"]["IEPWATCH_DEPLOYMENT"] == "/opt/airflow/deployment.yaml"
+    mounts = {v["target"]: v for v in s["volumes"]}
+    assert mounts["/opt/airflow/deployment.yaml"]["source"] == str(ROOT / "deploy" / "deployment.example.yaml")
+    assert mounts["/opt/airflow/data"]["source"] == "iepwatch-data"   # the districts' folders, shared
+    assert "IEPWATCH_DEPLOYMENT" not in config["services"][service]["environment"], "one district by default"
+
+
+def test_the_example_deployment_file_is_valid(monkeypatch, tmp_path):
+    from iepwatch import deployment
+
+    monkeypatch.setenv("IEPWATCH_DATA_DIR", str(tmp_path))
+    dep = deployment.load(ROOT / "deploy" / "deployment.example.yaml")
+    assert list(dep.districts) == ["north", "south", "east"]
+    assert [c.district.pool for c in dep.configs()] == ["iepwatch_north", "iepwatch_south", "iepwatch_east"]
+    assert [c.data_dir for c in dep.configs()] == [tmp_path / d for d in ("north", "south", "east")]
 
 
 def test_dockerfile_airflow_version_is_the_locked_one():

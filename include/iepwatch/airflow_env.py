@@ -2,13 +2,15 @@
 
 One place for what ``make`` used to export: the project's DAG and plugin folders, no example
 DAGs, import errors as one line (a configuration error names its key instead of showing a
-stack trace), the package on ``PYTHONPATH``. The pools come from ``pools.json``, the file
-docker-compose's ``airflow-init`` imports too.
+stack trace), the package on ``PYTHONPATH``. The pools are the ones the district (or each
+district of the deployment) names: ``iepwatch.deployment.pools``, which docker-compose's
+``airflow-init`` and the cluster import too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -16,7 +18,6 @@ from pathlib import Path
 
 from iepwatch.config import PROJECT_ROOT
 
-POOLS_FILE = PROJECT_ROOT / "pools.json"
 AIRFLOW = [sys.executable, "-m", "airflow"]
 
 
@@ -49,19 +50,29 @@ def environment(**extra: str) -> dict[str, str]:
     return {**os.environ, **settings(), **extra}
 
 
+def write_pools(path: Path) -> Path:
+    """The pools of the district(s) as Airflow's pools file."""
+    from iepwatch import deployment
+
+    path.write_text(json.dumps(deployment.pools(), indent=1, sort_keys=True) + "\n")
+    return path
+
+
 def set_up(env: dict[str, str]) -> None:
-    """Migrate the metadata database and import the pools, once per Airflow version and pools file."""
+    """Migrate the metadata database and import the pools, once per Airflow version, database and pools."""
     airflow_home = Path(env["AIRFLOW_HOME"])
     airflow_home.mkdir(parents=True, exist_ok=True)
     from importlib.metadata import version  # not `import airflow`: two seconds for one version string
 
-    stamp = f"{version('apache-airflow')} {hashlib.sha256(POOLS_FILE.read_bytes()).hexdigest()}"
+    pools = write_pools(airflow_home / "pools.json")
+    stamp = " ".join([version("apache-airflow"), hashlib.sha256(pools.read_bytes()).hexdigest(),
+                      env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "sqlite")])
     marker = airflow_home / ".iepwatch-set-up"
     if marker.exists() and marker.read_text() == stamp:
         return
     log = airflow_home / "set-up.log"
     with log.open("w") as out:
-        for cmd in (["db", "migrate"], ["pools", "import", str(POOLS_FILE)]):
+        for cmd in (["db", "migrate"], ["pools", "import", str(pools)]):
             if subprocess.run([*AIRFLOW, *cmd], env=env, stdout=out, stderr=subprocess.STDOUT).returncode:
                 raise SystemExit(f"airflow {' '.join(cmd)} failed; see {log}:\n"
                                  + "\n".join(log.read_text().splitlines()[-15:]))

@@ -36,7 +36,7 @@ def default_args(cfg: Config) -> dict:
         "owner": cfg.district.owner,
         "pool": cfg.district.pool,  # one slot: DuckDB takes one writing process per file
         "retries": 2,      # for transient faults; bad data fails at once (AirflowFailException)
-        "retry_delay": timedelta(minutes=1),
+        "retry_delay": timedelta(seconds=cfg.district.retry_delay_seconds),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=20),
         "on_failure_callback": failure_notifier(cfg),

@@ -1,11 +1,14 @@
 """The command line behind the Makefile: ``python -m iepwatch.cli <command>``.
 
     night --date D [--export DIR]   run iep_nightly then state_reporting for one night
+          [--district ID]           ... of one district of the deployment file (IEPWATCH_DEPLOYMENT)
     demo [--date D] [--students N]  generate the demo district, run its night with a local mail catcher
     summary D                       where a night's results are, with counts (no student data)
     airflow start|stop              the Airflow UI (airflow standalone) on 127.0.0.1
     email-preview [--date D]        the first digest of a night rendered to PNG (headless Chromium)
-    set-up                          migrate Airflow's metadata database and import pools.json
+    set-up                          migrate Airflow's metadata database and import the pools
+    pools [--out FILE]              the pools the district(s) need, as Airflow's pools file
+    cluster start|stop|status       the local Airflow deployment (PostgreSQL, Celery, Redis)
     logical-date D                  the logical date whose as-of date is D
 
 A night holds a lock on its data folder: a second night started on the same folder waits
@@ -177,17 +180,19 @@ def night_lock(cfg: Config, as_of: date, wait: bool, most_seconds: float = 6 * 3
 def night(as_of: date, export: Path | None, wait: bool = True, env_extra: dict | None = None,
           conf: dict | None = None) -> None:
     """Run both DAGs for one night, in order; the data folder is locked meanwhile."""
+    from iepwatch.deployment import dag_id
+
     cfg = load_config()
     env = airflow_env.environment(IEPWATCH_DISABLE_DEADLINE="1", **(env_extra or {}))
     airflow_env.set_up(env)
     run = cfg.run_dir(as_of)
     with night_lock(cfg, as_of, wait):
         nightly_conf = {**({"export_dir": str(export.resolve())} if export else {}), **(conf or {})}
-        runs = [("iep_nightly", nightly_conf)]
+        runs = [(dag_id("iep_nightly", cfg.district_id), nightly_conf)]
         if nightly_conf.get("backfill"):
             print("backfill: no extracts (they are built from the published night only)")
         else:
-            runs.append(("state_reporting", {"as_of": as_of.isoformat()}))
+            runs.append((dag_id("state_reporting", cfg.district_id), {"as_of": as_of.isoformat()}))
         run_dags(as_of, runs, run / "airflow.log", env)
     print(summary(as_of))
 
@@ -372,6 +377,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-wait", action="store_true", help="stop if another night runs on the data folder")
     p.add_argument("--allow-shrink", action="store_true", help="publish although a table shrank (an expected drop)")
     p.add_argument("--backfill", action="store_true", help="run a night older than the published one")
+    p.add_argument("--district", help="the district of the deployment file (IEPWATCH_DEPLOYMENT) to run")
     p = sub.add_parser("demo", help="the demo district's night")
     p.add_argument("--date", type=date.fromisoformat, default=DEMO_AS_OF)
     p.add_argument("--students", type=int, default=2000)
@@ -384,11 +390,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--port", type=int, default=8080)
     sub.add_parser("email-preview").add_argument("--date", type=date.fromisoformat, default=DEMO_AS_OF)
     sub.add_parser("set-up")
+    sub.add_parser("pools").add_argument("--out", type=Path, help="write it here (default: print it)")
+    p = sub.add_parser("cluster", help="the local Airflow deployment: PostgreSQL, Celery workers, Redis")
+    p.add_argument("action", choices=["start", "stop", "status"])
     p = sub.add_parser("dags-test")   # internal: the Airflow process of run_dags
     p.add_argument("date", type=date.fromisoformat)
     p.add_argument("runs", type=json.loads)
     args = ap.parse_args(argv)
     try:
+        if getattr(args, "district", None):
+            os.environ["IEPWATCH_DISTRICT"] = args.district   # this process and the Airflow it starts
         if args.cmd == "night":
             conf = {k: True for k in ("allow_shrink", "backfill") if getattr(args, k)}
             night(args.date, args.export, wait=not args.no_wait, conf=conf)
@@ -406,6 +417,15 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(dags_test(args.date, [tuple(r) for r in args.runs]))
         elif args.cmd == "set-up":
             airflow_env.set_up(airflow_env.environment())
+        elif args.cmd == "pools":
+            from iepwatch import deployment
+
+            text = json.dumps(deployment.pools(), indent=1, sort_keys=True) + "\n"
+            args.out.write_text(text) if args.out else print(text, end="")
+        elif args.cmd == "cluster":
+            from iepwatch import cluster
+
+            {"start": cluster.start, "stop": cluster.stop, "status": cluster.status}[args.action]()
     except ConfigError as e:
         raise SystemExit(f"CONFIG ERROR: {e}") from None
 

@@ -16,6 +16,9 @@ import os
 import re
 import types
 import typing
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -100,7 +103,8 @@ class DistrictConfig:
     timezone: str = _opt(check=_timezone)
     schedule: str = _opt("0 2 * * *", _cron)           # cron, in the district's time zone
     owner: str = "iepwatch-data-team"
-    pool: str = "iepwatch_warehouse"                    # the one-slot Airflow pool (pools.json)
+    pool: str = "iepwatch_warehouse"                    # the one-slot Airflow pool (iepwatch.deployment.pools)
+    retry_delay_seconds: int = _opt(60, _POSITIVE)      # first retry of a task after a transient fault
 
 
 @dataclass(frozen=True)
@@ -266,6 +270,7 @@ class Config:
     extracts: ExtractsConfig = _opt(factory=ExtractsConfig)
     ui: UiConfig = _opt(factory=UiConfig)
     source: Path = field(default=DEFAULT_CONFIG, compare=False, metadata={"internal": True})
+    district_id: str | None = field(default=None, metadata={"internal": True})   # in a deployment of many
 
     # Shortcuts for what nearly every caller needs.
     @property
@@ -379,31 +384,65 @@ def _read(path: Path) -> dict:
     return raw
 
 
-def load_config(path: str | Path | None = None, overrides: dict | None = None) -> Config:
-    """Read the YAML file (``IEPWATCH_CONFIG`` or the project's), apply overrides and env paths.
+# --- the district a process works for (one deployment, many districts) ------------------------
+
+_DISTRICT: ContextVar[str | None] = ContextVar("iepwatch_district", default=None)
+
+
+def current_district() -> str | None:
+    """The district this task, page or command works for: set by ``district_context`` (the task
+    wrapper, the page of a district), else ``IEPWATCH_DISTRICT``; None in a single-district setup."""
+    return _DISTRICT.get() or os.environ.get("IEPWATCH_DISTRICT") or None
+
+
+@contextmanager
+def district_context(district: str | None) -> Iterator[None]:
+    token = _DISTRICT.set(district)
+    try:
+        yield
+    finally:
+        _DISTRICT.reset(token)
+
+
+def load_config(path: str | Path | None = None, overrides: dict | None = None,
+                district: str | None = None) -> Config:
+    """The configuration in force: the current district's in a deployment of many districts
+    (``IEPWATCH_DEPLOYMENT``), else the YAML file (``IEPWATCH_CONFIG`` or the project's) with
+    ``overrides`` and the environment's paths.
 
     A district's own file only needs the keys it changes: it is read over the project's file.
     """
+    district = district or current_district()
+    if path is None and (district or os.environ.get("IEPWATCH_DEPLOYMENT")):
+        from iepwatch import deployment
+
+        return deployment.load().config(district, overrides)
     path = Path(path or os.environ.get("IEPWATCH_CONFIG") or DEFAULT_CONFIG).resolve()
-    own = _deep_merge(_read(path), overrides or {})
+    return build_config(path, _deep_merge(_read(path), overrides or {}))
+
+
+def build_config(path: Path, own: dict, where: str = "", env_paths: bool = True) -> Config:
+    """``own`` (the keys of the file ``path``) read over the project's file, checked, its paths
+    resolved. ``where`` prefixes every key an error names; ``env_paths=False`` ignores
+    ``IEPWATCH_DATA_DIR`` / ``IEPWATCH_EXPORT_ROOT`` (a deployment's districts set their own)."""
     base_raw = _read(DEFAULT_CONFIG) if path != DEFAULT_CONFIG and DEFAULT_CONFIG.exists() else {}
-    cfg = _build(Config, _deep_merge(base_raw, own), "", path)
+    cfg = _build(Config, _deep_merge(base_raw, own), where, path)
 
     def folder_of(section: str, key: str) -> Path:
         """A relative path is relative to the file that sets it (the district's, else the project's)."""
         return path.parent if key in (own.get(section) or {}) or not base_raw else DEFAULT_CONFIG.parent
 
-    def resolve(p: Path | None, where: tuple[str, str], env: str | None = None,
+    def resolve(p: Path | None, key: tuple[str, str], env: str | None = None,
                 default: Path | None = None) -> Path | None:
-        if env and os.environ.get(env):
+        if env and env_paths and os.environ.get(env):
             p = Path(os.environ[env])
         if p is None:
             return default
-        return (p if p.is_absolute() else folder_of(*where) / p).resolve()
+        return (p if p.is_absolute() else folder_of(*key) / p).resolve()
 
     data_dir = resolve(cfg.paths.data_dir, ("paths", "data_dir"), "IEPWATCH_DATA_DIR")
     # A data folder from the environment brings its own exports/ unless the export root is set there too.
-    export_root = cfg.paths.export_root if not os.environ.get("IEPWATCH_DATA_DIR") else None
+    export_root = cfg.paths.export_root if not (env_paths and os.environ.get("IEPWATCH_DATA_DIR")) else None
     paths = PathsConfig(
         data_dir=data_dir,
         export_root=resolve(export_root, ("paths", "export_root"), "IEPWATCH_EXPORT_ROOT", data_dir / "exports"),
@@ -415,8 +454,9 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
         try:
             packs.build(name, cfg.rules.packs)
         except ValueError as e:
-            key = str(e).split(":")[0] if str(e).startswith("packs.") else "state_pack"
-            _fail(path, f"rules.{key}", str(e).split(": ", 1)[-1] if str(e).startswith("packs.") else str(e))
+            own_key = str(e).startswith("packs.")
+            key = str(e).split(":")[0] if own_key else "state_pack"
+            _fail(path, ".".join(filter(None, [where, "rules", key])), str(e).split(": ", 1)[-1] if own_key else str(e))
     email = dataclasses.replace(cfg.email, templates_dir=resolve(cfg.email.templates_dir, ("email", "templates_dir")))
     extracts = ExtractsConfig(definitions_dir=resolve(cfg.extracts.definitions_dir, ("extracts", "definitions_dir")))
     return dataclasses.replace(cfg, paths=paths, email=email, extracts=extracts, source=path)

@@ -12,13 +12,17 @@ log = logging.getLogger(__name__)
 
 
 def as_of_note(dag_run) -> str | None:
-    """``as-of YYYY-MM-DD`` for a run of iep_nightly (its logical date in the district's time zone)."""
-    if dag_run.dag_id != "iep_nightly" or dag_run.logical_date is None:
+    """``as-of YYYY-MM-DD`` for a run of a district's iep_nightly (its logical date in the district's time zone)."""
+    from iepwatch.deployment import split_dag_id
+
+    kind, district = split_dag_id(dag_run.dag_id)
+    if kind != "iep_nightly" or dag_run.logical_date is None:
         return None
     from iepwatch.config import load_config
     from iepwatch.night import as_of_date
 
-    return f"as-of {as_of_date(dag_run.logical_date, load_config().district.timezone).isoformat()}"
+    tz = load_config(district=district).district.timezone
+    return f"as-of {as_of_date(dag_run.logical_date, tz).isoformat()}"
 
 
 @hookimpl

@@ -55,6 +55,10 @@ class Night:
     def logical_date(self, timezone: str) -> datetime:
         return logical_date(self.as_of, timezone)
 
+    def event_extra(self) -> dict:
+        """What the night's Asset events tell their consumers (state_reporting, the roll-up)."""
+        return {"as_of": self.as_of.isoformat(), "export_id": self.export_id, "backfill": self.backfill}
+
     def require(self, *names: str) -> Night:
         """This night, after checking that earlier tasks filled ``names`` in (a wiring error otherwise)."""
         missing = [n for n in names if getattr(self, n) is None]

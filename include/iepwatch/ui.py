@@ -109,17 +109,20 @@ def _night(cfg: Config, as_of: str | None) -> str:
 
 
 def airflow_runs(limit: int = 60) -> list[dict]:
-    """The latest runs of both DAGs from Airflow's metadata database, with their failed tasks."""
+    """The latest runs of the district's two DAGs from Airflow's metadata database, with their
+    failed tasks (each run's ``dag_id`` is the DAG's kind: ``iep_nightly`` or ``state_reporting``)."""
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
+    from iepwatch.deployment import KINDS, dag_id, split_dag_id
     from iepwatch.night import as_of_date
 
-    tz = load_config().district.timezone
+    cfg = load_config()
+    tz = cfg.district.timezone
     with create_session() as session:
-        runs = session.scalars(select(DagRun).where(DagRun.dag_id.in_(["iep_nightly", "state_reporting"]))
+        runs = session.scalars(select(DagRun).where(DagRun.dag_id.in_([dag_id(k, cfg.district_id) for k in KINDS]))
                                .order_by(DagRun.run_after.desc()).limit(limit)).all()
         failed: dict[tuple, list[str]] = {}
         for dag_id, run_id, task_id in session.execute(
@@ -127,7 +130,8 @@ def airflow_runs(limit: int = 60) -> list[dict]:
                 .where(TaskInstance.run_id.in_([r.run_id for r in runs]),
                        TaskInstance.state.in_(["failed", "upstream_failed"]))):
             failed.setdefault((dag_id, run_id), []).append(task_id)
-        return [{"dag_id": r.dag_id, "as_of": as_of_date(r.logical_date or r.run_after, tz).isoformat(),
+        return [{"dag_id": split_dag_id(r.dag_id)[0],
+                 "as_of": as_of_date(r.logical_date or r.run_after, tz).isoformat(),
                  "state": str(getattr(r.state, "value", r.state)), "end_date": r.end_date,
                  "failed_tasks": sorted(failed.get((r.dag_id, r.run_id), []))} for r in runs]
 
@@ -279,3 +283,73 @@ def submit(request: Request, report: str, as_of: str, n: int, user: User) -> Red
     _audit(user, "iepwatch.extract_submitted", {"report": report, "as_of": as_of, "generation": n, "by": mark["by"]})
     return RedirectResponse(url=str(request.url_for("index")) + "#history", status_code=303)
 
+
+
+# --- a deployment of many districts: its page, each district's page below d/<id>/ -------------
+
+def _for_district(district: str, inner):
+    """``inner`` (the district page's app) working for ``district``: every ``load_config()`` of
+    the request is that district's, so no page ever mixes two districts' files."""
+    from iepwatch.config import district_context
+
+    async def asgi(scope, receive, send):
+        with district_context(district):
+            await inner(scope, receive, send)
+
+    return asgi
+
+
+def deployment_app(dep) -> FastAPI:
+    """The deployment's page (districts and the roll-up: counts only) with each district's page
+    mounted at ``d/<id>/``."""
+    root = FastAPI(title="iepwatch deployment", docs_url=None, redoc_url=None, openapi_url=None)
+    root.middleware("http")(_no_store)
+
+    @root.get("/", response_class=HTMLResponse)
+    def deployment_index(user: User) -> str:
+        from iepwatch import dashboard, rollup
+
+        districts = []
+        for cfg in dep.configs():
+            nights = dashboard.summaries(cfg, 1)
+            last = nights[-1] if nights else None
+            by_status: dict[str, int] = {}
+            for c in (last or {}).get("counts", []):
+                by_status[c["status"]] = by_status.get(c["status"], 0) + c["n"]
+            districts.append({"id": cfg.district_id, "name": cfg.district.name, "tz": cfg.district.timezone,
+                              "pack": cfg.rules.state_pack, "as_of": last["as_of"] if last else None,
+                              "by_status": by_status})
+        rollups = rollup.published(dep)
+        indicators = _csv_rows(dep.rollup_dir / rollups[0]["as_of"] / rollups[0]["files"][1]["name"]) \
+            if rollups else []
+        from iepwatch.statuses import NAMES
+
+        cfg = dep.configs()[0]
+        return _env().get_template("deployment.html.j2").render(
+            cfg=cfg, page_name=dep.name, user_name=_name(user), students_allowed=students_allowed(user, cfg),
+            districts=districts, rollups=rollups[:10], indicators=indicators, statuses=NAMES, colors=COLORS)
+
+    @root.get("/rollup/{as_of}/{name}")
+    def rollup_file(as_of: str, name: str, user: User) -> FileResponse:
+        if not DATE.fullmatch(as_of):
+            raise HTTPException(status_code=404)
+        return FileResponse(_inside(dep.rollup_dir, as_of, name), filename=name)
+
+    for district in dep.districts:
+        root.mount(f"/d/{district}", _for_district(district, app))
+    return root
+
+
+def _csv_rows(path: Path) -> list[dict]:
+    import csv
+
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def plugin_app() -> FastAPI:
+    """What the plugin serves at /iepwatch: the district's page, or a deployment's."""
+    from iepwatch import deployment
+
+    dep = deployment.active()
+    return deployment_app(dep) if dep else app

@@ -20,13 +20,31 @@ serde.allow_class(Night)   # tasks pass a Night through XCom
 log = logging.getLogger(__name__)
 
 
+def running_district() -> str | None:
+    """The district of the running task: its DAG id says (``iep_nightly__<id>``); None for a
+    single district, or outside Airflow (the bench calls the task functions itself)."""
+    from iepwatch.config import current_district
+    from iepwatch.deployment import split_dag_id
+
+    try:
+        from airflow.sdk import get_current_context
+
+        return split_dag_id(get_current_context()["dag"].dag_id)[1] or current_district()
+    except Exception:  # noqa: BLE001 - no task context: the environment decides
+        return current_district()
+
+
 def fail_fast(fn):
-    """Bad data, bad configuration and a full disk are not transient: fail at once (no retries), reason first."""
+    """Every task body: run for its DAG's district; bad data, bad configuration and a full disk are
+    not transient, so they fail at once (no retries), reason first."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from iepwatch.config import district_context
+
         try:
-            return fn(*args, **kwargs)
+            with district_context(running_district()):
+                return fn(*args, **kwargs)
         except (DataError, ConfigError, HostError) as e:
             from airflow.sdk.exceptions import AirflowFailException
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from iepwatch.assets import COMPLIANCE, CORE_TABLES
-from iepwatch.config import load_config
+from iepwatch import assets
+from iepwatch.config import current_district, load_config
 from iepwatch.errors import DataError
 from iepwatch.night import Night
 from iepwatch.tasks import fail_fast
@@ -128,13 +128,8 @@ def publish_core(night: Night, outlet_events=None) -> Night:
         counts = load.publish(con, night.slot, night.as_of, night.export_id, backfill=night.backfill)
     log.info("%s tables: %s", "backfill (not published)" if night.backfill else "published core", counts)
     if outlet_events is not None:
-        outlet_events[CORE_TABLES].extra = _event_extra(night)
+        outlet_events[assets.core_tables(current_district())].extra = night.event_extra()
     return night
-
-
-def _event_extra(night: Night) -> dict:
-    """What the night's Asset events tell their consumers (state_reporting)."""
-    return {"as_of": night.as_of.isoformat(), "export_id": night.export_id, "backfill": night.backfill}
 
 
 @fail_fast
@@ -166,7 +161,7 @@ def build_exceptions(night: Night, outlet_events=None) -> Night:
     if later:
         log.info("history of the later nights %s recomputed", ", ".join(map(str, later)))
     if outlet_events is not None:
-        outlet_events[COMPLIANCE].extra = _event_extra(night)
+        outlet_events[assets.compliance(current_district())].extra = night.event_extra()
     return night
 
 

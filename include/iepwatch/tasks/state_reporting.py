@@ -74,7 +74,7 @@ def build_extract(name: str, night: Night) -> dict:
 
 
 @fail_fast
-def publish_extracts(night: Night, built: list[dict | None]) -> list[dict]:
+def publish_extracts(night: Night, built: list[dict | None], outlet_events=None) -> list[dict]:
     """Great Expectations validates every format the DuckDB gate passed in one run (its fixed cost
     paid once a night, not once a format); each format it accepts is published (one folder swap
     each). A format GX rejects, or that failed its build, is not published; the task then fails
@@ -110,4 +110,8 @@ def publish_extracts(night: Night, built: list[dict | None]) -> list[dict]:
 
         raise DataError(f"extract(s) {', '.join(missing)} not published: their build failed (see build_extract); "
                         f"published: {', '.join(p['format'] for p in published) or 'none'}")
+    if outlet_events is not None:   # every format published: the roll-up may count this night
+        from iepwatch import assets
+
+        outlet_events[assets.extracts(cfg.district_id)].extra = night.event_extra()
     return published

@@ -1,0 +1,27 @@
+"""The task of ``iepwatch_rollup``: the deployment's roll-up of one night (``iepwatch.rollup``)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from iepwatch.tasks import fail_fast
+
+log = logging.getLogger(__name__)
+
+
+@fail_fast
+def build_rollup(params: dict | None = None) -> dict:
+    """The ``as_of`` param's night, else the newest night every district has published."""
+    from iepwatch import deployment, rollup
+    from iepwatch.errors import DataError
+
+    dep = deployment.load()
+    as_of = (params or {}).get("as_of")
+    night = date.fromisoformat(as_of) if as_of else rollup.latest_complete(dep)
+    if night is None:
+        raise DataError("no night has been published by every district yet: "
+                        + "; ".join(f"{d}: {', '.join(w)}" for d, w in sorted(rollup.missing(dep, date.min).items())))
+    folder = rollup.build(dep, night)
+    log.info("roll-up of %s for %d districts written to %s", night, len(dep.districts), folder)
+    return {"as_of": night.isoformat(), "districts": len(dep.districts)}
