@@ -8,44 +8,16 @@ import re
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+from airflow_api import call, wait
 from builder import AS_OF
 from conftest import free_port, logical_date
 
 from iepwatch import airflow_env
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def call(url: str, token: str | None = None, body: dict | None = None, method: str | None = None):
-    req = urllib.request.Request(url, method=method or ("POST" if body is not None else "GET"),
-                                 data=json.dumps(body).encode() if body is not None else None)
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            raw = r.read()
-            return r.status, (json.loads(raw) if r.headers.get_content_type() == "application/json" else raw.decode())
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except (urllib.error.URLError, ConnectionError) as e:   # not listening yet
-        return 0, str(e)
-
-
-def wait(what: str, probe, seconds: int):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = probe()
-        if result:
-            return result
-        time.sleep(2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -21,8 +21,14 @@ DEMO_AS_OF = date(2026, 11, 27)
 
 
 def generate(out: Path, students: int = 2000, as_of: date = DEMO_AS_OF, seed: int = 7,
-             schools: int | None = None, transition_age: int = 16) -> dict[str, int]:
-    """Write one CSV per contract table into ``out``; returns row counts."""
+             schools: int | None = None, transition_age: int = 16,
+             email_domain: str = "example.org") -> dict[str, int]:
+    """Write one CSV per contract table into ``out``; returns row counts. Staff addresses are in
+    ``email_domain`` (a deployment's demo districts each have their own)."""
+    import re
+
+    if not re.fullmatch(r"[a-z0-9]+([.-][a-z0-9]+)*", email_domain):
+        raise ValueError(f"not a domain name: {email_domain!r}")
     import duckdb
 
     schools = schools or max(8, math.ceil(students / 250))
@@ -30,7 +36,7 @@ def generate(out: Path, students: int = 2000, as_of: date = DEMO_AS_OF, seed: in
     con = duckdb.connect()
     try:
         con.execute(sql("demo_generate", students=students, schools=schools, as_of=as_of.isoformat(),
-                        seed=seed, transition_age=transition_age))
+                        seed=seed, transition_age=transition_age, email_domain=email_domain))
         counts = {}
         for t in TABLES:
             cols = ", ".join(t.columns)
@@ -49,9 +55,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--students", type=int, default=2000)
     ap.add_argument("--as-of", type=date.fromisoformat, default=DEMO_AS_OF)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--email-domain", default="example.org", help="the staff's email domain")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    counts = generate(args.out, args.students, args.as_of, args.seed)
+    counts = generate(args.out, args.students, args.as_of, args.seed, email_domain=args.email_domain)
     print(f"wrote {sum(counts.values()):,} rows in {len(counts)} files to {args.out} "
           f"in {time.perf_counter() - t0:.1f}s")
 

@@ -54,6 +54,7 @@ def connect(cfg: Config, read_only: bool = False,
         if not read_only:
             for schema in SCHEMAS:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            log.info("warehouse %s open for writing", cfg.warehouse)   # this task now holds its one writer
         yield con
     finally:
         con.close()

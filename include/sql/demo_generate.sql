@@ -22,14 +22,14 @@ CREATE OR REPLACE TABLE staff AS
 SELECT 'T' || lpad((s * 10 + k)::VARCHAR, 7, '0') AS staff_id,
        pick(first_names(), s * 10 + k, 'sf') AS first_name,
        pick(last_names(), s * 10 + k, 'sl') AS last_name,
-       'staff' || (s * 10 + k)::VARCHAR || '@example.org' AS email,
+       'staff' || (s * 10 + k)::VARCHAR || '@{{ email_domain }}' AS email,
        CASE WHEN k < 4 THEN 'general_education_teacher' WHEN k < 6 THEN 'special_education_teacher'
             WHEN k = 6 THEN 'lea_representative' WHEN k = 7 THEN 'school_psychologist'
             ELSE 'related_service_provider' END AS primary_role
 FROM range(1, {{ schools }} + 1) r(s), range(0, 9) k(k)
 UNION ALL
 SELECT 'C' || lpad(c::VARCHAR, 4, '0'), pick(first_names(), c, 'cf'), pick(last_names(), c, 'cl'),
-       'coordinator' || c::VARCHAR || '@example.org', 'coordinator'
+       'coordinator' || c::VARCHAR || '@{{ email_domain }}', 'coordinator'
 FROM range(1, ({{ schools }} + 1) // 2 + 1) r(c);
 
 -- Coordinator c looks after schools 2c-1 and 2c.

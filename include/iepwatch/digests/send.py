@@ -132,7 +132,9 @@ class Renderer:
     this one queries the warehouse and talks SMTP, so the two overlap on two cores. Digests come
     back in the order they went in, at most ``AHEAD`` in flight; the sending and its log stay
     here, one digest at a time. A night of ``INLINE_BELOW`` digests or fewer renders in-process
-    (a worker's start-up is not worth it)."""
+    (a worker's start-up is not worth it), and so does a task that may not start processes: under
+    the Celery executor the task descends from a daemonic pool process, and Python refuses a
+    daemonic process children."""
 
     AHEAD = 16
     INLINE_BELOW = 20
@@ -152,6 +154,9 @@ class Renderer:
         if self.pool is None:
             self.waiting.append(d)
             if len(self.waiting) <= self.INLINE_BELOW:
+                return
+            if _daemonic():
+                yield from self.drain()
                 return
             self._start()
             for w in self.waiting:
@@ -177,6 +182,12 @@ class Renderer:
 
         # spawn, not fork: this process holds DuckDB's threads and Airflow's state
         self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _daemonic() -> bool:
+    import multiprocessing
+
+    return bool(multiprocessing.current_process().daemon)
 
 
 def check_connection(conn_id: str) -> None:
