@@ -76,7 +76,7 @@ def session_mail_server(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
-    """The migrated metadata database with the pools of pools.json (as the CLI sets it up)."""
+    """The migrated metadata database with the district's pool (as the CLI sets it up)."""
     airflow_env.set_up(dict(os.environ))
     return AIRFLOW_HOME
 
