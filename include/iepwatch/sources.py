@@ -216,11 +216,27 @@ def database_uri(conn_id: str) -> str:
     return f"{scheme}://{auth}{'@' if auth else ''}{conn.host}:{port}/{conn.schema or ''}"
 
 
+def _copy_out(uri: str, query: str, path: Path) -> int:
+    """PostgreSQL's ``COPY (query) TO STDOUT`` as CSV with a header into ``path`` (ISO dates,
+    UTF-8); returns the rows copied."""
+    import psycopg2
+
+    con = psycopg2.connect(uri)
+    try:
+        with con.cursor() as cur, path.open("wb") as f:
+            cur.execute("SET DateStyle = 'ISO, YMD'; SET client_encoding = 'UTF8'")
+            cur.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)", f)
+            return cur.rowcount
+    finally:
+        con.close()
+
+
 def pull_database(cfg: Config, as_of: date) -> Path:
-    """Read every table of the export contract from the student system's database in bulk
-    (connectorx: PostgreSQL's binary COPY, MariaDB's text protocol, straight into Arrow; never a
-    Python loop over rows), write them as the export's CSV files into ``export_root/<as-of>/``
-    and the completion marker last, with each file's rows and sha256. From there the night is an
+    """Read every table of the export contract from the student system's database in bulk,
+    as the export's CSV files into ``export_root/<as-of>/``, and the completion marker last, with
+    each file's rows and sha256. PostgreSQL writes the CSV itself (``COPY ... TO STDOUT``,
+    streamed to the file by libpq); MariaDB/MySQL is read with connectorx into Arrow and written
+    by DuckDB's CSV writer. Neither is a Python loop over rows. From there the night is an
     ordinary one: archived, gated and loaded like files the student system dropped, so it is
     reproducible from the landing archive. Optional tables and columns may be missing; a
     missing required one is a data error naming it."""
@@ -262,12 +278,17 @@ def pull_database(cfg: Config, as_of: date) -> Path:
     tmp.mkdir(parents=True)
 
     def pull(table, cols) -> tuple[str, dict]:
-        """One table: read into Arrow (no Python per row), written as CSV by DuckDB."""
-        rows = connectorx.read_sql(uri, f"SELECT {', '.join(cols)} FROM {schema}.{table.name}", return_type="arrow")
-        with duckdb.connect() as con:
-            con.register("pulled", rows)
-            con.execute(f"COPY (SELECT * FROM pulled) TO '{tmp / table.file}' (HEADER, DELIMITER ',')")
-        return table.file, {"rows": rows.num_rows, "sha256": sha256_file(tmp / table.file)}
+        """One table into its CSV file."""
+        query, path = f"SELECT {', '.join(cols)} FROM {schema}.{table.name}", tmp / table.file
+        if mysql:
+            rows = connectorx.read_sql(uri, query, return_type="arrow")
+            with duckdb.connect() as con:
+                con.register("pulled", rows)
+                con.execute(f"COPY (SELECT * FROM pulled) TO '{path}' (HEADER, DELIMITER ',')")
+            n = rows.num_rows
+        else:
+            n = _copy_out(uri, query, path)
+        return table.file, {"rows": n, "sha256": sha256_file(path)}
 
     from concurrent.futures import ThreadPoolExecutor
 
