@@ -135,3 +135,33 @@ def test_a_missing_table_or_connection_is_named(demo, data_dir, settings, monkey
             "nothing half-written"
     finally:
         drop("postgresql", name)
+
+
+def test_views_are_read_like_tables_and_every_file_matches_the_export(demo, data_dir, settings, monkeypatch):
+    """A student system often exposes views: a view is read like a table. Each file PostgreSQL
+    wrote holds the export's rows (the same set, with ISO dates and the contract's columns)."""
+    from iepwatch.config import load_config
+    from iepwatch.sources import pull_database
+
+    name = f"sis_{uuid.uuid4().hex[:8]}"
+    uri = seed_postgres(name, demo)
+    try:
+        import psycopg
+
+        with psycopg.connect(PG, autocommit=True) as c:
+            c.execute(f"ALTER TABLE {name}.students RENAME TO students_raw")
+            c.execute(f"CREATE VIEW {name}.students AS SELECT * FROM {name}.students_raw")
+        monkeypatch.setenv("AIRFLOW_CONN_SIS", uri)
+        settings({"export_source": {"kind": "database", "conn_id": "sis", "schema": name}})
+        folder = pull_database(load_config(), AS_OF)
+        marker = json.loads((folder / "export_complete.json").read_text())
+        for _, _, _, path in tables(demo):
+            with path.open(newline="") as f:
+                expected = list(csv.reader(f))
+            with (folder / path.name).open(newline="") as f:
+                pulled = list(csv.reader(f))
+            assert pulled[0] == expected[0], path.name
+            assert sorted(pulled[1:]) == sorted(expected[1:]), path.name
+            assert marker["files"][path.name]["rows"] == len(expected) - 1
+    finally:
+        drop("postgresql", name)

@@ -216,19 +216,66 @@ def database_uri(conn_id: str) -> str:
     return f"{scheme}://{auth}{'@' if auth else ''}{conn.host}:{port}/{conn.schema or ''}"
 
 
-def _copy_out(uri: str, query: str, path: Path) -> int:
-    """PostgreSQL's ``COPY (query) TO STDOUT`` as CSV with a header into ``path`` (ISO dates,
-    UTF-8); returns the rows copied."""
+PULL_THREADS = 3   # tables read at a time: the database, the writing and the hashing overlap
+
+
+def _pull_postgres(uri: str, schema: str, wanted: list, tmp: Path) -> dict:
+    """Every table from one consistent snapshot (exported by a lead transaction and imported by
+    each reader, as ``pg_dump -j`` does: meetings and their participants are of one moment),
+    PostgreSQL writing the CSV itself (``COPY ... TO STDOUT``, streamed to the file by libpq),
+    the largest tables first so that the longest copy does not start last."""
     import psycopg2
 
-    con = psycopg2.connect(uri)
+    def connect():
+        con = psycopg2.connect(uri, options="-c DateStyle=ISO,YMD -c client_encoding=UTF8")
+        con.set_session(isolation_level="REPEATABLE READ", readonly=True)
+        return con
+
+    lead = connect()   # its transaction stays open until every reader has taken the snapshot
     try:
-        with con.cursor() as cur, path.open("wb") as f:
-            cur.execute("SET DateStyle = 'ISO, YMD'; SET client_encoding = 'UTF8'")
-            cur.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)", f)
-            return cur.rowcount
+        with lead.cursor() as cur:
+            cur.execute("SELECT pg_export_snapshot()")
+            snapshot = cur.fetchone()[0]
+            cur.execute("SELECT c.relname, pg_relation_size(c.oid) FROM pg_class c "
+                        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s", (schema,))
+            size = dict(cur.fetchall())
+
+        def copy(t, cols) -> tuple[str, dict]:
+            con = connect()
+            try:
+                with con.cursor() as cur, (tmp / t.file).open("wb") as f:
+                    cur.execute("SET TRANSACTION SNAPSHOT %s", (snapshot,))
+                    cur.copy_expert(f"COPY (SELECT {', '.join(cols)} FROM {schema}.{t.name}) "
+                                    "TO STDOUT WITH (FORMAT csv, HEADER)", f)
+                    rows = cur.rowcount
+            finally:
+                con.close()
+            return t.file, {"rows": rows, "sha256": sha256_file(tmp / t.file)}
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=PULL_THREADS) as pool:
+            return dict(pool.map(lambda w: copy(*w), sorted(wanted, key=lambda w: -size.get(w[0].name, 0))))
     finally:
-        con.close()
+        lead.close()
+
+
+def _pull_mysql(uri: str, schema: str, wanted: list, tmp: Path) -> dict:
+    """MariaDB/MySQL: each table read with connectorx into Arrow, written by DuckDB's CSV writer."""
+    import connectorx
+    import duckdb
+
+    def pull(t, cols) -> tuple[str, dict]:
+        rows = connectorx.read_sql(uri, f"SELECT {', '.join(cols)} FROM {schema}.{t.name}", return_type="arrow")
+        with duckdb.connect() as con:
+            con.register("pulled", rows)
+            con.execute(f"COPY (SELECT * FROM pulled) TO '{tmp / t.file}' (HEADER, DELIMITER ',')")
+        return t.file, {"rows": rows.num_rows, "sha256": sha256_file(tmp / t.file)}
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=PULL_THREADS) as pool:
+        return dict(pool.map(lambda w: pull(*w), wanted))
 
 
 def pull_database(cfg: Config, as_of: date) -> Path:
@@ -241,7 +288,6 @@ def pull_database(cfg: Config, as_of: date) -> Path:
     reproducible from the landing archive. Optional tables and columns may be missing; a
     missing required one is a data error naming it."""
     import connectorx
-    import duckdb
 
     from iepwatch.config import ConfigError
     from iepwatch.contract import TABLES
@@ -271,36 +317,14 @@ def pull_database(cfg: Config, as_of: date) -> Path:
             raise DataError(f"table {schema}.{t.name} of the student system's database has no column "
                             f"{', '.join(missing)}")
         wanted.append((t, [c for c in t.columns if c in present]))
-    if not mysql:   # the largest tables first: the longest copy does not start last
-        sizes = connectorx.read_sql(uri, "SELECT c.relname, pg_relation_size(c.oid) AS bytes FROM pg_class c "
-                                         "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                                         f"WHERE n.nspname = '{schema}'", return_type="arrow").to_pydict()
-        size = dict(zip(sizes["relname"], sizes["bytes"], strict=True))
-        wanted.sort(key=lambda w: -(size.get(w[0].name) or 0))
 
     folder = cfg.paths.export_root / as_of.isoformat()
     tmp = folder.with_name(f".{folder.name}.pulling")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
 
-    def pull(table, cols) -> tuple[str, dict]:
-        """One table into its CSV file."""
-        query, path = f"SELECT {', '.join(cols)} FROM {schema}.{table.name}", tmp / table.file
-        if mysql:
-            rows = connectorx.read_sql(uri, query, return_type="arrow")
-            with duckdb.connect() as con:
-                con.register("pulled", rows)
-                con.execute(f"COPY (SELECT * FROM pulled) TO '{path}' (HEADER, DELIMITER ',')")
-            n = rows.num_rows
-        else:
-            n = _copy_out(uri, query, path)
-        return table.file, {"rows": n, "sha256": sha256_file(path)}
-
-    from concurrent.futures import ThreadPoolExecutor
-
     try:   # a fault leaves nothing behind: the folder appears whole, marker last, or not at all
-        with ThreadPoolExecutor(max_workers=3) as pool:   # the database and the writer overlap
-            marker = dict(pool.map(lambda w: pull(*w), wanted))
+        marker = (_pull_mysql if mysql else _pull_postgres)(uri, schema, wanted, tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
