@@ -298,3 +298,25 @@ def test_a_districts_night_by_hand(deploy, airflow_db, tmp_path):
     assert (south.run_dir(AS_OF) / "exceptions.csv").exists() and south.warehouse.exists()
     assert (south.paths.extracts_dir / "indicator_b11" / AS_OF.isoformat() / "manifest.json").exists()
     assert not north.data_dir.exists()
+
+
+@pytest.mark.parametrize(("env", "says"), [
+    ({"IEPWATCH_CLUSTER_REDIS": "redis://127.0.0.1:{port}/0"}, "Redis is not reachable at redis://127.0.0.1:{port}/0"),
+    ({"IEPWATCH_CLUSTER_PG": "postgresql://postgres@127.0.0.1:{port}"}, "PostgreSQL is not reachable at "
+                                                                         "postgresql://postgres@127.0.0.1:{port}"),
+])
+def test_make_cluster_says_which_server_it_cannot_reach(tmp_path, env, says):
+    import socket
+
+    from conftest import free_port
+
+    with socket.socket() as sock:   # Redis is checked first: the PostgreSQL case needs it listening
+        if "IEPWATCH_CLUSTER_PG" in env and sock.connect_ex(("127.0.0.1", 6379)) != 0:
+            pytest.skip("Redis is not listening on 127.0.0.1:6379")
+    port = free_port()
+    run = subprocess.run([sys.executable, "-m", "iepwatch.cli", "cluster", "start"], capture_output=True, text=True,
+                         env={**os.environ, "IEPWATCH_CLUSTER_HOME": str(tmp_path / "home"),
+                              **{k: v.format(port=port) for k, v in env.items()}}, timeout=120)
+    assert run.returncode == 1 and says.format(port=port) in run.stderr, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "home" / "run").exists(), "nothing started"

@@ -101,13 +101,26 @@ def create_database() -> None:
     server, name = url.rsplit("/", 1)
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
         raise SystemExit(f"IEPWATCH_CLUSTER_DB: not a plain database name: {name!r}")
-    con = psycopg2.connect(f"{server}/postgres")
+    try:
+        con = psycopg2.connect(f"{server}/postgres", connect_timeout=10)
+    except psycopg2.OperationalError as e:
+        raise SystemExit(f"PostgreSQL is not reachable at {server} (IEPWATCH_CLUSTER_PG): "
+                         f"{str(e).strip().splitlines()[0]}") from None
     con.autocommit = True
     with con.cursor() as cur:
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
         if cur.fetchone() is None:
             cur.execute(f'CREATE DATABASE "{name}"')   # the name is checked above
     con.close()
+
+
+def _check_redis(url: str) -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=5).ping()
+    except redis.exceptions.RedisError as e:
+        raise SystemExit(f"Redis is not reachable at {url} (IEPWATCH_CLUSTER_REDIS): {e}") from None
 
 
 def _pid_file(name: str) -> Path:
@@ -209,6 +222,7 @@ def start(extra: dict[str, str] | None = None) -> None:
     if running():
         raise SystemExit(f"the cluster already runs ({', '.join(running())}); make cluster-stop first")
     env = environment(extra)
+    _check_redis(env["AIRFLOW__CELERY__BROKER_URL"])
     create_database()
     airflow_env.set_up(env)
     for name in commands():
