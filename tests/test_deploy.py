@@ -88,7 +88,7 @@ def test_airflow_init_creates_the_pools_the_districts_need(config):
 
 
 @pytest.mark.parametrize("service", AIRFLOW_SERVICES)
-def test_compose_and_the_cluster_share_one_settings_file(config, service):
+def test_compose_and_the_cluster_share_one_settings_file(config, service, tmp_path, monkeypatch):
     """What `make cluster` tests is what Compose runs: every setting of deploy/airflow.env reaches
     both, and neither sets one of them another way."""
     from iepwatch import cluster
@@ -99,6 +99,7 @@ def test_compose_and_the_cluster_share_one_settings_file(config, service):
     assert {k: env[k] for k in shared} == shared
     compose_text = (ROOT / "docker-compose.yaml").read_text()
     assert not [k for k in shared if f"{k}:" in compose_text], "set in deploy/airflow.env only"
+    monkeypatch.setenv("IEPWATCH_CLUSTER_HOME", str(tmp_path))   # its secrets are written there, not in the project
     local = cluster.environment()
     assert {k: local[k] for k in shared} == shared
     assert local["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
