@@ -210,6 +210,13 @@ def test_the_rollup_by_hand_and_byte_identical_when_regenerated(deploy):
 
     with pytest.raises(DataError, match="missing: south: summary.json, indicator_b11, indicator_b13"):
         rollup.build(dep, AS_OF)
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from iepwatch.tasks.rollup import build_rollup
+
+    with pytest.raises(AirflowFailException, match=f"DATA ERROR: no night has been published by every district yet; "
+                                                   f"each district's newest night: north {AS_OF}, south none"):
+        build_rollup({})
     _night(south, [("S1", "EVAL_60_DAY", "overdue", 5)], b11=(1, 5), b13=(0, 0))
     assert rollup.latest_complete(dep) == AS_OF
     folder = rollup.build(dep, AS_OF)

@@ -50,11 +50,15 @@ def environment(**extra: str) -> dict[str, str]:
     return {**os.environ, **settings(), **extra}
 
 
-def write_pools(path: Path) -> Path:
-    """The pools of the district(s) as Airflow's pools file."""
+def pools_file() -> str:
+    """The pools of the district(s) as Airflow's pools file (``airflow pools import``)."""
     from iepwatch import deployment
 
-    path.write_text(json.dumps(deployment.pools(), indent=1, sort_keys=True) + "\n")
+    return json.dumps(deployment.pools(), indent=1, sort_keys=True) + "\n"
+
+
+def write_pools(path: Path) -> Path:
+    path.write_text(pools_file())
     return path
 
 

@@ -418,10 +418,7 @@ def main(argv: list[str] | None = None) -> None:
         elif args.cmd == "set-up":
             airflow_env.set_up(airflow_env.environment())
         elif args.cmd == "pools":
-            from iepwatch import deployment
-
-            text = json.dumps(deployment.pools(), indent=1, sort_keys=True) + "\n"
-            args.out.write_text(text) if args.out else print(text, end="")
+            airflow_env.write_pools(args.out) if args.out else print(airflow_env.pools_file(), end="")
         elif args.cmd == "cluster":
             from iepwatch import cluster
 

@@ -46,15 +46,17 @@ def missing(dep: Deployment, as_of: date) -> dict[str, list[str]]:
     return out
 
 
+def nights(dep: Deployment) -> dict[str, set[date]]:
+    """Each district's nights with a summary (its runs/<as-of>/summary.json)."""
+    return {cfg.district_id: {date.fromisoformat(p.parent.name) for p in (cfg.data_dir / "runs").glob("*/summary.json")}
+            for cfg in dep.configs()}
+
+
 def latest_complete(dep: Deployment) -> date | None:
     """The newest night every district has published."""
-    nights = None
-    for cfg in dep.configs():
-        mine = {p.parent.name for p in (cfg.data_dir / "runs").glob("*/summary.json")}
-        nights = mine if nights is None else nights & mine
-    for night in sorted(nights or (), reverse=True):
-        if not missing(dep, date.fromisoformat(night)):
-            return date.fromisoformat(night)
+    for night in sorted(set.intersection(*nights(dep).values()), reverse=True):
+        if not missing(dep, night):
+            return night
     return None
 
 

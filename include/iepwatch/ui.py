@@ -284,7 +284,6 @@ def submit(request: Request, report: str, as_of: str, n: int, user: User) -> Red
     return RedirectResponse(url=str(request.url_for("index")) + "#history", status_code=303)
 
 
-
 # --- a deployment of many districts: its page, each district's page below d/<id>/ -------------
 
 def _for_district(district: str, inner):
@@ -309,22 +308,21 @@ def deployment_app(dep) -> FastAPI:
     def deployment_index(user: User) -> str:
         from iepwatch import dashboard, rollup
 
-        districts = []
-        for cfg in dep.configs():
+        configs, districts = dep.configs(), []
+        for cfg in configs:
             nights = dashboard.summaries(cfg, 1)
             last = nights[-1] if nights else None
-            by_status: dict[str, int] = {}
-            for c in (last or {}).get("counts", []):
-                by_status[c["status"]] = by_status.get(c["status"], 0) + c["n"]
             districts.append({"id": cfg.district_id, "name": cfg.district.name, "tz": cfg.district.timezone,
                               "pack": cfg.rules.state_pack, "as_of": last["as_of"] if last else None,
-                              "by_status": by_status})
+                              "by_status": dashboard.counts(last)["district"] if last else {}})
         rollups = rollup.published(dep)
-        indicators = _csv_rows(dep.rollup_dir / rollups[0]["as_of"] / rollups[0]["files"][1]["name"]) \
-            if rollups else []
+        indicators = []
+        if rollups:
+            (file,) = [f["name"] for f in rollups[0]["files"] if f["name"].startswith("rollup_indicators")]
+            indicators = _csv_rows(dep.rollup_dir / rollups[0]["as_of"] / file)
         from iepwatch.statuses import NAMES
 
-        cfg = dep.configs()[0]
+        cfg = configs[0]
         return _env().get_template("deployment.html.j2").render(
             cfg=cfg, page_name=dep.name, user_name=_name(user), students_allowed=students_allowed(user, cfg),
             districts=districts, rollups=rollups[:10], indicators=indicators, statuses=NAMES, colors=COLORS)

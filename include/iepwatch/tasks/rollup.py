@@ -20,8 +20,8 @@ def build_rollup(params: dict | None = None) -> dict:
     as_of = (params or {}).get("as_of")
     night = date.fromisoformat(as_of) if as_of else rollup.latest_complete(dep)
     if night is None:
-        raise DataError("no night has been published by every district yet: "
-                        + "; ".join(f"{d}: {', '.join(w)}" for d, w in sorted(rollup.missing(dep, date.min).items())))
+        raise DataError("no night has been published by every district yet; each district's newest night: "
+                        + ", ".join(f"{d} {max(n) if n else 'none'}" for d, n in sorted(rollup.nights(dep).items())))
     folder = rollup.build(dep, night)
     log.info("roll-up of %s for %d districts written to %s", night, len(dep.districts), folder)
     return {"as_of": night.isoformat(), "districts": len(dep.districts)}
