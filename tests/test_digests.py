@@ -295,14 +295,15 @@ def test_a_message_parses_back_to_its_text_and_html_whatever_its_lines(eight_bit
                          ("<p>" + "&amp;" * 400 + "</p>\n", "base64")):
         content = {"subject": "IEP — test", "text": "Café\n.\nline\n", "html": html, "sha256": "ab" * 32,
                    "attachments": []}
-        head, raw = build_message(d, content, "iepwatch@example.org", eight_bit)
+        built = build_message(d, content, "iepwatch@example.org", eight_bit)
+        raw = built.raw
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         text, html_part = (next(p for p in msg.walk() if p.get_content_type() == f"text/{k}")
                            for k in ("plain", "html"))
         assert html_part["Content-Transfer-Encoding"] == expect
         assert html_part.get_content().replace("\r\n", "\n").rstrip("\n") == html.rstrip("\n")
         assert text.get_content().replace("\r\n", "\n").rstrip("\n") == "Café\n.\nline"
-        assert msg["Message-ID"] == head["Message-ID"] and msg["Subject"] == "IEP — test"
+        assert msg["Message-ID"] == built.message_id and msg["Subject"] == "IEP — test"
         assert max(len(line) for line in raw.split(b"\r\n")) <= 998
 
 
@@ -479,3 +480,27 @@ def test_a_night_of_many_digests_renders_in_a_worker_and_each_goes_to_its_own(ev
         assert student in text and not any(s in text for c, s in students.items() if c != coord)
     with warehouse.connect(load_config()) as con:
         assert con.execute("SELECT count(*), count(DISTINCT staff_id) FROM ops.email_sends").fetchone() == (n, n)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("To", "coord1@example.org"), ("Subject", "IEP deadlines: 3 overdue at Lincoln Elementary"),
+    ("Subject", "IEP deadlines — 3 overdue at École Saint-Jean"), ("Subject", "IEP deadlines " + "x" * 120),
+    ("From", "IEP Watch <iepwatch@example.org>"), ("Message-ID", "<iepwatch.2026-11-27.C1.0123abcd@example.org>")])
+def test_a_header_is_written_as_the_email_package_writes_it(name, value):
+    """The short ASCII headers written directly are the email package's bytes; the rest is its own."""
+    from email.message import EmailMessage
+    from email.policy import SMTP
+
+    from iepwatch.digests.send import _header
+
+    msg = EmailMessage(policy=SMTP)
+    msg[name] = value
+    assert _header(name, value) == SMTP.fold_binary(name, msg[name])
+
+
+@pytest.mark.parametrize("value", ["IEP deadlines\r\nBcc: someone@example.net", "IEP\ndeadlines"])
+def test_a_header_with_a_line_break_is_refused(value):
+    from iepwatch.digests.send import _header
+
+    with pytest.raises(ValueError):
+        _header("Subject", value)

@@ -73,7 +73,11 @@ def floor(export: Path, as_of: date) -> dict:
 
 
 def task(name: str, night: dict | None, export: Path, as_of: date, arg: str | None) -> dict:
-    """(Child process.) One task body of either DAG, timed; returns what it returned."""
+    """(Child process.) One task body of either DAG, timed; returns what it returned. Airflow's SDK is
+    imported before the clock starts, as in the task runner that calls a task's body (about 5 s
+    on this machine: not the task's work)."""
+    import airflow.sdk  # noqa: F401
+
     from iepwatch.config import load_config
     from iepwatch.night import Night, logical_date
     from iepwatch.tasks import iep_nightly, state_reporting
