@@ -21,6 +21,9 @@ from iepwatch.config import Config, load_config
 SCHEMAS = ("staging", "quarantine", "core", "facts", "compliance", "reporting", "ops")
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 LOCK_WAIT_SECONDS = 600
+# Strings are written without DuckDB's FSST compressions: a faster night for a larger file and
+# a higher peak memory (measured in docs/decisions.md).
+WRITE_SETTINGS = ("SET disabled_compression_methods = 'fsst,dict_fsst'",)
 log = logging.getLogger(__name__)
 
 
@@ -52,6 +55,8 @@ def connect(cfg: Config, read_only: bool = False,
     con = _open(cfg.warehouse, read_only, wait)
     try:
         if not read_only:
+            for setting in WRITE_SETTINGS:
+                con.execute(setting)
             for schema in SCHEMAS:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             log.info("warehouse %s open for writing", cfg.warehouse)   # this task now holds its one writer
