@@ -265,11 +265,13 @@ def _pull_mysql(uri: str, schema: str, wanted: list, tmp: Path) -> dict:
     import connectorx
     import duckdb
 
+    from iepwatch.warehouse import literal
+
     def pull(t, cols) -> tuple[str, dict]:
         rows = connectorx.read_sql(uri, f"SELECT {', '.join(cols)} FROM {schema}.{t.name}", return_type="arrow")
         with duckdb.connect() as con:
             con.register("pulled", rows)
-            con.execute(f"COPY (SELECT * FROM pulled) TO '{tmp / t.file}' (HEADER, DELIMITER ',')")
+            con.execute(f"COPY (SELECT * FROM pulled) TO {literal(tmp / t.file)} (HEADER, DELIMITER ',')")
         return t.file, {"rows": rows.num_rows, "sha256": sha256_file(tmp / t.file)}
 
     from concurrent.futures import ThreadPoolExecutor
