@@ -30,7 +30,6 @@ class SendError(RuntimeError):
 
 class Built(NamedTuple):
     message_id: str
-    sender: str
     raw: bytes
 
 
@@ -61,7 +60,7 @@ def build_message(d: digests.Digest, content: dict[str, str], from_email: str | 
             _header("To", ", ".join(d.to)), _header("Message-ID", message_id),
             _header("Date", formatdate(usegmt=True)), _header("X-IEPWatch-As-Of", d.as_of.isoformat()),
             _header("MIME-Version", "1.0"), _header("Content-Type", ctype)]
-    return Built(message_id, from_email or "", b"".join([*head, b"\r\n", body]))
+    return Built(message_id, b"".join([*head, b"\r\n", body]))
 
 
 @functools.lru_cache(maxsize=64)
@@ -134,9 +133,10 @@ class Mailer:
             try:
                 client.ehlo_or_helo_if_needed()   # a dropped connection shows here too: reopened below
                 eight_bit = client.has_extn("8bitmime")
-                built = build_message(d, content, self.hook.from_email or self.fallback_from, eight_bit)
+                sender = self.hook.from_email or self.fallback_from
+                built = build_message(d, content, sender, eight_bit)
                 # explicit envelope: exactly the digest's recipients, never what a header might be made to say
-                client.sendmail(built.sender, list(d.to), built.raw,
+                client.sendmail(sender or "", list(d.to), built.raw,
                                 mail_options=["BODY=8BITMIME"] if eight_bit else [])
                 return built.message_id
             except (smtplib.SMTPServerDisconnected, ConnectionError):
