@@ -504,3 +504,74 @@ def test_a_header_with_a_line_break_is_refused(value):
 
     with pytest.raises(ValueError):
         _header("Subject", value)
+
+
+@pytest.mark.parametrize("raw", [b"a\r\n.b\r\n", b".first\r\n..two\r\n", b"x\n.y\r.z\r\n.", b"no period\r\n",
+                                 b"\r\n.\r\n", b"."])
+def test_a_period_starting_a_line_is_doubled_as_smtplib_doubles_it(raw):
+    import smtplib
+
+    from iepwatch.digests.send import stuff
+
+    assert stuff(raw) == smtplib._quote_periods(raw)
+
+
+def test_lines_starting_with_a_period_arrive_as_they_were_built(smtp):
+    """The message the server receives is the one built, byte for byte, whatever its periods."""
+    from datetime import date
+
+    from iepwatch.digests.digest import Digest
+    from iepwatch.digests.send import Mailer
+
+    d = Digest("C1", ["coord1@example.org"], "Coordinator", date(2026, 11, 27), [], 0, "District")
+    content = {"subject": "IEP test", "text": ".\n..two\n.three\nend", "html": "<p>\n.</p>", "sha256": "cd" * 32,
+               "attachments": []}
+    with Mailer("smtp_default", None) as mailer:
+        for _ in range(2):   # twice on one connection: the DATA of the first ended where it should
+            mailer.send(d, content)
+    got = sorted(smtp.outbox.glob("*.eml"))
+    assert len(got) == 1   # both sends carry the same Message-ID: the catcher keeps one file
+    text, html = parts(smtp.messages()[0])
+    assert text == ".\r\n..two\r\n.three\r\nend" and html == "<p>\r\n.</p>"
+    assert smtp.catcher.received == 2
+
+
+def _icalendar_event(as_of, due_date, rule_id, student_id, meeting_key, rule, school) -> bytes:
+    """The event as the icalendar library writes it (what digest._event must write)."""
+    import hashlib
+    from datetime import UTC, datetime, time
+
+    from icalendar import Event
+
+    from iepwatch.digests.digest import plain
+
+    e = Event()
+    e.add("uid", hashlib.sha256("\x00".join((rule_id, student_id, meeting_key)).encode()).hexdigest()[:32]
+          + "@iepwatch")
+    e.add("dtstamp", datetime.combine(as_of, time(), UTC))
+    e.add("dtstart", due_date)
+    e.add("summary", f"IEP due: {rule} — student {student_id}, {plain(school, 80)}")
+    return e.to_ical()
+
+
+def test_a_calendar_event_is_written_as_icalendar_writes_it():
+    """Folds at every position (backslash and caret escapes, 2-, 3- and 4-byte characters at the
+    cut), TEXT escapes, newlines, years before 1000: the same bytes as the library."""
+    import random
+    from datetime import date
+
+    from iepwatch.digests.digest import _event
+
+    rng = random.Random(12)
+    alphabet = ["a", "Z", " ", "\\", "^", ",", ";", "é", "—", "😀", "\n", "\r", "N", ":", '"']
+    cases = [(date(2026, 11, 27), date(2026, 12, 3), "IEP_ANNUAL_REVIEW", "S1", "", "IEP reviewed", "Lincoln"),
+             (date(999, 1, 2), date(1000, 3, 4), "R", "S\\N2", "M1", "x" * 200, "École — Élémentaire")]
+    for _ in range(400):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 160)))
+        cut = rng.randrange(0, len(text) + 1)
+        cases.append((date(2026, 11, 27), date(2027, 1, 15), "TEAM_PARENT", f"S{rng.randrange(10**6)}", "M9",
+                      text[:cut], text[cut:]))
+    for case in cases:
+        as_of, due, rule_id, student, meeting, rule, school = case
+        assert _event(as_of, due, rule_id, student, meeting, "due_soon", rule, school) == \
+            _icalendar_event(as_of, due, rule_id, student, meeting, rule, school), case

@@ -229,17 +229,42 @@ def calendar(d: Digest, events: list[tuple]) -> bytes:
 @functools.lru_cache(maxsize=20_000)
 def _event(as_of: date, due_date: date, rule_id: str, student_id: str, meeting_key: str, status: str, rule: str,
            school: str) -> bytes:
-    from datetime import UTC, datetime, time
+    """One all-day VEVENT, written here: the bytes icalendar's ``Event.to_ical()`` writes for it (a
+    test compares the two on many values), at a hundredth of the cost. Serialising through the
+    library took four fifths of the rendering of a night's mail at state scale (86,000 events)."""
+    uid = hashlib.sha256("\x00".join((rule_id, student_id, meeting_key)).encode()).hexdigest()[:32] + "@iepwatch"
+    summary = f"IEP due: {rule} — student {student_id}, {plain(school, 80)}"
+    return b"".join([b"BEGIN:VEVENT\r\n", _fold("SUMMARY:" + _ical_text(summary)),
+                     b"DTSTART;VALUE=DATE:", _ical_date(due_date), b"\r\n",
+                     b"DTSTAMP:", _ical_date(as_of), b"T000000Z\r\n",
+                     _fold("UID:" + uid), b"END:VEVENT\r\n"])
 
-    from icalendar import Event
 
-    e = Event()
-    e.add("uid", hashlib.sha256("\x00".join((rule_id, student_id, meeting_key)).encode()).hexdigest()[:32]
-          + "@iepwatch")
-    e.add("dtstamp", datetime.combine(as_of, time(), UTC))
-    e.add("dtstart", due_date)   # a date without DTEND: an all-day event (RFC 5545, 3.6.1)
-    e.add("summary", f"IEP due: {rule} — student {student_id}, {plain(school, 80)}")
-    return e.to_ical()
+def _ical_date(d: date) -> bytes:
+    return f"{d.year:04d}{d.month:02d}{d.day:02d}".encode()
+
+
+def _ical_text(text: str) -> str:
+    """An iCalendar TEXT value escaped (RFC 5545 3.3.11) as icalendar escapes it, in its order."""
+    return (text.replace("\\N", "\n").replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+            .replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n"))
+
+
+def _fold(line: str) -> bytes:
+    """A content line folded as icalendar folds it (RFC 5545 3.1): pieces of at most 74 octets,
+    never inside a UTF-8 character, and never ending in a backslash or caret (an escape stays
+    whole), joined by CRLF and a space; CRLF at the end."""
+    b, out, start = line.encode(), [], 0
+    while len(b) - start > 74:
+        end = start + 74
+        while b[end] & 0xC0 == 0x80:   # a continuation byte: cut before its character
+            end -= 1
+        if end - start > 1 and b[end - 1] in b"\\^":
+            end -= 1
+        out.append(b[start:end])
+        start = end
+    out.append(b[start:])
+    return b"\r\n ".join(out) + b"\r\n"
 
 
 @functools.cache

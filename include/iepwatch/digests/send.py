@@ -1,13 +1,14 @@
 """Send each recipient's digest once per night over the Airflow SMTP connection.
 
-Every successful send is recorded in ``ops.email_sends`` before the next one starts, so
-a retried or re-run task sends only what is missing. Logs name staff ids, never
-addresses or students.
+Every successful send is recorded in ``ops.email_sends`` as soon as the server accepted it
+(while the next digest is on its way), so a retried or re-run task sends only what is missing.
+Logs name staff ids, never addresses or students.
 """
 
 from __future__ import annotations
 
 import base64
+import collections
 import functools
 import logging
 import re
@@ -125,6 +126,8 @@ class Mailer:
         if not self.open:
             self.hook.get_conn()
             self.open = True
+            client = self.hook._smtp_client
+            client.data = functools.partial(_data, client)   # this client's DATA: see _data
         return self.hook._smtp_client
 
     def send(self, d: digests.Digest, content: dict[str, str]) -> str:
@@ -143,6 +146,25 @@ class Mailer:
                 if attempt == 1:
                     raise
         raise AssertionError("unreachable")
+
+
+def _data(client: smtplib.SMTP, msg: bytes) -> tuple[int, bytes]:
+    """``smtplib.SMTP.data`` for a message of bytes, the same bytes on the wire, with its
+    dot-stuffing done by ``stuff`` instead of smtplib's regex over the whole message (4.8 s of a
+    night's mail at state scale)."""
+    client.putcmd("data")
+    code, reply = client.getreply()
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    q = stuff(msg)
+    client.send(q + (b".\r\n" if q.endswith(b"\r\n") else b"\r\n.\r\n"))
+    return client.getreply()
+
+
+def stuff(msg: bytes) -> bytes:
+    """A period that starts a line doubled (RFC 5321 4.5.2), exactly as ``smtplib`` does: at the
+    start of the message and after every LF."""
+    return (b"." if msg.startswith(b".") else b"") + msg.replace(b"\n.", b"\n..")
 
 
 class Renderer:
@@ -202,6 +224,38 @@ class Renderer:
         self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
 
 
+class Courier:
+    """Sends on a thread of its own, one digest at a time over the Mailer's one connection, while
+    the calling thread records the digest before and prepares the next: the time the server
+    takes to read a message is not idle time (at state scale it was as long as the rest of the
+    stage). ``submit`` hands back each digest's outcome, oldest first, once the next is queued;
+    at most one digest waits behind the one being sent."""
+
+    def __init__(self, mailer: Mailer) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.mailer, self.pending = mailer, collections.deque()
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp")
+
+    def __enter__(self) -> Courier:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for _, _, future in self.pending:   # on an error: what has not started is not sent
+            future.cancel()
+        self.pool.shutdown(wait=True)
+
+    def submit(self, d: digests.Digest, content: dict):
+        """Queue ``d``; yields (digest, content, future of its Message-ID) of the one before it."""
+        self.pending.append((d, content, self.pool.submit(self.mailer.send, d, content)))
+        while len(self.pending) > 1:
+            yield self.pending.popleft()
+
+    def drain(self):
+        while self.pending:
+            yield self.pending.popleft()
+
+
 def _daemonic() -> bool:
     import multiprocessing
 
@@ -239,10 +293,11 @@ def send_all(con, cfg: Config, as_of: date) -> dict:
     digests.ensure_send_log(con)
     already = {r[0] for r in con.execute("SELECT staff_id FROM ops.email_sends WHERE as_of = ?", [as_of]).fetchall()}
     summary: dict[str, list[str]] = {"sent": [], "already_sent": [], "nothing_to_report": [], "failed": []}
-    with Mailer(cfg.email.smtp_conn_id, cfg.email.from_address) as mailer, Renderer(cfg) as renderer:
-        def send_one(d: digests.Digest, content: dict) -> None:
+    with Mailer(cfg.email.smtp_conn_id, cfg.email.from_address) as mailer, Renderer(cfg) as renderer, \
+            Courier(mailer) as courier:
+        def settle(d: digests.Digest, content: dict, sending) -> None:
             try:
-                message_id = mailer.send(d, content)
+                message_id = sending.result()
             except smtplib.SMTPAuthenticationError:
                 raise ConfigError(f"the SMTP server refused the login of connection '{cfg.email.smtp_conn_id}' "
                                   "(email.smtp_conn_id): check its login and password") from None
@@ -270,9 +325,13 @@ def send_all(con, cfg: Config, as_of: date) -> dict:
                 summary["failed"].append(d.recipient)
                 continue
             for ready in renderer.submit(d):
-                send_one(*ready)
+                for sent in courier.submit(*ready):
+                    settle(*sent)
         for ready in renderer.drain():
-            send_one(*ready)
+            for sent in courier.submit(*ready):
+                settle(*sent)
+        for sent in courier.drain():
+            settle(*sent)
     write_report(cfg.run_dir(as_of) / "emails.json", as_of, summary)
     if summary["failed"]:
         failed = summary["failed"]
