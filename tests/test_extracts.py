@@ -491,3 +491,25 @@ def test_monitoring_categories_every_one_by_hand(district, evaluate, data_dir):
                        (r["r1"], "annual review"): "pending", (r["r1"], "reevaluation"): "pending",
                        (r["r2"], "annual review"): "pending", (r["r2"], "reevaluation"): "held late",
                        (r["r3"], "annual review"): "pending", (r["r3"], "reevaluation"): "overdue"}
+
+
+def test_records_are_counted_as_a_csv_reader_reads_them(tmp_path):
+    """A quoted line break is inside one record; a file that does not read back as CSV is refused."""
+    import duckdb
+
+    from iepwatch.config import load_config
+    from iepwatch.extracts import engine
+
+    d = engine.definitions(load_config())["compliance_student_list"]
+    header = ",".join(f["name"] for f in d.fields)
+    row = ",".join(['"Smith\r\nJr"', *["x"] * (len(d.fields) - 1)])
+    path = tmp_path / "f.csv"
+    con = duckdb.connect()
+    path.write_text(f"{header}\r\n{row}\r\n{row}\r\n", newline="")
+    assert engine.count_records(con, d, path) == 2
+    path.write_text(f"{header}\r\n{row}\r\n\"open,{row}\r\n", newline="")
+    with pytest.raises(DataError, match="compliance_student_list not published: the written file does not read back"):
+        engine.count_records(con, d, path)
+    cal = engine.definitions(load_config())["calpads_sped_meetings"]
+    path.write_text("a^b\r\nc^d\r\n", newline="")
+    assert engine.count_records(con, cal, path) == 2 - bool(cal.raw.get("header"))

@@ -235,14 +235,25 @@ def render(con, d: Definition, out) -> int:
     return con.execute(f"SELECT count(*) FROM reporting.{d.name}").fetchone()[0]
 
 
-def count_records(d: Definition, path: Path) -> int:
-    """Data records in a written file: CSV records when quoted (a quoted field may hold a line
-    break), else lines; less the header."""
-    import csv
+def count_records(con, d: Definition, path: Path) -> int:
+    """Data records in a written file, less the header: CSV records as DuckDB's reader reads them
+    back when quoted (a quoted field may hold a line break), else lines. (Python's csv reader,
+    row by row, took a third of the publishing of a 1,900,000-line file.)"""
+    header = bool(d.raw.get("header"))
+    if d.quoting != "rfc4180":
+        with path.open("rb") as f:
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 24), b""))
+        return lines - header
+    import duckdb
 
-    with path.open(newline="", encoding="utf-8") as f:
-        n = sum(1 for _ in csv.reader(f, delimiter=d.delimiter)) if d.quoting == "rfc4180" else sum(1 for _ in f)
-    return n - (1 if d.raw.get("header") else 0)
+    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(d.fields))) + "}"
+    try:
+        return con.execute(f"""SELECT count(*) FROM read_csv({literal(path)}, header = {str(header).lower()},
+                                   columns = {columns}, auto_detect = false, delim = {literal(d.delimiter)},
+                                   quote = '"', escape = '"', strict_mode = true)""").fetchone()[0]
+    except duckdb.Error as e:   # not the file it should be: never published
+        raise DataError(f"extract {d.name} not published: the written file does not read back as CSV "
+                        f"({str(e).splitlines()[0][:200]})") from None
 
 
 def publish(con, cfg: Config, as_of: date, d: Definition) -> Path:
@@ -260,7 +271,7 @@ def publish(con, cfg: Config, as_of: date, d: Definition) -> Path:
     incoming.mkdir()
     with (incoming / name).open("wb") as out:
         rows = render(con, d, out)
-    records = count_records(d, incoming / name)
+    records = count_records(con, d, incoming / name)
     if records != rows:   # a value with a separator or line break would shift every later record
         raise DataError(f"extract {d.name} not published: {records} records written for {rows} rows")
     manifest = {"report": d.name, "format": d.name, "as_of": as_of.isoformat(), "rows": rows,
