@@ -1,28 +1,34 @@
 -- The state summary (docs/outputs.md) for the district and each school, as of the night.
+-- The rule results are counted once per school, rule, phase and status (7.5 million rows at state
+-- scale: counted row by row under 40 filters, they took seconds); every count below sums those,
+-- for each school and for the district in one pass (GROUPING SETS).
 WITH r AS (
     SELECT r.rule_id, r.phase, r.status, r.student_id, s.school_id   -- only what is counted
     FROM facts.rule_results r JOIN core.students s USING (student_id)
 ),
-levels AS (  -- every row counts for its school and for the district
-    SELECT 'district' AS level, NULL AS school_id, * EXCLUDE (school_id) FROM r
-    UNION ALL SELECT 'school', school_id, * EXCLUDE (school_id) FROM r
+counts AS (
+    SELECT school_id, rule_id, phase, status, count(*) AS n FROM r GROUP BY ALL
 ),
 timelines AS (
-    SELECT level, school_id,
+    SELECT CASE WHEN grouping(school_id) = 1 THEN 'district' ELSE 'school' END AS level, school_id,
 {% for rule, prefix in timelines %}
-           count(*) FILTER (WHERE rule_id = '{{ rule }}' AND phase = 'closed' AND status = 'ok') AS {{ prefix }}_timely,
-           count(*) FILTER (WHERE rule_id = '{{ rule }}' AND status = 'late') AS {{ prefix }}_held_late,
-           count(*) FILTER (WHERE rule_id = '{{ rule }}' AND status = 'overdue') AS {{ prefix }}_overdue,
-           count(*) FILTER (WHERE rule_id = '{{ rule }}' AND phase = 'open' AND status IN ('ok', 'due_soon')) AS {{ prefix }}_pending,
-           count(*) FILTER (WHERE rule_id = '{{ rule }}' AND status = 'exempt') AS {{ prefix }}_exempt,
+           coalesce(sum(n) FILTER (WHERE rule_id = '{{ rule }}' AND phase = 'closed' AND status = 'ok'), 0) AS {{ prefix }}_timely,
+           coalesce(sum(n) FILTER (WHERE rule_id = '{{ rule }}' AND status = 'late'), 0) AS {{ prefix }}_held_late,
+           coalesce(sum(n) FILTER (WHERE rule_id = '{{ rule }}' AND status = 'overdue'), 0) AS {{ prefix }}_overdue,
+           coalesce(sum(n) FILTER (WHERE rule_id = '{{ rule }}' AND phase = 'open' AND status IN ('ok', 'due_soon')), 0) AS {{ prefix }}_pending,
+           coalesce(sum(n) FILTER (WHERE rule_id = '{{ rule }}' AND status = 'exempt'), 0) AS {{ prefix }}_exempt,
 {% endfor %}
 {% for rule in meeting_rules %}
-           count(*) FILTER (WHERE rule_id = '{{ rule }}') AS "{{ rule }}_evaluated",
-           count(*) FILTER (WHERE rule_id = '{{ rule }}' AND status = 'ok') AS "{{ rule }}_passed",
+           coalesce(sum(n) FILTER (WHERE rule_id = '{{ rule }}'), 0) AS "{{ rule }}_evaluated",
+           coalesce(sum(n) FILTER (WHERE rule_id = '{{ rule }}' AND status = 'ok'), 0) AS "{{ rule }}_passed",
 {% endfor %}
-           count(DISTINCT student_id) FILTER (WHERE rule_id = 'TRANSITION_PLAN') AS transition_age_students,
-           count(DISTINCT student_id) FILTER (WHERE rule_id = 'TRANSITION_PLAN' AND status = 'ok') AS transition_with_plan,
-    FROM levels GROUP BY ALL
+    FROM counts GROUP BY GROUPING SETS ((school_id), ())
+),
+plans AS (  -- students of transition age (a student is counted once, whatever the number of their IEPs)
+    SELECT CASE WHEN grouping(school_id) = 1 THEN 'district' ELSE 'school' END AS level, school_id,
+           count(DISTINCT student_id) AS transition_age_students,
+           count(DISTINCT student_id) FILTER (WHERE status = 'ok') AS transition_with_plan
+    FROM r WHERE rule_id = 'TRANSITION_PLAN' GROUP BY GROUPING SETS ((school_id), ())
 ),
 invited AS (  -- students with a transition meeting in the window, and whether its notice invited them
     SELECT l.level, l.school_id, count(DISTINCT m.student_id) AS transition_meeting_students,
@@ -45,8 +51,8 @@ SELECT DATE '{{ as_of }}' AS as_of, scope.level, scope.school_id, scope.school_n
        -- Indicator 11 style: timely / (timely + held late + overdue); exempt delays are out of the denominator
        round(100.0 * t.initial_evaluations_timely / nullif(t.initial_evaluations_timely + t.initial_evaluations_held_late
              + t.initial_evaluations_overdue, 0), 1) AS indicator11_pct_timely,
-       coalesce(t.transition_age_students, 0) AS transition_age_students,
-       round(100.0 * t.transition_with_plan / nullif(t.transition_age_students, 0), 1) AS transition_pct_with_plan,
+       coalesce(p.transition_age_students, 0) AS transition_age_students,
+       round(100.0 * p.transition_with_plan / nullif(p.transition_age_students, 0), 1) AS transition_pct_with_plan,
        coalesce(i.transition_meeting_students, 0) AS transition_meeting_students,
        round(100.0 * i.transition_student_invited / nullif(i.transition_meeting_students, 0), 1) AS transition_pct_student_invited,
 {% for rule in meeting_rules %}
@@ -55,4 +61,5 @@ SELECT DATE '{{ as_of }}' AS as_of, scope.level, scope.school_id, scope.school_n
 {% endfor %}
 FROM scope
 LEFT JOIN timelines t ON t.level = scope.level AND t.school_id IS NOT DISTINCT FROM scope.school_id
+LEFT JOIN plans p ON p.level = scope.level AND p.school_id IS NOT DISTINCT FROM scope.school_id
 LEFT JOIN invited i ON i.level = scope.level AND i.school_id IS NOT DISTINCT FROM scope.school_id
