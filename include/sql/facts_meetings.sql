@@ -9,13 +9,14 @@ WITH m AS (
 p AS (
     SELECT p.meeting_id, p.team_role, p.attendance, m.held_date,
            p.attendance = 'excused' AS excused,
+           CASE WHEN p.attendance = 'excused' THEN   -- (only an excusal has problems to list)
            [CASE WHEN p.excusal_parent_consent_date IS NULL THEN 'no written parent consent'
                  WHEN p.excusal_parent_consent_date > m.held_date THEN 'parent consent after the meeting' END,
             CASE WHEN p.excusal_district_agreement_date IS NULL THEN 'no district agreement'
                  WHEN p.excusal_district_agreement_date > m.held_date THEN 'district agreement after the meeting' END,
             CASE WHEN p.excusal_area_discussed = 'Y' AND p.written_input_date IS NULL THEN 'area discussed without written input'
                  WHEN p.excusal_area_discussed = 'Y' AND p.written_input_date > m.held_date THEN 'written input after the meeting' END
-           ] AS excusal_problems
+           ] END AS excusal_problems
     FROM {{ src }}.meeting_participants p JOIN m USING (meeting_id)
 ),
 roles AS (  -- per meeting and role: attended, validly excused, and the problems of invalid excusals
@@ -39,9 +40,12 @@ judged AS (
              AND NOT (r.team_role = 'general_education_teacher' AND m.in_regular_education = 'N') AS invalid
     FROM roles r JOIN m USING (meeting_id)
 ),
-team AS (
+team AS (  -- one column per role (judged has one row per meeting and role)
     SELECT meeting_id,
-           map_from_entries(list((team_role, {'covered': covered, 'attended': attended, 'invalid': invalid}))) AS r,
+           {% for role in roles %}bool_or(covered) FILTER (WHERE team_role = '{{ role }}') AS "{{ role }}_covered",
+           bool_or(invalid) FILTER (WHERE team_role = '{{ role }}') AS "{{ role }}_invalid",
+           {% endfor %}bool_or(attended) FILTER (WHERE team_role = 'parent') AS parent_attended,
+           bool_or(attended) FILTER (WHERE team_role = 'student') AS student_attended,
            list_sort(flatten(list(excusal_details) FILTER (WHERE invalid))) AS invalid_excusals
     FROM judged GROUP BY 1
 ),
@@ -61,11 +65,11 @@ notices AS (
     GROUP BY 1
 )
 SELECT m.*,
-       coalesce(t.r['parent'].attended, false) AS parent_attended,
+       coalesce(t.parent_attended, false) AS parent_attended,
        coalesce(a.n, 0) AS contact_attempts,
-       {% for role in roles %}coalesce(t.r['{{ role }}'].covered, false) AS {{ role }}_covered,
-       coalesce(t.r['{{ role }}'].invalid, false) AS {{ role }}_invalid,
-       {% endfor %}coalesce(t.r['student'].attended, false) AS student_attended,
+       {% for role in roles %}coalesce(t."{{ role }}_covered", false) AS {{ role }}_covered,
+       coalesce(t."{{ role }}_invalid", false) AS {{ role }}_invalid,
+       {% endfor %}coalesce(t.student_attended, false) AS student_attended,
        coalesce(t.invalid_excusals, []) AS invalid_excusals,
        coalesce(nt.n, 0) AS notices, nt.earliest_sent, coalesce(nt.earliest_waived, false) AS earliest_waived,
        nt.latest.states_purpose AS states_purpose, nt.latest.states_time AS states_time,
