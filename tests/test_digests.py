@@ -575,3 +575,31 @@ def test_a_calendar_event_is_written_as_icalendar_writes_it():
         as_of, due, rule_id, student, meeting, rule, school = case
         assert _event(as_of, due, rule_id, student, meeting, "due_soon", rule, school) == \
             _icalendar_event(as_of, due, rule_id, student, meeting, rule, school), case
+
+
+def test_a_digest_on_its_way_when_the_night_fails_is_still_recorded_sent(evaluate, smtp, data_dir, monkeypatch):
+    """The second digest cannot be rendered while the first is being sent: the task fails, the
+    first (which the server took) is recorded, and the retry sends only the other two."""
+    from builder import Export
+
+    from iepwatch.digests import digest as digests
+
+    ex = Export.district(schools=3)
+    for school in ("SCH1", "SCH2", "SCH3"):
+        overdue_student(ex, school)
+    evaluate(ex)
+    render = digests.render
+
+    def failing(d, cfg):
+        if d.recipient == "C2":
+            raise RuntimeError("template error")
+        return render(d, cfg)
+
+    monkeypatch.setattr(digests, "render", failing)
+    with pytest.raises(RuntimeError, match="template error"):
+        send(data_dir)
+    assert [m["To"] for m in smtp.messages()] == ["coord1@example.org"]
+    monkeypatch.setattr(digests, "render", render)
+    summary = send(data_dir)
+    assert summary["already_sent"] == ["C1"] and summary["sent"] == ["C2", "C3"]
+    assert len(smtp.messages()) == 3

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import contextlib
 import functools
 import logging
 import re
@@ -310,28 +311,35 @@ def send_all(con, cfg: Config, as_of: date) -> dict:
             summary["sent"].append(d.recipient)
             log.info("sent the %s digest to coordinator %s", as_of, d.recipient)
 
-        for d in digests.build(con, cfg, as_of):
-            if d.recipient in already:
-                summary["already_sent"].append(d.recipient)
-                continue
-            if not d.actionable and not cfg.email.send_empty_digest:
-                summary["nothing_to_report"].append(d.recipient)
-                continue
-            if d.recipient == digests.FALLBACK:
-                log.warning("DATA PROBLEM: schools with exceptions but no coordinator: %s "
-                            "(sent to the fallback address)", ", ".join(s.school_id for s in d.schools))
-            if not d.to:
-                log.error("coordinator %s has no email address; digest not sent", d.recipient)
-                summary["failed"].append(d.recipient)
-                continue
-            for ready in renderer.submit(d):
+        try:
+            for d in digests.build(con, cfg, as_of):
+                if d.recipient in already:
+                    summary["already_sent"].append(d.recipient)
+                    continue
+                if not d.actionable and not cfg.email.send_empty_digest:
+                    summary["nothing_to_report"].append(d.recipient)
+                    continue
+                if d.recipient == digests.FALLBACK:
+                    log.warning("DATA PROBLEM: schools with exceptions but no coordinator: %s "
+                                "(sent to the fallback address)", ", ".join(s.school_id for s in d.schools))
+                if not d.to:
+                    log.error("coordinator %s has no email address; digest not sent", d.recipient)
+                    summary["failed"].append(d.recipient)
+                    continue
+                for ready in renderer.submit(d):
+                    for sent in courier.submit(*ready):
+                        settle(*sent)
+            for ready in renderer.drain():
                 for sent in courier.submit(*ready):
                     settle(*sent)
-        for ready in renderer.drain():
-            for sent in courier.submit(*ready):
+            for sent in courier.drain():
                 settle(*sent)
-        for sent in courier.drain():
-            settle(*sent)
+        except BaseException:   # a digest already on its way is still recorded if the server takes it
+            for d, content, sending in courier.drain():
+                if not sending.cancel():
+                    with contextlib.suppress(Exception):
+                        settle(d, content, sending)
+            raise
     write_report(cfg.run_dir(as_of) / "emails.json", as_of, summary)
     if summary["failed"]:
         failed = summary["failed"]
