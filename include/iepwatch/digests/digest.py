@@ -213,8 +213,8 @@ def calendar(d: Digest, events: list[tuple]) -> bytes:
     """The due dates of a digest's open items in the next 30 days as an iCalendar file: one
     all-day event per item, its UID stable across nights (an updated event, not a new one), no
     student names. Its timestamp is the as-of date's midnight (UTC), never the wall clock.
-    Each distinct event is serialised by icalendar once per night (``_event``): the same item is
-    in the digest of every coordinator of its school."""
+    Each distinct event is written once per night (``_event``, cached): the same item is in the
+    digest of every coordinator of its school."""
     from icalendar import Calendar
 
     cal = Calendar()

@@ -242,9 +242,7 @@ class Courier:
         return self
 
     def __exit__(self, *exc) -> None:
-        for _, _, future in self.pending:   # on an error: what has not started is not sent
-            future.cancel()
-        self.pool.shutdown(wait=True)
+        self.pool.shutdown(wait=True, cancel_futures=True)   # on an error: what has not started is not sent
 
     def submit(self, d: digests.Digest, content: dict):
         """Queue ``d``; yields (digest, content, future of its Message-ID) of the one before it."""
@@ -311,6 +309,10 @@ def send_all(con, cfg: Config, as_of: date) -> dict:
             summary["sent"].append(d.recipient)
             log.info("sent the %s digest to coordinator %s", as_of, d.recipient)
 
+        def dispatch(d: digests.Digest, content: dict) -> None:
+            for sent in courier.submit(d, content):
+                settle(*sent)
+
         try:
             for d in digests.build(con, cfg, as_of):
                 if d.recipient in already:
@@ -327,11 +329,9 @@ def send_all(con, cfg: Config, as_of: date) -> dict:
                     summary["failed"].append(d.recipient)
                     continue
                 for ready in renderer.submit(d):
-                    for sent in courier.submit(*ready):
-                        settle(*sent)
+                    dispatch(*ready)
             for ready in renderer.drain():
-                for sent in courier.submit(*ready):
-                    settle(*sent)
+                dispatch(*ready)
             for sent in courier.drain():
                 settle(*sent)
         except BaseException:   # a digest already on its way is still recorded if the server takes it
