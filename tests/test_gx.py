@@ -1,0 +1,76 @@
+"""The lean GX subclasses (``iepwatch.quality.gx``) give exactly GX's own results: the same
+suite run once as the night runs it and once with GX's own expectation classes, on a DuckDB
+file holding the cases that decide a count (duplicates, a key with a null, rows with every key
+null, a group of three)."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from iepwatch.quality import gx
+
+ROWS = [  # (a, b, c): duplicates of (a, b) count when a and b are both non-null
+    ("1", "x", "p"), ("1", "x", "q"),                   # a duplicated pair: 2
+    ("2", "y", "p"), ("2", "y", "p"), ("2", "y", "r"),  # a group of three: 3
+    ("3", None, "p"), ("3", None, "q"),                 # b null: GX's join drops them
+    (None, "z", "p"), (None, "z", "q"),                 # a null: dropped too
+    (None, None, "p"), (None, None, "q"),               # every key null: ignored (ignore_row_if)
+    ("4", "w", "p"),                                    # unique
+]
+
+SUITE = {
+    "name": "test.t",
+    "meta": {"iepwatch": {"table": "t", "query": "SELECT * FROM t"}},
+    "expectations": [
+        {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["a", "b"]}},
+        {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["a", "c"]}},
+        {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["a", "b", "c"]}},
+        {"type": "unexpected_rows_expectation",
+         "kwargs": {"unexpected_rows_query": "SELECT * FROM {batch} WHERE c = 'p'", "description": "no p"}},
+        {"type": "unexpected_rows_expectation",
+         "kwargs": {"unexpected_rows_query": "SELECT * FROM {batch} WHERE c = 'none'", "description": "no none"}},
+    ],
+}
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE t (_line BIGINT, a VARCHAR, b VARCHAR, c VARCHAR)")
+        con.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", [(i + 2, *r) for i, r in enumerate(ROWS)])
+    return path
+
+
+def _run(warehouse, tmp_path, name: str) -> list[dict]:
+    return gx.run_suites(warehouse, [SUITE], tmp_path / name, "test-run")
+
+
+def test_the_lean_expectations_give_gx_own_results(warehouse, tmp_path, monkeypatch):
+    lean = _run(warehouse, tmp_path, "lean")
+    assert {r["type"] for r in lean} == {"expect_compound_columns_to_be_unique", "unexpected_rows_expectation"}
+    assert [r["unexpected_count"] for r in lean] == [5, 2, 2, 7, 0]   # worked out by hand from ROWS
+    assert [r["success"] for r in lean] == [False, False, False, False, True]
+
+    monkeypatch.setattr(gx, "_lean_types", dict)   # GX's own expectation classes
+    assert _run(warehouse, tmp_path, "gx") == lean
+
+
+def test_the_lean_compound_uniqueness_reads_the_key_columns_only(warehouse, tmp_path):
+    """GX's own query joins every column of every row back to the group counts."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    seen: list[str] = []
+
+    def keep(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", keep)
+    try:
+        _run(warehouse, tmp_path, "lean")
+    finally:
+        event.remove(Engine, "before_cursor_execute", keep)
+    counting = [s for s in seen if "unexpected_count" in s or "count(*) AS n" in s]
+    assert counting and not any("original_table_clause" in s and "JOIN" in s for s in counting)
