@@ -131,6 +131,18 @@ def dags_test(as_of: date, runs: list[tuple[str, dict]]) -> int:
     return 0
 
 
+def exit_now(code: int) -> None:
+    """End the Airflow process of ``run_dags`` without the interpreter's teardown: by now every
+    run is committed to the metadata database and every line is written (flushed here), and
+    unwinding Airflow's, FastAPI's and GX's objects took 2-3 s of each ``make nightly``."""
+    import logging
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def _annotate(run, as_of: date, started: datetime) -> None:
     """A dag.test() run as the UI should show it: started when it started (dag.test() records the
     logical date, a day's worth of 'duration'), and its as-of date as its note."""
@@ -414,7 +426,7 @@ def main(argv: list[str] | None = None) -> None:
         elif args.cmd == "email-preview":
             email_preview(args.date)
         elif args.cmd == "dags-test":
-            sys.exit(dags_test(args.date, [tuple(r) for r in args.runs]))
+            exit_now(dags_test(args.date, [tuple(r) for r in args.runs]))
         elif args.cmd == "set-up":
             airflow_env.set_up(airflow_env.environment())
         elif args.cmd == "pools":

@@ -26,6 +26,26 @@ def _patch_gx_for_duckdb() -> None:
         see._PERSISTED_CONNECTION_DIALECTS = (*see._PERSISTED_CONNECTION_DIALECTS, _Dialect("duckdb"))
 
 
+def _patch_gx_kwargs() -> None:
+    """GX reads an expectation's kwargs through ``Expectation.configuration``, a property that
+    serialises the whole expectation (pydantic ``dict()``) and is read again for every domain and
+    success key, several times per expectation: a fifth of GX's time on a small district. Read
+    once per call instead; the values are the same (the property is a function of the unchanged
+    expectation)."""
+    from great_expectations.expectations.expectation import Expectation
+
+    def _get_domain_kwargs(self) -> dict:
+        kwargs = self.configuration.kwargs
+        return {key: kwargs.get(key, self._get_default_value(key)) for key in self.domain_keys}
+
+    def _get_success_kwargs(self) -> dict:
+        domain, kwargs = self._get_domain_kwargs(), self.configuration.kwargs
+        return {**{key: kwargs.get(key, self._get_default_value(key)) for key in self.success_keys}, **domain}
+
+    Expectation._get_domain_kwargs = _get_domain_kwargs
+    Expectation._get_success_kwargs = _get_success_kwargs
+
+
 @functools.cache
 def _lean_types() -> dict[str, str]:
     """The suites' expectation types that GX runs as a subclass of its own, computing the same
@@ -120,6 +140,7 @@ def run_suites(warehouse: Path, suites: list[dict], docs_dir: Path, run_name: st
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     _patch_gx_for_duckdb()
+    _patch_gx_kwargs()
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     docs_dir.mkdir(parents=True, exist_ok=True)
