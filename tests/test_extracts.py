@@ -440,6 +440,9 @@ def test_submission_history_keeps_every_generation_and_reports_exactly_what_chan
     assert g2_again["submitted"] == {"by": "op", "at": "2026-11-28T09:00:00"}
     assert {p.name: p.read_bytes() for p in g2_again["folder"].iterdir()} == kept
     assert (base / str(AS_OF) / g3["file"]).read_bytes() == (g3["folder"] / g3["file"]).read_bytes()
+    # the served file and its generation's copy (one file, two links) are read-only: never written again
+    folders = (base / str(AS_OF), g3["folder"], g2_again["folder"])
+    assert not any((f / g3["file"]).stat().st_mode & 0o222 for f in folders)
     history.mark_submitted(base, str(AS_OF), 2, "admin", "2026-11-29T09:00:00")   # the first mark stays
     assert history.generations(base)[1]["submitted"]["by"] == "op"
 

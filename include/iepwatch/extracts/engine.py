@@ -274,15 +274,15 @@ def publish(con, cfg: Config, as_of: date, d: Definition) -> Path:
     records = count_records(con, d, incoming / name)
     if records != rows:   # a value with a separator or line break would shift every later record
         raise DataError(f"extract {d.name} not published: {records} records written for {rows} rows")
+    sha = sha256_file(incoming / name)
     manifest = {"report": d.name, "format": d.name, "as_of": as_of.isoformat(), "rows": rows,
                 **({"status": d.raw["status"], "status_note": d.raw.get("status_note", "")}
                    if d.raw.get("status") else {}),
                 "generated_at": f"{as_of.isoformat()}T00:00:00",
                 "source_export_id": export[1], "source_export_as_of": str(export[0]),
-                "files": [{"name": name, "rows": rows, "bytes": (incoming / name).stat().st_size,
-                           "sha256": sha256_file(incoming / name)}]}
+                "files": [{"name": name, "rows": rows, "bytes": (incoming / name).stat().st_size, "sha256": sha}]}
     (incoming / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     from iepwatch.extracts import history
 
-    history.record(d, base, as_of, incoming, name)   # kept for good, with its changes, before it is served
+    history.record(d, base, as_of, incoming, name, sha)   # kept for good, with its changes, before it is served
     return replace_folder(incoming, target)

@@ -51,13 +51,11 @@ def generations(base: Path) -> list[dict]:
     return out
 
 
-def record(d, base: Path, as_of: date, incoming: Path, name: str) -> dict:
-    """The generation of the file ``incoming/name`` (with its manifest): the existing one when
-    the latest generation of that as-of date has the same bytes, else a new one, written with
-    the changes against the previous generation of the format (by the definition's ``key``)."""
-    from iepwatch.extracts.engine import sha256_file
-
-    sha = sha256_file(incoming / name)
+def record(d, base: Path, as_of: date, incoming: Path, name: str, sha: str) -> dict:
+    """The generation of the file ``incoming/name`` (with its manifest; ``sha`` its sha256): the
+    existing one when the latest generation of that as-of date has the same bytes, else a new
+    one, written with the changes against the previous generation of the format (by the
+    definition's ``key``)."""
     everything = _folders(base)
     same_night = [g for g in everything if g[0] == as_of.isoformat()]
     if same_night:
@@ -71,8 +69,8 @@ def record(d, base: Path, as_of: date, incoming: Path, name: str) -> dict:
     tmp = kept.with_name(f".{kept.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for f in (name, "manifest.json"):
-        shutil.copy2(incoming / f, tmp / f)
+    _keep(incoming / name, tmp / name)
+    shutil.copy2(incoming / "manifest.json", tmp / "manifest.json")
     counts = changes(d, before[-1][2] / previous["file"] if previous else None, tmp / name, tmp / CHANGES)
     g = {"format": d.name, "as_of": as_of.isoformat(), "generation": number, "file": name, "sha256": sha,
          "previous": {"as_of": previous["as_of"], "generation": previous["generation"]} if previous else None,
@@ -80,6 +78,17 @@ def record(d, base: Path, as_of: date, incoming: Path, name: str) -> dict:
     (tmp / "generation.json").write_text(json.dumps(g, indent=2, sort_keys=True) + "\n")
     os.rename(tmp, kept)   # a new folder: a generation is never replaced
     return g
+
+
+def _keep(src: Path, dst: Path) -> None:
+    """The file kept in its generation as a second link to the file about to be served (copying
+    a state-scale extract took as long as hashing it), read-only for both: neither is ever
+    written again (a regeneration writes a new file). A copy where links are not possible."""
+    os.chmod(src, 0o444)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def key_fields(d) -> list[str]:
