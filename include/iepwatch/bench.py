@@ -11,6 +11,11 @@ prints each stage's time and peak memory, the total, and the plain-DuckDB floor 
 same run: a bare ``read_csv`` of every file of the export and one SQL pass computing the three
 federal deadlines per student. Then the rules stage under the texas pack against the federal
 one (best of two runs each, on the night's warehouse).
+
+Last, ``make nightly`` for a 50-student district end to end (both DAGs with ``dag.test()`` in one
+Airflow process, as the command runs them; a fresh data folder, Airflow's metadata database set
+up beforehand), next to Airflow's own floor measured the same way: two DAGs of no-op tasks, as
+many as the night's two DAGs have, run with ``dag.test()`` in one fresh process.
 """
 
 from __future__ import annotations
@@ -147,6 +152,81 @@ def rules_stage(pack: str) -> dict:
         return {"seconds": time.perf_counter() - t, "peak_mb": _peak_mb()}
 
 
+FLOOR_DAGS = """
+import pendulum
+from airflow.sdk import chain, dag, task
+
+for dag_id, tasks in {tasks!r}.items():
+    @dag(dag_id=dag_id, schedule=None, start_date=pendulum.datetime(2026, 7, 1), catchup=False)
+    def floor():
+        chain(*[task(lambda: None, task_id=f"t{{i}}")() for i in range(tasks)])
+
+    floor()
+"""
+
+
+def airflow_floor(dags: Path) -> None:
+    """(Child process.) Airflow's own cost of a night: the DAGs of ``dags`` (no-op tasks) parsed
+    and run with ``dag.test()`` in this one process, which then ends as ``cli dags-test`` does."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from iepwatch.cli import exit_now
+
+    bag = DagBag(dag_folder=str(dags))
+    states = [bag.dags[dag_id].test().state for dag_id in sorted(bag.dags)]
+    exit_now(0 if len(states) == 2 and set(states) == {"success"} else 1)
+
+
+def nightly_command(root: Path, students: int = 50, as_of: date = DEMO_AS_OF) -> None:
+    """``make nightly`` for a small district end to end, next to Airflow's floor, printed."""
+    from iepwatch import airflow_env
+    from iepwatch.demo import generate
+    from iepwatch.mailcatcher import connection_uri, free_port
+
+    export = root / "exports" / f"{students}" / as_of.isoformat()
+    if not (export / "students.csv").exists():
+        generate(export, students=students, as_of=as_of)
+    data, dags = root / f"nightly-{students}", root / "airflow-floor-dags"
+    shutil.rmtree(data, ignore_errors=True)
+    shutil.rmtree(dags, ignore_errors=True)
+    dags.mkdir(parents=True)
+    tasks = {"floor_iep_nightly": len(NIGHTLY), "floor_state_reporting": 3 + len(_formats())}
+    (dags / "floor.py").write_text(FLOOR_DAGS.format(tasks=tasks))
+    port = free_port()
+    env = {**os.environ, **airflow_env.settings(root / "airflow_home"), "IEPWATCH_DATA_DIR": str(data),
+           "PYTHONWARNINGS": "ignore", "AIRFLOW_CONN_SMTP_DEFAULT": connection_uri(port)}
+    airflow_env.set_up(env)   # once per Airflow version and database: not a night's cost
+    catcher = subprocess.Popen([sys.executable, "-m", "iepwatch.mailcatcher", "--port", str(port),
+                                "--outbox", str(data / "outbox")], stdout=subprocess.PIPE, text=True, env=env)
+    catcher.stdout.readline()   # listening
+    try:
+        def timed(*args: str, **extra: str) -> float:
+            t = time.perf_counter()
+            out = subprocess.run([sys.executable, "-m", *args], env={**env, **extra}, capture_output=True, text=True)
+            if out.returncode != 0:
+                raise RuntimeError(f"{args[:2]} failed:\n{(out.stdout + out.stderr)[-3000:]}")
+            return time.perf_counter() - t
+
+        night = timed("iepwatch.cli", "night", "--date", as_of.isoformat(), "--export", str(export))
+        # dag.test() runs a DAG of the configured DAG folder (its bundle) only
+        floor_ = timed("iepwatch.bench", "--airflow-floor", str(dags), AIRFLOW__CORE__DAGS_FOLDER=str(dags))
+    finally:
+        catcher.terminate()
+        catcher.wait()
+    n_tasks = sum(tasks.values())
+    print(f"\nMAKE NIGHTLY   {students} students: both DAGs with dag.test() in one Airflow process, end to end")
+    print(f"  {'make nightly':<40} {night:8.2f}  (target < 25 s)")
+    print(f"  {f'Airflow alone: {n_tasks} no-op tasks, same way':<40} {floor_:8.2f}")
+    print(f"  {'what iepwatch adds (the difference)':<40} {night - floor_:8.2f}")
+
+
+def _formats() -> list[str]:
+    from iepwatch.config import load_config
+    from iepwatch.extracts import engine
+
+    return sorted(engine.definitions(load_config()))
+
+
 def _child(*args: str, env: dict[str, str]) -> dict:
     out = subprocess.run([sys.executable, "-m", "iepwatch.bench", *args], capture_output=True, text=True, env=env)
     if out.returncode != 0:
@@ -232,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
     from iepwatch.config import load_config
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--students", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--students", type=int, nargs="*", default=[100_000, 1_000_000])
     ap.add_argument("--floor", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--task", help=argparse.SUPPRESS)
     ap.add_argument("--rules", help=argparse.SUPPRESS)
@@ -240,7 +320,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--export", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--night", type=json.loads, help=argparse.SUPPRESS)
     ap.add_argument("--arg", help=argparse.SUPPRESS)
+    ap.add_argument("--airflow-floor", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--no-nightly", action="store_true", help="skip the make nightly measurement")
     args = ap.parse_args(argv)
+    if args.airflow_floor:
+        airflow_floor(args.airflow_floor)
     if args.floor or args.task or args.rules or args.database:   # a child: the figures as JSON on the last line
         out = floor(args.floor, DEMO_AS_OF) if args.floor else rules_stage(args.rules) if args.rules else \
             database_read(args.database) if args.database else \
@@ -250,6 +334,8 @@ def main(argv: list[str] | None = None) -> None:
     root = load_config().data_dir / "bench"
     for n in args.students:
         night(n, root)
+    if not args.no_nightly:
+        nightly_command(root)
 
 
 if __name__ == "__main__":
