@@ -26,6 +26,10 @@ SUITE = {
         {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["a", "b"]}},
         {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["a", "c"]}},
         {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["a", "b", "c"]}},
+        {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "a"}},
+        {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "b"}},
+        {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "c", "mostly": 0.3}},
+        {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "_line"}},
         {"type": "unexpected_rows_expectation",
          "kwargs": {"unexpected_rows_query": "SELECT * FROM {batch} WHERE c = 'p'", "description": "no p"}},
         {"type": "unexpected_rows_expectation",
@@ -49,16 +53,21 @@ def _run(warehouse, tmp_path, name: str) -> list[dict]:
 
 def test_the_lean_expectations_give_gx_own_results(warehouse, tmp_path, monkeypatch):
     lean = _run(warehouse, tmp_path, "lean")
-    assert {r["type"] for r in lean} == {"expect_compound_columns_to_be_unique", "unexpected_rows_expectation"}
-    assert [r["unexpected_count"] for r in lean] == [5, 2, 2, 7, 0]   # worked out by hand from ROWS
-    assert [r["success"] for r in lean] == [False, False, False, False, True]
+    assert {r["type"] for r in lean} == {"expect_compound_columns_to_be_unique", "expect_column_values_to_be_unique",
+                                         "unexpected_rows_expectation"}
+    # in the suite's order, worked out by hand from ROWS (a single column's nulls never count;
+    # c holds 7 p, 4 q and 1 r: 11 of 12 rows are duplicates, more than `mostly` allows)
+    by_key = sorted(lean, key=lambda r: int(r["key"].split("#")[1]))
+    assert [r["unexpected_count"] for r in by_key] == [5, 2, 2, 7, 7, 11, 0, 7, 0]
+    assert [r["success"] for r in by_key] == [False, False, False, False, False, False, True, False, True]
 
     monkeypatch.setattr(gx, "_lean_types", dict)   # GX's own expectation classes
     assert _run(warehouse, tmp_path, "gx") == lean
 
 
-def test_the_lean_compound_uniqueness_reads_the_key_columns_only(warehouse, tmp_path):
-    """GX's own query joins every column of every row back to the group counts."""
+def test_the_lean_uniqueness_counts_read_the_key_columns_only(warehouse, tmp_path):
+    """GX's own queries join every column of every row back to the group counts, or count with
+    a window over every row."""
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
@@ -73,4 +82,5 @@ def test_the_lean_compound_uniqueness_reads_the_key_columns_only(warehouse, tmp_
     finally:
         event.remove(Engine, "before_cursor_execute", keep)
     counting = [s for s in seen if "unexpected_count" in s or "count(*) AS n" in s]
-    assert counting and not any("original_table_clause" in s and "JOIN" in s for s in counting)
+    assert sum("count(*) AS n" in s for s in counting) == 7, "every uniqueness count by groups"
+    assert not any("JOIN" in s or "OVER (PARTITION BY" in s for s in counting)

@@ -55,11 +55,13 @@ def _lean_types() -> dict[str, str]:
     - ``unexpected_rows_expectation`` counts the rows only. GX's own also fetches them (a second
       run of the query) for a result format that lists them, which the night never asks for
       (SUMMARY): half of GX's SQL time at state scale.
-    - ``expect_compound_columns_to_be_unique`` counts the duplicated rows from the key columns'
-      group counts. GX's own joins every row, with every column, back to those counts: 6 s of
-      the 1,000,000-student night on ``meeting_participants`` alone, for the same count."""
+    - ``expect_compound_columns_to_be_unique`` and ``expect_column_values_to_be_unique`` count
+      the duplicated rows from the key's group counts. GX's own joins every row, with every
+      column, back to those counts (6 s of the 1,000,000-student night on
+      ``meeting_participants`` alone), or counts with a window over every row."""
     from great_expectations.compatibility.sqlalchemy import sqlalchemy as sa
     from great_expectations.execution_engine import SqlAlchemyExecutionEngine
+    from great_expectations.expectations.core.expect_column_values_to_be_unique import ExpectColumnValuesToBeUnique
     from great_expectations.expectations.core.expect_compound_columns_to_be_unique import (
         ExpectCompoundColumnsToBeUnique,
     )
@@ -76,38 +78,47 @@ def _lean_types() -> dict[str, str]:
             count = metrics["unexpected_rows_query.row_count"]
             return {"success": count == 0, "result": {"observed_value": count}}
 
-    class CompoundColumnsDuplicateRows(MetricProvider):
-        """Rows whose key columns, all non-null, occur together more than once: the rows GX's
-        ``compound_columns.unique`` condition rejects (its inner join on ``=`` drops a key with a
-        null), counted over the same domain records (``ignore_row_if`` applied)."""
+    class DuplicateRows(MetricProvider):
+        """Rows whose key (a column, or a compound key), all non-null, occurs more than once:
+        the rows GX's ``column_values.unique`` / ``compound_columns.unique`` conditions reject
+        (the first requires a non-null value; the second's inner join on ``=`` drops a key with
+        a null), counted over the same domain records (``row_condition``, ``ignore_row_if``)."""
 
-        metric_name = "iepwatch.compound_columns.duplicate_rows"
-        domain_keys = ("batch_id", "table", "column_list", "row_condition", "condition_parser", "ignore_row_if")
+        metric_name = "iepwatch.duplicate_rows"
+        domain_keys = ("batch_id", "table", "column", "column_list", "row_condition", "condition_parser",
+                       "ignore_row_if")
 
         @metric_value(engine=SqlAlchemyExecutionEngine)
         def _sqlalchemy(cls, execution_engine, metric_domain_kwargs, metric_value_kwargs, metrics,
                         runtime_configuration):
             rows = get_sqlalchemy_selectable(execution_engine.get_domain_records(domain_kwargs=metric_domain_kwargs))
-            keys = [sa.column(c) for c in metric_domain_kwargs["column_list"]]
+            keys = [sa.column(c) for c in metric_domain_kwargs.get("column_list") or [metric_domain_kwargs["column"]]]
             groups = (sa.select(sa.func.count().label("n")).select_from(rows)
                       .where(sa.and_(*(k.isnot(None) for k in keys))).group_by(*keys)
                       .having(sa.func.count() >= 2).subquery())   # noqa: PLR2004 - "more than once"
             return int(execution_engine.execute_query(sa.select(sa.func.coalesce(sa.func.sum(groups.c.n), 0)))
                        .scalar())
 
-    class CompoundColumnsUniqueByGroups(ExpectCompoundColumnsToBeUnique):
-        __doc__ = ExpectCompoundColumnsToBeUnique.__doc__
+    class CountedByGroups:
+        """A uniqueness expectation whose unexpected count is ``DuplicateRows`` (the rest as GX's)."""
 
         def get_validation_dependencies(self, execution_engine=None, runtime_configuration=None):
             deps = super().get_validation_dependencies(execution_engine=execution_engine,
                                                        runtime_configuration=runtime_configuration)
             name = f"{self.map_metric}.unexpected_count"
             deps.set_metric_configuration(name, MetricConfiguration(
-                CompoundColumnsDuplicateRows.metric_name, deps.get_metric_configuration(name).metric_domain_kwargs))
+                DuplicateRows.metric_name, deps.get_metric_configuration(name).metric_domain_kwargs))
             return deps
 
+    class CompoundColumnsUniqueByGroups(CountedByGroups, ExpectCompoundColumnsToBeUnique):
+        __doc__ = ExpectCompoundColumnsToBeUnique.__doc__
+
+    class ColumnValuesUniqueByGroups(CountedByGroups, ExpectColumnValuesToBeUnique):
+        __doc__ = ExpectColumnValuesToBeUnique.__doc__
+
     return {"unexpected_rows_expectation": UnexpectedRowCountExpectation.expectation_type,
-            "expect_compound_columns_to_be_unique": CompoundColumnsUniqueByGroups.expectation_type}
+            "expect_compound_columns_to_be_unique": CompoundColumnsUniqueByGroups.expectation_type,
+            "expect_column_values_to_be_unique": ColumnValuesUniqueByGroups.expectation_type}
 
 
 def _suite_type(gx_type: str) -> str:
