@@ -17,6 +17,7 @@ and the file name. Adding a state format is adding a definition.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -275,6 +276,7 @@ def publish(con, cfg: Config, as_of: date, d: Definition) -> Path:
     if records != rows:   # a value with a separator or line break would shift every later record
         raise DataError(f"extract {d.name} not published: {records} records written for {rows} rows")
     sha = sha256_file(incoming / name)
+    os.chmod(incoming / name, 0o444)   # final: never written again (a regeneration writes a new file)
     manifest = {"report": d.name, "format": d.name, "as_of": as_of.isoformat(), "rows": rows,
                 **({"status": d.raw["status"], "status_note": d.raw.get("status_note", "")}
                    if d.raw.get("status") else {}),

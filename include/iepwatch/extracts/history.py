@@ -82,9 +82,8 @@ def record(d, base: Path, as_of: date, incoming: Path, name: str, sha: str) -> d
 
 def _keep(src: Path, dst: Path) -> None:
     """The file kept in its generation as a second link to the file about to be served (copying
-    a state-scale extract took as long as hashing it), read-only for both: neither is ever
-    written again (a regeneration writes a new file). A copy where links are not possible."""
-    os.chmod(src, 0o444)
+    a state-scale extract took as long as hashing it): both are read-only, never written again
+    (``engine.publish``). A copy where links are not possible."""
     try:
         os.link(src, dst)
     except OSError:
