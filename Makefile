@@ -61,7 +61,7 @@ test-fast: venv ## the fast tier: no Airflow server, no browser, no cluster
 lint: venv ## ruff, with Airflow 3's rules on the DAGs
 	$(CURDIR)/.venv/bin/ruff check . && $(CURDIR)/.venv/bin/ruff check --select AIR3 dags/
 
-bench: venv ## figures at 100,000 and 1,000,000 students
+bench: venv ## figures at 100,000 and 1,000,000 students, then make nightly next to Airflow's floor
 	$(PY) -m iepwatch.bench
 
 clean: ## remove the data folder and the local Airflow
