@@ -50,7 +50,7 @@ def _patch_gx_kwargs() -> None:
 def _lean_types() -> dict[str, str]:
     """The suites' expectation types that GX runs as a subclass of its own, computing the same
     result with less work (suite type -> the subclass's type). Results and the Data Docs keep the
-    suite's type name; the subclasses' results equal GX's own (tests/test_datadocs.py).
+    suite's type name; the subclasses' results equal GX's own (tests/test_gx.py).
 
     - ``unexpected_rows_expectation`` counts the rows only. GX's own also fetches them (a second
       run of the query) for a result format that lists them, which the night never asks for
