@@ -19,6 +19,15 @@ CASE WHEN length(coalesce({{ x }}, '')) <= {{ most }} THEN regexp_replace(coales
 coalesce(upper(left(nullif(trim({{ plain(first, 80) }}), ''), 1)) || '.', '')
            || coalesce(upper(left(nullif(trim({{ plain(last, 80) }}), ''), 1)) || '.', '')
 {%- endmacro %}
+{#- the fields of the CSV attachment by name; their order and the header: digest.CSV_COLUMNS #}
+{%- set csv_fields = {
+    "school_id": csv % "school_id", "school_name": csv % formula_guard(plain("school_name", 80)),
+    "section": csv % "section", "status": csv % "status", "severity": "severity",
+    "student_id": csv % formula_guard("student_id"), "student": csv % formula_guard("student"),
+    "case_manager": csv % formula_guard("case_manager"), "rule_id": csv % "rule_id", "rule": csv % "rule",
+    "due_date": "coalesce(CAST(due_date AS VARCHAR), '')",
+    "days_overdue": "coalesce(CAST(days_overdue AS VARCHAR), '')",
+    "new": "CASE WHEN is_new THEN 'Y' ELSE 'N' END", "what_is_missing": csv % formula_guard("detail")} %}
 {% include "email_recipients.sql" %},
 picked AS (
     SELECT r.recipient, e.school_id, sc.school_name, e.rule_id, e.status, e.severity, e.student_id, e.meeting_id,
@@ -85,10 +94,6 @@ SELECT recipient, school_id, school_name, section, rule_id, rule, status, studen
                            THEN 'due ' || due_date || coalesce(', ' || nullif(days_overdue, 0) || ' days overdue', '') || '; '
                            ELSE '' END
        || detail || E'\n' END AS text,
-       concat_ws(',', {{ csv % "school_id" }}, {{ csv % formula_guard(plain("school_name", 80)) }}, {{ csv % "section" }}, {{ csv % "status" }},
-                 severity, {{ csv % formula_guard("student_id") }}, {{ csv % formula_guard("student") }},
-                 {{ csv % formula_guard("case_manager") }}, {{ csv % "rule_id" }}, {{ csv % "rule" }},
-                 coalesce(CAST(due_date AS VARCHAR), ''), coalesce(CAST(days_overdue AS VARCHAR), ''),
-                 CASE WHEN is_new THEN 'Y' ELSE 'N' END, {{ csv % formula_guard("detail") }}) || E'\r\n' AS csv
+       concat_ws(',', {% for c in csv_columns %}{{ csv_fields[c] }}{{ ", " if not loop.last }}{% endfor %}) || E'\r\n' AS csv
 FROM lines
 ORDER BY rn

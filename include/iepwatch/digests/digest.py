@@ -91,8 +91,10 @@ def safe_token(value: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]", "-", value)[:64] or "-"
 
 
-CSV_HEADER = ("school_id,school_name,section,status,severity,student_id,student,case_manager,rule_id,rule,"
-              "due_date,days_overdue,new,what_is_missing\r\n")
+CSV_COLUMNS = ("school_id", "school_name", "section", "status", "severity", "student_id", "student",
+               "case_manager", "rule_id", "rule", "due_date", "days_overdue", "new", "what_is_missing")
+"""The CSV attachment's columns, in order: its header, and the order email_rows.sql writes each
+line's fields in (its ``csv_fields``, by these names)."""
 
 
 _UNSAFE_CLASS = f"[{CONTROL_CHARS}{DIRECTION_OVERRIDES}]"
@@ -152,7 +154,8 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
     con.execute("CREATE OR REPLACE TEMP TABLE digest_rows AS "
                 + sql("email_rows", as_of=as_of.isoformat(), titles=titles, sections=SECTIONS,
                       unsafe=literal(_UNSAFE_CLASS), names=cfg.email.email_student_names,
-                      most=cfg.email.max_rows_per_section, week_days=WEEK_DAYS, formula_guard=formula_guard_sql))
+                      most=cfg.email.max_rows_per_section, week_days=WEEK_DAYS, formula_guard=formula_guard_sql,
+                      csv_columns=CSV_COLUMNS))
     with transaction(con):   # tonight's lines of every recipient not sent yet (a sent digest keeps its own)
         unsent = "recipient NOT IN (SELECT staff_id FROM ops.email_sends WHERE as_of = ?)"
         con.execute(f"DELETE FROM ops.digest_lines WHERE as_of = ? AND {unsent}", [as_of, as_of])
@@ -204,7 +207,7 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
                 d.to, d.name = [rec["email"]] if rec["email"] else [], rec["name"]
             if rec["recipient"] in csvs:
                 d.attachments.append(Attachment(f"{d.file_stem}.csv", "text/csv",
-                                                (CSV_HEADER + csvs[rec["recipient"]]).encode()))
+                                                (",".join(CSV_COLUMNS) + "\r\n" + csvs[rec["recipient"]]).encode()))
             d.due = due.get(rec["recipient"], [])
             yield d
 
