@@ -21,6 +21,7 @@ many as the night's two DAGs have, run with ``dag.test()`` in one fresh process.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -28,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -180,26 +182,19 @@ def airflow_floor(dags: Path) -> None:
 def nightly_command(root: Path, students: int = 50, as_of: date = DEMO_AS_OF) -> None:
     """``make nightly`` for a small district end to end, next to Airflow's floor, printed."""
     from iepwatch import airflow_env
-    from iepwatch.demo import generate
-    from iepwatch.mailcatcher import connection_uri, free_port
 
-    export = root / "exports" / f"{students}" / as_of.isoformat()
-    if not (export / "students.csv").exists():
-        generate(export, students=students, as_of=as_of)
+    export = _export(root, students, as_of)
     data, dags = root / f"nightly-{students}", root / "airflow-floor-dags"
     shutil.rmtree(data, ignore_errors=True)
     shutil.rmtree(dags, ignore_errors=True)
     dags.mkdir(parents=True)
+    # state_reporting: resolve_as_of, prepare_facts, one build_extract per format, publish_extracts
     tasks = {"floor_iep_nightly": len(NIGHTLY), "floor_state_reporting": 3 + len(_formats())}
     (dags / "floor.py").write_text(FLOOR_DAGS.format(tasks=tasks))
-    port = free_port()
     env = {**os.environ, **airflow_env.settings(root / "airflow_home"), "IEPWATCH_DATA_DIR": str(data),
-           "PYTHONWARNINGS": "ignore", "AIRFLOW_CONN_SMTP_DEFAULT": connection_uri(port)}
+           "PYTHONWARNINGS": "ignore"}
     airflow_env.set_up(env)   # once per Airflow version and database: not a night's cost
-    catcher = subprocess.Popen([sys.executable, "-m", "iepwatch.mailcatcher", "--port", str(port),
-                                "--outbox", str(data / "outbox")], stdout=subprocess.PIPE, text=True, env=env)
-    catcher.stdout.readline()   # listening
-    try:
+    with _mail_catcher(data, env) as env:
         def timed(*args: str, **extra: str) -> float:
             t = time.perf_counter()
             out = subprocess.run([sys.executable, "-m", *args], env={**env, **extra}, capture_output=True, text=True)
@@ -210,9 +205,6 @@ def nightly_command(root: Path, students: int = 50, as_of: date = DEMO_AS_OF) ->
         night = timed("iepwatch.cli", "night", "--date", as_of.isoformat(), "--export", str(export))
         # dag.test() runs a DAG of the configured DAG folder (its bundle) only
         floor_ = timed("iepwatch.bench", "--airflow-floor", str(dags), AIRFLOW__CORE__DAGS_FOLDER=str(dags))
-    finally:
-        catcher.terminate()
-        catcher.wait()
     n_tasks = sum(tasks.values())
     print(f"\nMAKE NIGHTLY   {students} students: both DAGs with dag.test() in one Airflow process, end to end")
     print(f"  {'make nightly':<40} {night:8.2f}  (target < 25 s)")
@@ -234,24 +226,42 @@ def _child(*args: str, env: dict[str, str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def night(students: int, root: Path, as_of: date = DEMO_AS_OF) -> None:
-    """The whole night of a district of ``students``, printed stage by stage."""
+def _export(root: Path, students: int, as_of: date) -> Path:
+    """The bench's export of a district of ``students`` (generated once, then kept)."""
     from iepwatch.demo import generate
-    from iepwatch.mailcatcher import connection_uri, free_port
 
     export = root / "exports" / f"{students}" / as_of.isoformat()
     if not (export / "students.csv").exists():
         t = time.perf_counter()
         generate(export, students=students, as_of=as_of)
         print(f"  generated {students:,} students in {time.perf_counter() - t:.1f}s")
-    data = root / f"night-{students}"
-    shutil.rmtree(data, ignore_errors=True)
+    return export
+
+
+@contextlib.contextmanager
+def _mail_catcher(data: Path, env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The mail catcher in its own process on a free port, writing to ``data/outbox``; yields
+    ``env`` with the SMTP connection that reaches it."""
+    from iepwatch.mailcatcher import connection_uri, free_port
+
     port = free_port()
-    env = {**os.environ, "IEPWATCH_DATA_DIR": str(data), "PYTHONWARNINGS": "ignore",
-           "AIRFLOW_CONN_SMTP_DEFAULT": connection_uri(port)}
+    env = {**env, "AIRFLOW_CONN_SMTP_DEFAULT": connection_uri(port)}
     catcher = subprocess.Popen([sys.executable, "-m", "iepwatch.mailcatcher", "--port", str(port),
                                 "--outbox", str(data / "outbox")], stdout=subprocess.PIPE, text=True, env=env)
-    catcher.stdout.readline()   # listening
+    try:
+        catcher.stdout.readline()   # listening
+        yield env
+    finally:
+        catcher.terminate()
+        catcher.wait()
+
+
+def night(students: int, root: Path, as_of: date = DEMO_AS_OF) -> None:
+    """The whole night of a district of ``students``, printed stage by stage."""
+    export = _export(root, students, as_of)
+    data = root / f"night-{students}"
+    shutil.rmtree(data, ignore_errors=True)
+    env = {**os.environ, "IEPWATCH_DATA_DIR": str(data), "PYTHONWARNINGS": "ignore"}
     stages: list[tuple[str, float, float]] = []
 
     def step(label: str, task_name: str, night_: dict | None = None, arg: str | None = None):
@@ -261,7 +271,7 @@ def night(students: int, root: Path, as_of: date = DEMO_AS_OF) -> None:
         stages.append((label, r["seconds"], r["peak_mb"]))
         return r["out"]
 
-    try:
+    with _mail_catcher(data, env) as env:
         fl = _child("--floor", str(export), env=env)
         n = None
         for name in NIGHTLY:
@@ -274,9 +284,6 @@ def night(students: int, root: Path, as_of: date = DEMO_AS_OF) -> None:
         formats = step("prepare_facts", "prepare_facts", sr)
         built = [step(f"build_extract {fmt}", "build_extract", sr, fmt) for fmt in formats]
         step("publish_extracts (GX + files)", "publish_extracts", sr, json.dumps(built))
-    finally:
-        catcher.terminate()
-        catcher.wait()
     try:
         db = _child("--database", str(export), env=env)["seconds"]
     except RuntimeError as e:   # no PostgreSQL here: said, not hidden
