@@ -5,6 +5,8 @@ null, a group of three)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pytest
 
@@ -84,3 +86,26 @@ def test_the_lean_uniqueness_counts_read_the_key_columns_only(warehouse, tmp_pat
     counting = [s for s in seen if "unexpected_count" in s or "count(*) AS n" in s]
     assert sum("count(*) AS n" in s for s in counting) == 7, "every uniqueness count by groups"
     assert not any("JOIN" in s or "OVER (PARTITION BY" in s for s in counting)
+
+
+def test_gx_runs_without_loading_scipy_stats_until_it_is_used(warehouse, tmp_path):
+    """GX's import of scipy.stats (a third of GX's import time) waits for its first use: a GX run
+    of a suite leaves it unloaded, and the module still works when something uses it."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+from pathlib import Path
+from iepwatch.quality import gx
+from tests.test_gx import SUITE
+results = gx.run_suites(Path({str(warehouse)!r}), [SUITE], Path({str(tmp_path / 'docs')!r}), "test-run")
+assert len(results) == len(SUITE["expectations"]), results
+assert "scipy.stats._stats_py" not in sys.modules, "scipy.stats was loaded by the GX run"
+import scipy.stats
+assert round(float(scipy.stats.entropy([0.5, 0.5], [0.5, 0.5])), 6) == 0.0
+assert "scipy.stats._stats_py" in sys.modules
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
