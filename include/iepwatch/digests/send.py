@@ -1,7 +1,8 @@
 """Send each recipient's digest once per night over the Airflow SMTP connection.
 
-Every successful send is recorded in ``ops.email_sends`` as soon as the server accepted it
-(while the next digest is on its way), so a retried or re-run task sends only what is missing.
+Every successful send is recorded in ``ops.email_sends`` as soon as the server accepted it, on
+the sending thread before the next digest goes, so a retried or re-run task sends only what is
+missing.
 Logs name staff ids, never addresses or students.
 """
 
@@ -14,6 +15,7 @@ import functools
 import logging
 import re
 import smtplib
+from collections.abc import Callable
 from datetime import date
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -225,17 +227,22 @@ class Renderer:
         self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
 
 
-class Courier:
-    """Sends on a thread of its own, one digest at a time over the Mailer's one connection, while
-    the calling thread records the digest before and prepares the next: the time the server
-    takes to read a message is not idle time (at state scale it was as long as the rest of the
-    stage). ``submit`` hands back each digest's outcome, oldest first, once the next is queued;
-    at most one digest waits behind the one being sent."""
+class Unrecorded(RuntimeError):
+    """The server accepted a digest but recording it failed: not a failed send (raised as it is)."""
 
-    def __init__(self, mailer: Mailer) -> None:
+
+class Courier:
+    """Sends on a thread of its own, one digest at a time over the Mailer's one connection, and
+    records each digest on that thread as soon as the server accepted it (``record``), while the
+    calling thread prepares the next: the time the server takes to read a message is not idle
+    time (at state scale it was as long as the rest of the stage), and a digest is recorded
+    before the next one goes. ``submit`` hands back each digest's outcome, oldest first, once the
+    next is queued; at most one digest waits behind the one being sent."""
+
+    def __init__(self, mailer: Mailer, record: Callable[[digests.Digest, dict, str], None]) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        self.mailer, self.pending = mailer, collections.deque()
+        self.mailer, self.record, self.pending = mailer, record, collections.deque()
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp")
 
     def __enter__(self) -> Courier:
@@ -244,9 +251,18 @@ class Courier:
     def __exit__(self, *exc) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)   # on an error: what has not started is not sent
 
+    def _deliver(self, d: digests.Digest, content: dict) -> str:
+        message_id = self.mailer.send(d, content)
+        try:
+            self.record(d, content, message_id)
+        except Exception as e:
+            raise Unrecorded(f"the digest to coordinator {d.recipient} was sent but could not be recorded: "
+                             f"{type(e).__name__}") from e
+        return message_id
+
     def submit(self, d: digests.Digest, content: dict):
         """Queue ``d``; yields (digest, content, future of its Message-ID) of the one before it."""
-        self.pending.append((d, content, self.pool.submit(self.mailer.send, d, content)))
+        self.pending.append((d, content, self.pool.submit(self._deliver, d, content)))
         while len(self.pending) > 1:
             yield self.pending.popleft()
 
@@ -292,11 +308,16 @@ def send_all(con, cfg: Config, as_of: date) -> dict:
     digests.ensure_send_log(con)
     already = {r[0] for r in con.execute("SELECT staff_id FROM ops.email_sends WHERE as_of = ?", [as_of]).fetchall()}
     summary: dict[str, list[str]] = {"sent": [], "already_sent": [], "nothing_to_report": [], "failed": []}
-    with Mailer(cfg.email.smtp_conn_id, cfg.email.from_address) as mailer, Renderer(cfg) as renderer, \
-            Courier(mailer) as courier:
+    # the sending thread's own connection to the warehouse (closed after that thread has ended)
+    with contextlib.closing(con.cursor()) as recorder, \
+            Mailer(cfg.email.smtp_conn_id, cfg.email.from_address) as mailer, Renderer(cfg) as renderer, \
+            Courier(mailer, lambda d, content, message_id: digests.record_sent(
+                recorder, d, content["sha256"], message_id)) as courier:
         def settle(d: digests.Digest, content: dict, sending) -> None:
             try:
-                message_id = sending.result()
+                sending.result()
+            except Unrecorded as e:
+                raise e.__cause__ from None
             except smtplib.SMTPAuthenticationError:
                 raise ConfigError(f"the SMTP server refused the login of connection '{cfg.email.smtp_conn_id}' "
                                   "(email.smtp_conn_id): check its login and password") from None
@@ -305,7 +326,6 @@ def send_all(con, cfg: Config, as_of: date) -> dict:
                 log.error("sending to coordinator %s failed: %s: %s", d.recipient, type(e).__name__, reason)
                 summary["failed"].append(d.recipient)
                 return
-            digests.record_sent(con, d, content["sha256"], message_id)
             summary["sent"].append(d.recipient)
             log.info("sent the %s digest to coordinator %s", as_of, d.recipient)
 
