@@ -203,28 +203,49 @@ class Renderer:
                 return
             self._start()
             for w in self.waiting:
-                self.pending.append((w, self.pool.submit(digests.render, w, self.cfg)))
+                self.pending.append((w, self.pool.submit(_render_in_worker, w)))
             self.waiting = []
         else:
-            self.pending.append((d, self.pool.submit(digests.render, d, self.cfg)))
+            self.pending.append((d, self.pool.submit(_render_in_worker, d)))
         while len(self.pending) > self.AHEAD:
-            w, future = self.pending.pop(0)
-            yield w, future.result()
+            yield self._ready()
 
     def drain(self):
         for w in self.waiting:
             yield w, digests.render(w, self.cfg)
         self.waiting = []
         while self.pending:
-            w, future = self.pending.pop(0)
-            yield w, future.result()
+            yield self._ready()
+
+    def _ready(self) -> tuple[digests.Digest, dict]:
+        w, future = self.pending.pop(0)
+        content = future.result()
+        content["attachments"] = [*w.attachments, *content["attachments"]]
+        return w, content
 
     def _start(self) -> None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         # spawn, not fork: this process holds DuckDB's threads and Airflow's state
-        self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_worker_config, initargs=(self.cfg,))
+
+
+_WORKER_CONFIG: list[Config] = []   # the rendering worker's configuration, set once when it starts
+
+
+def _worker_config(cfg: Config) -> None:
+    _WORKER_CONFIG[:] = [cfg]
+
+
+def _render_in_worker(d: digests.Digest) -> dict:
+    """``digests.render`` in the worker, handing back the attachments it made (the calendar) but
+    not the digest's own (its CSV, which the task holds): sent back, they doubled the bytes
+    pickled between the two processes."""
+    content = digests.render(d, _WORKER_CONFIG[0])
+    content["attachments"] = content["attachments"][len(d.attachments):]
+    return content
 
 
 class Unrecorded(RuntimeError):
