@@ -470,14 +470,22 @@ def test_a_night_of_many_digests_renders_in_a_worker_and_each_goes_to_its_own(ev
     for i in range(1, n + 1):
         students[f"C{i}"] = overdue_student(ex, f"SCH{i}")
         ex.tables["students"][-1]["case_manager_staff_id"] = f"T{i}2"   # the builder's default keys on one digit
+    second = overdue_student(ex, f"SCH{n}")   # the last digest is long: it has the CSV (made by the task)
+    ex.tables["students"][-1]["case_manager_staff_id"] = f"T{n}2"
     evaluate(ex)
-    summary = send(data_dir)
+    summary = send(data_dir, max_rows_per_section=1)
     assert len(summary["sent"]) == n and summary["sent"] == sorted(summary["sent"])
-    by_to = {m["To"]: parts(m)[0] for m in smtp.messages()}
-    assert len(by_to) == n
+    messages = {m["To"]: m for m in smtp.messages()}
+    assert len(messages) == n
     for coord, student in students.items():
-        text = by_to[f"coord{coord[1:]}@example.org"]
+        msg = messages[f"coord{coord[1:]}@example.org"]
+        text = parts(msg)[0]
         assert student in text and not any(s in text for c, s in students.items() if c != coord)
+        csv = attachments(msg).get(f"iepwatch-2026-11-27-{coord}.csv")
+        if coord == f"C{n}":
+            assert csv and student.encode() in csv and second.encode() in csv
+        else:
+            assert csv is None
     with warehouse.connect(load_config()) as con:
         assert con.execute("SELECT count(*), count(DISTINCT staff_id) FROM ops.email_sends").fetchone() == (n, n)
 
