@@ -455,6 +455,30 @@ def test_the_email_reads_at_390_px_and_on_a_desktop(district, evaluate, smtp, da
     assert (shots / "email-390.png").stat().st_size > 10_000
 
 
+def test_a_digest_sent_but_not_recorded_fails_the_task_naming_its_coordinator(district, evaluate, smtp, data_dir):
+    """The sending thread records each digest the server accepted; when the warehouse refuses that
+    row (here a CHECK constraint on the send log), the task fails naming the coordinator, with the
+    warehouse's error as the cause, and the digest is not counted as a failed send."""
+    import duckdb
+
+    from iepwatch import warehouse
+    from iepwatch.config import load_config
+    from iepwatch.digests import send as sender
+
+    overdue_student(district, "SCH1")
+    overdue_student(district, "SCH2")
+    evaluate(district)
+    with warehouse.connect(load_config()) as con:
+        con.execute("""CREATE TABLE ops.email_sends (as_of DATE, staff_id VARCHAR, digest VARCHAR, message_id VARCHAR,
+                       PRIMARY KEY (as_of, staff_id), CHECK (staff_id <> 'C2'))""")
+    with pytest.raises(sender.Unrecorded, match="coordinator C2 was sent but could not be recorded") as raised:
+        send(data_dir)
+    assert isinstance(raised.value.__cause__, duckdb.ConstraintException)
+    assert sorted(m["To"] for m in smtp.messages()) == ["coord1@example.org", "coord2@example.org"]
+    with warehouse.connect(load_config()) as con:
+        assert con.execute("SELECT staff_id FROM ops.email_sends").fetchall() == [("C1",)]
+
+
 def test_a_night_of_many_digests_renders_in_a_worker_and_each_goes_to_its_own(evaluate, smtp, data_dir):
     """More digests than Renderer.INLINE_BELOW: rendered in the worker process, sent in order, each
     coordinator's only their school's student, every send recorded once."""

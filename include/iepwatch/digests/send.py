@@ -249,7 +249,9 @@ def _render_in_worker(d: digests.Digest) -> dict:
 
 
 class Unrecorded(RuntimeError):
-    """The server accepted a digest but recording it failed: not a failed send (raised as it is)."""
+    """The server accepted a digest but recording it failed (the warehouse's error is its cause):
+    not a failed send, so the task fails naming the coordinator (its retry may send that digest
+    again)."""
 
 
 class Courier:
@@ -337,8 +339,8 @@ def send_all(con, cfg: Config, as_of: date) -> dict:
         def settle(d: digests.Digest, content: dict, sending) -> None:
             try:
                 sending.result()
-            except Unrecorded as e:
-                raise e.__cause__ from None
+            except Unrecorded:   # not a failed send: the task fails, naming the coordinator
+                raise
             except smtplib.SMTPAuthenticationError:
                 raise ConfigError(f"the SMTP server refused the login of connection '{cfg.email.smtp_conn_id}' "
                                   "(email.smtp_conn_id): check its login and password") from None
