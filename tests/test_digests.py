@@ -455,10 +455,30 @@ def test_the_email_reads_at_390_px_and_on_a_desktop(district, evaluate, smtp, da
     assert (shots / "email-390.png").stat().st_size > 10_000
 
 
-def test_a_digest_sent_but_not_recorded_fails_the_task_naming_its_coordinator(district, evaluate, smtp, data_dir):
-    """The sending thread records each digest the server accepted; when the warehouse refuses that
-    row (here a CHECK constraint on the send log), the task fails naming the coordinator, with the
-    warehouse's error as the cause, and the digest is not counted as a failed send."""
+def test_a_digest_the_journal_cannot_take_fails_the_task_naming_its_coordinator(district, evaluate, smtp, data_dir):
+    """The sending thread records each digest the server accepted in the night's journal before the
+    next goes; when that write fails (here the night's folder is not a folder), the task fails
+    naming the coordinator, with the error as its cause, not counted as a failed send."""
+    from iepwatch.config import load_config
+    from iepwatch.digests import send as sender
+
+    overdue_student(district, "SCH1")
+    overdue_student(district, "SCH2")
+    evaluate(district)
+    night = load_config().run_dir(AS_OF)
+    night.rename(night.with_name("moved"))
+    night.write_text("not a folder")
+    with pytest.raises(sender.Unrecorded, match="coordinator C1 was sent but could not be recorded") as raised:
+        send(data_dir)
+    assert isinstance(raised.value.__cause__, OSError)
+    assert "coord1@example.org" in [m["To"] for m in smtp.messages()]
+
+
+def test_sends_the_send_log_refuses_stay_in_the_journal_and_a_retry_records_them_without_sending(
+        district, evaluate, smtp, data_dir):
+    """The journal's digests go to ops.email_sends in one transaction when the stage ends. When the
+    warehouse refuses them (a CHECK constraint here), the task fails saying so and the journal
+    keeps them; the next try adds them first and sends nothing again."""
     import duckdb
 
     from iepwatch import warehouse
@@ -471,12 +491,38 @@ def test_a_digest_sent_but_not_recorded_fails_the_task_naming_its_coordinator(di
     with warehouse.connect(load_config()) as con:
         con.execute("""CREATE TABLE ops.email_sends (as_of DATE, staff_id VARCHAR, digest VARCHAR, message_id VARCHAR,
                        PRIMARY KEY (as_of, staff_id), CHECK (staff_id <> 'C2'))""")
-    with pytest.raises(sender.Unrecorded, match="coordinator C2 was sent but could not be recorded") as raised:
+    with pytest.raises(sender.Unrecorded, match=r"2 digest\(s\) sent for 2026-11-27 could not be added") as raised:
         send(data_dir)
     assert isinstance(raised.value.__cause__, duckdb.ConstraintException)
     assert sorted(m["To"] for m in smtp.messages()) == ["coord1@example.org", "coord2@example.org"]
+    journal = load_config().run_dir(AS_OF) / sender.Journal.NAME
+    assert [r[0] for r in sender.Journal(journal).read()] == ["C1", "C2"]
     with warehouse.connect(load_config()) as con:
-        assert con.execute("SELECT staff_id FROM ops.email_sends").fetchall() == [("C1",)]
+        assert con.execute("SELECT count(*) FROM ops.email_sends").fetchone() == (0,)   # all or nothing
+        con.execute("ALTER TABLE ops.email_sends RENAME TO email_sends_refusing")
+    summary = send(data_dir)
+    assert summary["sent"] == [] and summary["already_sent"] == ["C1", "C2"]
+    assert len(smtp.messages()) == 2 and not journal.exists()
+    with warehouse.connect(load_config()) as con:
+        ids = {m["To"]: m["Message-ID"] for m in smtp.messages()}
+        assert con.execute("SELECT staff_id, message_id FROM ops.email_sends ORDER BY 1").fetchall() == [
+            ("C1", ids["coord1@example.org"]), ("C2", ids["coord2@example.org"])]
+        assert con.execute("SELECT count(*) FROM ops.email_items").fetchone() == (2,)
+
+
+def test_a_journal_line_cut_short_by_a_crash_is_not_a_record(tmp_path):
+    """A task killed while writing a line leaves it without its newline: that digest was not
+    recorded (its retry sends it), and every whole line before it was."""
+    from iepwatch.digests.send import Journal
+
+    j = Journal(tmp_path / "runs" / Journal.NAME)
+    assert j.read() == []
+    j.append("C1", "ab" * 32, "<m1@x>")
+    j.append("C2", "cd" * 32, "<m2@x>")
+    j.close()
+    with j.path.open("ab") as f:
+        f.write(b'["C3", "ef')
+    assert j.read() == [("C1", "ab" * 32, "<m1@x>"), ("C2", "cd" * 32, "<m2@x>")]
 
 
 def test_a_night_of_many_digests_renders_in_a_worker_and_each_goes_to_its_own(evaluate, smtp, data_dir):

@@ -7,7 +7,8 @@
 -- school's section (`shown`), and always as a CSV line (the attachment of a long digest).
 -- is_new: first detected after the recipient's last email (on a nightly cadence, first detected
 -- tonight); never on a recipient's first report, where everything would be "new".
--- rn numbers the lines in digest order: school, section, case manager, then urgency.
+-- rn numbers the lines in digest order: school, section, case manager, then urgency (every reader
+-- orders by it; the table itself is not sorted).
 {%- set esc = "replace(replace(replace(replace(replace(%s, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '\"', '&#34;'), '''', '&#39;')" %}
 {%- set csv = "'\"' || replace(%s, '\"', '\"\"') || '\"'" %}
 {%- macro plain(x, most) -%}   {#- digest.plain: control characters and direction overrides become '?' (one
@@ -96,4 +97,3 @@ SELECT recipient, school_id, school_name, section, rule_id, rule, status, studen
        || detail || E'\n' END AS text,
        concat_ws(',', {% for c in csv_columns %}{{ csv_fields[c] }}{{ ", " if not loop.last }}{% endfor %}) || E'\r\n' AS csv
 FROM lines
-ORDER BY rn

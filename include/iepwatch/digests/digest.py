@@ -130,10 +130,22 @@ def ensure_send_log(con) -> None:
         SELECT l.* FROM ops.digest_lines l JOIN ops.email_sends s ON s.as_of = l.as_of AND s.staff_id = l.recipient""")
 
 
-def record_sent(con, d: Digest, sha256: str, message_id: str) -> None:
-    """The digest recorded sent, right after the server accepted it: its lines (written by
-    ``build``) count as emailed from then on."""
-    con.execute("INSERT INTO ops.email_sends VALUES (?, ?, ?, ?)", [d.as_of, d.recipient, sha256, message_id])
+def record_sent(con, as_of: date, sends: list[tuple[str, str, str]]) -> int:
+    """Digests sent for ``as_of`` recorded in the send log, each (staff_id, content sha256,
+    Message-ID), in one transaction; a digest already recorded is left as it is. Their lines
+    (written by ``build``) count as emailed from then on. Returns the number recorded now."""
+    if not sends:
+        return 0
+    ids, shas, message_ids = (list(x) for x in zip(*sends, strict=True))
+    with transaction(con):
+        before = con.execute("SELECT count(*) FROM ops.email_sends WHERE as_of = ?", [as_of]).fetchone()[0]
+        con.execute("""INSERT INTO ops.email_sends
+                       SELECT DISTINCT ON (staff_id) ?::DATE, staff_id, digest, message_id
+                       FROM (SELECT unnest(?::VARCHAR[]) AS staff_id, unnest(?::VARCHAR[]) AS digest,
+                                    unnest(?::VARCHAR[]) AS message_id) n
+                       WHERE staff_id NOT IN (SELECT staff_id FROM ops.email_sends WHERE as_of = ?)""",
+                    [as_of, ids, shas, message_ids, as_of])
+        return con.execute("SELECT count(*) FROM ops.email_sends WHERE as_of = ?", [as_of]).fetchone()[0] - before
 
 
 BATCH = 100   # recipients whose lines are in memory at once
