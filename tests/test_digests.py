@@ -102,6 +102,27 @@ def test_initials_mode_leaks_no_full_name(district, evaluate, smtp, data_dir):
     assert f"{s} M.Q." in text
 
 
+def test_lines_are_grouped_under_their_case_manager_with_the_fallback_labels(district, evaluate, smtp, data_dir):
+    """Each case manager's group of a section is headed once, by name and id; a student without a
+    case manager under 'No case manager'; a case manager without a name under 'Case manager (id)'."""
+    named = [overdue_student(district, "SCH1"), overdue_student(district, "SCH1")]   # T12, "Staff 12"
+    nobody = overdue_student(district, "SCH1")
+    district.tables["students"][-1]["case_manager_staff_id"] = None
+    unnamed = overdue_student(district, "SCH1")
+    district.tables["students"][-1]["case_manager_staff_id"] = "T13"
+    t13 = next(r for r in district.tables["staff"] if r["staff_id"] == "T13")
+    t13["first_name"] = t13["last_name"] = None
+    evaluate(district)
+    send(data_dir)
+    text, html = parts(smtp.messages()[0])
+    text = text.replace("\r\n", "\n")
+    groups = (("Staff 12 (T12)", named), ("Case manager (T13)", [unnamed]), ("No case manager", [nobody]))
+    for label, students in groups:
+        assert text.count(f"\n  {label}\n") == 1 and html.count(f">{label}</td>") == 1
+        block = text.split(f"\n  {label}\n", 1)[1].split("\n\n", 1)[0]
+        assert sorted(line.split()[1] for line in block.splitlines() if line.startswith("  - ")) == sorted(students)
+
+
 def test_no_email_when_nothing_is_actionable(district, evaluate, smtp, data_dir):
     s = district.student(school="SCH1")
     district.meeting(s, held=HELD, kind="annual")        # compliant

@@ -22,7 +22,7 @@ coalesce(upper(left(nullif(trim({{ plain(first, 80) }}), ''), 1)) || '.', '')
 {%- endmacro %}
 {#- the fields of the CSV attachment by name; their order and the header: digest.CSV_COLUMNS #}
 {%- set csv_fields = {
-    "school_id": csv % "school_id", "school_name": csv % formula_guard(plain("school_name", 80)),
+    "school_id": csv % "school_id", "school_name": "school_csv",
     "section": csv % "section", "status": csv % "status", "severity": "severity",
     "student_id": csv % formula_guard("student_id"), "student": csv % formula_guard("student"),
     "case_manager": csv % formula_guard("case_manager"), "rule_id": csv % "rule_id", "rule": csv % "rule",
@@ -30,8 +30,18 @@ coalesce(upper(left(nullif(trim({{ plain(first, 80) }}), ''), 1)) || '.', '')
     "days_overdue": "coalesce(CAST(days_overdue AS VARCHAR), '')",
     "new": "CASE WHEN is_new THEN 'Y' ELSE 'N' END", "what_is_missing": csv % formula_guard("detail")} %}
 {% include "email_recipients.sql" %},
+-- what is made safe once per school and per case manager, not once per line
+school_names AS (
+    SELECT school_id, school_name, {{ csv % formula_guard(plain("school_name", 80)) }} AS school_csv FROM core.schools
+),
+managers AS (
+    SELECT staff_id, coalesce(nullif(concat_ws(' ', nullif({{ plain("first_name", 80) }}, ''),
+                                               nullif({{ plain("last_name", 80) }}, '')), ''), 'Case manager')
+                     || ' (' || {{ plain("staff_id", 40) }} || ')' AS case_manager
+    FROM core.staff
+),
 picked AS (
-    SELECT r.recipient, e.school_id, sc.school_name, e.rule_id, e.status, e.severity, e.student_id, e.meeting_id,
+    SELECT r.recipient, e.school_id, sc.school_name, sc.school_csv, e.rule_id, e.status, e.severity, e.student_id, e.meeting_id,
            e.due_date, e.days_overdue,
            {{ plain("e.detail", 500) }} AS detail,
 {%- if names == "full" %}
@@ -41,9 +51,8 @@ picked AS (
 {%- endif %}
            e.case_manager_staff_id AS cm_id,
            CASE WHEN e.case_manager_staff_id IS NULL THEN 'No case manager'
-                ELSE coalesce(nullif(concat_ws(' ', nullif({{ plain("cm.first_name", 80) }}, ''),
-                                               nullif({{ plain("cm.last_name", 80) }}, '')), ''), 'Case manager')
-                     || ' (' || {{ plain("e.case_manager_staff_id", 40) }} || ')' END AS case_manager,
+                ELSE coalesce(cm.case_manager, 'Case manager (' || {{ plain("e.case_manager_staff_id", 40) }} || ')')
+                END AS case_manager,
            CASE e.rule_id {% for id, title in titles.items() %}WHEN {{ literal(id) }} THEN {{ literal(title) }} {% endfor %}END AS rule,
            coalesce(e.first_detected_on > l.last_as_of, false) AS is_new,
            e.status IN ({{ statuses.sql_list(statuses.OPEN) }})
@@ -53,9 +62,9 @@ picked AS (
     FROM compliance.exceptions e
     JOIN recipients r USING (school_id)
     LEFT JOIN last_sent l USING (recipient)
-    JOIN core.schools sc USING (school_id)
+    JOIN school_names sc USING (school_id)
     JOIN core.students st USING (student_id)
-    LEFT JOIN core.staff cm ON cm.staff_id = e.case_manager_staff_id
+    LEFT JOIN managers cm ON cm.staff_id = e.case_manager_staff_id
     WHERE e.as_of = DATE '{{ as_of }}' AND st.enrollment_status = 'active'
       AND (e.status IN ({{ statuses.sql_list(statuses.OPEN) }})
            OR (e.status IN ({{ statuses.sql_list(statuses.ONCE) }})
@@ -74,8 +83,11 @@ ranked AS (
                                        due_date NULLS LAST, student_id, rule_id, meeting_id NULLS FIRST) AS rn
     FROM picked
 ),
-lines AS (   -- the first shown (or attached-only) line of each case manager's group in a section
-    SELECT *, row_number() OVER (PARTITION BY recipient, school_id, section, shown, cm_id ORDER BY rn) = 1 AS cm_first
+firsts AS (   -- the first shown (or attached-only) line of each case manager's group in a section
+    SELECT min(rn) AS rn FROM ranked GROUP BY recipient, school_id, section, shown, cm_id
+),
+lines AS (   -- (a group and a join: a window partitioned so finely sorted every line again)
+    SELECT *, rn IN (SELECT rn FROM firsts) AS cm_first
     FROM ranked
 )
 SELECT recipient, school_id, school_name, section, rule_id, rule, status, student_id, meeting_id, due_date, shown,
