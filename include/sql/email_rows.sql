@@ -34,11 +34,14 @@ coalesce(upper(left(nullif(trim({{ plain(first, 80) }}), ''), 1)) || '.', '')
 school_names AS (
     SELECT school_id, school_name, {{ csv % formula_guard(plain("school_name", 80)) }} AS school_csv FROM core.schools
 ),
-managers AS (
-    SELECT staff_id, coalesce(nullif(concat_ws(' ', nullif({{ plain("first_name", 80) }}, ''),
-                                               nullif({{ plain("last_name", 80) }}, '')), ''), 'Case manager')
-                     || ' (' || {{ plain("staff_id", 40) }} || ')' AS case_manager
-    FROM core.staff
+managers AS (   -- every case manager of tonight's exceptions, in the staff table or not
+    SELECT ids.staff_id,
+           coalesce(nullif(concat_ws(' ', nullif({{ plain("cm.first_name", 80) }}, ''),
+                                     nullif({{ plain("cm.last_name", 80) }}, '')), ''), 'Case manager')
+           || ' (' || {{ plain("ids.staff_id", 40) }} || ')' AS case_manager
+    FROM (SELECT DISTINCT case_manager_staff_id AS staff_id FROM compliance.exceptions
+          WHERE as_of = DATE '{{ as_of }}' AND case_manager_staff_id IS NOT NULL) ids
+    LEFT JOIN core.staff cm USING (staff_id)
 ),
 picked AS (
     SELECT r.recipient, e.school_id, sc.school_name, sc.school_csv, e.rule_id, e.status, e.severity, e.student_id, e.meeting_id,
@@ -50,9 +53,7 @@ picked AS (
            {{ initials("st.first_name", "st.last_name") }} AS student,
 {%- endif %}
            e.case_manager_staff_id AS cm_id,
-           CASE WHEN e.case_manager_staff_id IS NULL THEN 'No case manager'
-                ELSE coalesce(cm.case_manager, 'Case manager (' || {{ plain("e.case_manager_staff_id", 40) }} || ')')
-                END AS case_manager,
+           coalesce(cm.case_manager, 'No case manager') AS case_manager,
            CASE e.rule_id {% for id, title in titles.items() %}WHEN {{ literal(id) }} THEN {{ literal(title) }} {% endfor %}END AS rule,
            coalesce(e.first_detected_on > l.last_as_of, false) AS is_new,
            e.status IN ({{ statuses.sql_list(statuses.OPEN) }})

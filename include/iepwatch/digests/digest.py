@@ -138,14 +138,12 @@ def record_sent(con, as_of: date, sends: list[tuple[str, str, str]]) -> int:
         return 0
     ids, shas, message_ids = (list(x) for x in zip(*sends, strict=True))
     with transaction(con):
-        before = con.execute("SELECT count(*) FROM ops.email_sends WHERE as_of = ?", [as_of]).fetchone()[0]
-        con.execute("""INSERT INTO ops.email_sends
-                       SELECT DISTINCT ON (staff_id) ?::DATE, staff_id, digest, message_id
-                       FROM (SELECT unnest(?::VARCHAR[]) AS staff_id, unnest(?::VARCHAR[]) AS digest,
-                                    unnest(?::VARCHAR[]) AS message_id) n
-                       WHERE staff_id NOT IN (SELECT staff_id FROM ops.email_sends WHERE as_of = ?)""",
-                    [as_of, ids, shas, message_ids, as_of])
-        return con.execute("SELECT count(*) FROM ops.email_sends WHERE as_of = ?", [as_of]).fetchone()[0] - before
+        return len(con.execute("""INSERT INTO ops.email_sends
+                                  SELECT DISTINCT ON (staff_id) ?::DATE, staff_id, digest, message_id
+                                  FROM (SELECT unnest(?::VARCHAR[]) AS staff_id, unnest(?::VARCHAR[]) AS digest,
+                                               unnest(?::VARCHAR[]) AS message_id) n
+                                  WHERE staff_id NOT IN (SELECT staff_id FROM ops.email_sends WHERE as_of = ?)
+                                  RETURNING staff_id""", [as_of, ids, shas, message_ids, as_of]).fetchall())
 
 
 BATCH = 100   # recipients whose lines are in memory at once
