@@ -139,9 +139,13 @@ def test_a_missing_table_or_connection_is_named(demo, data_dir, settings, monkey
 
 def test_views_are_read_like_tables_and_every_file_matches_the_export(demo, data_dir, settings, monkeypatch):
     """A student system often exposes views: a view is read like a table. Each file PostgreSQL
-    wrote holds the export's rows (the same set, with ISO dates and the contract's columns)."""
+    wrote holds the export's rows (the same set, with ISO dates and the contract's columns), and
+    its checksum is the file's (hashed as it was written, a few chunks at a time here)."""
+    from iepwatch import sources
     from iepwatch.config import load_config
-    from iepwatch.sources import pull_database
+    from iepwatch.sources import pull_database, sha256_file
+
+    monkeypatch.setattr(sources, "PULL_CHUNKS", 3)
 
     name = f"sis_{uuid.uuid4().hex[:8]}"
     uri = seed_postgres(name, demo)
@@ -163,5 +167,53 @@ def test_views_are_read_like_tables_and_every_file_matches_the_export(demo, data
             assert pulled[0] == expected[0], path.name
             assert sorted(pulled[1:]) == sorted(expected[1:]), path.name
             assert marker["files"][path.name]["rows"] == len(expected) - 1
+            assert marker["files"][path.name]["sha256"] == sha256_file(folder / path.name), path.name
+    finally:
+        drop("postgresql", name)
+
+
+def test_every_table_is_read_from_one_snapshot(demo, data_dir, settings, monkeypatch):
+    """A student the student system adds while the night is being read is in no file: every table is
+    read as of the moment the pull began (meetings and their participants are of one moment). The
+    schools view waits on a lock the test holds; while it waits, a student is added and committed;
+    the students view is read after that, and must not see it."""
+    import threading
+
+    import psycopg
+
+    from iepwatch import sources
+    from iepwatch.config import load_config
+
+    name = f"sis_{uuid.uuid4().hex[:8]}"
+    uri = seed_postgres(name, demo)
+    monkeypatch.setattr(sources, "PULL_THREADS", 1)   # one table at a time: views (no size) last, schools first
+    try:
+        with psycopg.connect(PG, autocommit=True) as c:
+            for table in ("schools", "students"):
+                c.execute(f"ALTER TABLE {name}.{table} RENAME TO {table}_raw")
+            c.execute(f"CREATE VIEW {name}.schools AS SELECT s.* FROM {name}.schools_raw s, "
+                      "(SELECT pg_advisory_xact_lock_shared(4242)) wait")
+            c.execute(f"CREATE VIEW {name}.students AS SELECT * FROM {name}.students_raw")
+        monkeypatch.setenv("AIRFLOW_CONN_SIS", uri)
+        settings({"export_source": {"kind": "database", "conn_id": "sis", "schema": name}})
+        cfg, result = load_config(), {}
+        with psycopg.connect(PG, autocommit=True) as gate, psycopg.connect(PG, autocommit=True) as sis:
+            gate.execute("SELECT pg_advisory_lock(4242)")
+            reader = threading.Thread(target=lambda: result.update(folder=sources.pull_database(cfg, AS_OF)))
+            reader.start()
+            waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            for _ in range(500):   # until the schools view waits on the lock: the pull is under way
+                if sis.execute(waiting).fetchone()[0]:
+                    break
+                reader.join(0.02)
+            else:
+                pytest.fail("the pull never reached the schools view")
+            sis.execute(f"INSERT INTO {name}.students_raw (student_id, school_id) VALUES ('S-LATE', "
+                        f"(SELECT min(school_id) FROM {name}.schools_raw))")
+            gate.execute("SELECT pg_advisory_unlock(4242)")
+            reader.join(60)
+        with (result["folder"] / "students.csv").open(newline="") as f:
+            ids = [r["student_id"] for r in csv.DictReader(f)]
+        assert len(ids) == STUDENTS and "S-LATE" not in ids
     finally:
         drop("postgresql", name)
