@@ -149,3 +149,29 @@ def test_not_enough_disk_space_fails_before_anything_is_written(district, tmp_pa
                                                    r"needs about .* MB .*nothing was changed"):
         t.archive_export(Night(AS_OF, export_dir=folder))
     assert not (data_dir / "landing").exists()
+
+
+def test_a_file_rewritten_while_it_is_archived_leaves_no_archive(demo_export, data_dir, monkeypatch, tmp_path):
+    """The student system rewrites a file between its checksum and its copy (files are hashed and
+    copied two at a time): the archive refuses the copy and leaves nothing in the landing folder.
+    The files it keeps carry their own checksums in its manifest."""
+    from iepwatch.config import load_config
+
+    export = tmp_path / "export"
+    shutil.copytree(demo_export, export)
+    copy = shutil.copy2
+
+    def rewritten_first(src, dst):
+        if src.name == "ieps.csv":
+            write_rows(src, rows(src)[:-1])   # the last IEP removed while the night reads the folder
+        return copy(src, dst)
+
+    monkeypatch.setattr(sources.shutil, "copy2", rewritten_first)
+    with pytest.raises(OSError, match="ieps.csv changed while it was being archived"):
+        sources.archive(load_config(), AS_OF, export)
+    assert not [p for p in (data_dir / "landing" / str(AS_OF)).iterdir()]
+    monkeypatch.setattr(sources.shutil, "copy2", copy)
+    kept = sources.archive(load_config(), AS_OF, export)
+    manifest = json.loads((kept.path / sources.MANIFEST).read_text())["files"]
+    assert {n: sources.sha256_file(kept.path / n) for n in manifest} == {n: m["sha256"] for n, m in manifest.items()}
+    assert sorted(manifest) == sorted(p.name for p in export.iterdir())
