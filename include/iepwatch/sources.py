@@ -253,7 +253,8 @@ def _pull_postgres(uri: str, schema: str, wanted: list, tmp: Path) -> dict:
     from iepwatch.warehouse import literal
 
     async def connect():
-        con = await asyncpg.connect(uri, server_settings={"DateStyle": "ISO, YMD"})   # dates as the contract's
+        # dates as the contract's; no named prepared statements (a connection pooler may sit in between)
+        con = await asyncpg.connect(uri, server_settings={"DateStyle": "ISO, YMD"}, statement_cache_size=0)
         return con, con.transaction(isolation="repeatable_read", readonly=True)
 
     async def pull() -> dict:
