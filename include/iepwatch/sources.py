@@ -268,29 +268,27 @@ def _pull_postgres(uri: str, schema: str, wanted: list, tmp: Path) -> dict:
             loop = asyncio.get_running_loop()
 
             async def copy(t, cols) -> tuple[str, dict]:
-                sha = hashlib.sha256()
+                sha, held = hashlib.sha256(), []
                 async with slots:
                     con, tx = await connect()
                     try:
-                        async with tx:
-                            await con.execute(f"SET TRANSACTION SNAPSHOT {literal(snapshot)}")
-                            with (tmp / t.file).open("wb") as f:
-                                def keep(chunks: list[bytes]) -> None:
-                                    data = b"".join(chunks)
-                                    f.write(data)
-                                    sha.update(data)
+                        with (tmp / t.file).open("wb") as f:
+                            def keep(chunks: list[bytes]) -> None:
+                                data = b"".join(chunks)
+                                f.write(data)
+                                sha.update(data)
 
-                                held: list[bytes] = []
+                            async def sink(chunk: bytes) -> None:
+                                held.append(chunk)
+                                if len(held) >= PULL_CHUNKS:
+                                    await loop.run_in_executor(None, keep, held[:])
+                                    held.clear()
 
-                                async def sink(chunk: bytes) -> None:
-                                    held.append(chunk)
-                                    if len(held) >= PULL_CHUNKS:
-                                        await loop.run_in_executor(None, keep, held[:])
-                                        held.clear()
-
+                            async with tx:
+                                await con.execute(f"SET TRANSACTION SNAPSHOT {literal(snapshot)}")
                                 status = await con.copy_from_query(f"SELECT {', '.join(cols)} FROM {schema}.{t.name}",
                                                                    output=sink, format="csv", header=True)
-                                keep(held)
+                            keep(held)
                     finally:
                         await con.close()
                 return t.file, {"rows": int(status.split()[-1]), "sha256": sha.hexdigest()}
