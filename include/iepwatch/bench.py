@@ -9,8 +9,12 @@ runs a task), the night handed from task to task as through XCom. The coordinato
 a real SMTP server on 127.0.0.1 (the project's aiosmtpd mail catcher, in its own process). It
 prints each stage's time and peak memory, the total, and the plain-DuckDB floor measured in the
 same run: a bare ``read_csv`` of every file of the export and one SQL pass computing the three
-federal deadlines per student. Then the rules stage under the texas pack against the federal
-one (best of two runs each, on the night's warehouse).
+federal deadlines per student. Then the read of the same export from PostgreSQL (the database
+source), and the rules stage under the texas pack against the federal one (best of two runs
+each, on the night's warehouse).
+
+Then the emails as the coordinators grow and the exceptions do not: the 100,000 students in 1,
+2 and 4 times the demo's schools (each coordinator has two), ``iep_nightly`` up to its emails.
 
 Last, ``make nightly`` for a 50-student district end to end (both DAGs with ``dag.test()`` in one
 Airflow process, as the command runs them; a fresh data folder, Airflow's metadata database set
@@ -35,6 +39,7 @@ from pathlib import Path
 
 from iepwatch.demo import DEMO_AS_OF
 
+DEFAULT_SIZES = [100_000, 1_000_000]
 NIGHTLY = ["find_export", "archive_export", "load_staging", "validate_export", "publish_core", "evaluate_rules",
            "build_exceptions", "send_coordinator_emails", "build_data_docs"]
 LOAD_AND_RULES = ["archive_export", "load_staging", "validate_export", "publish_core", "evaluate_rules"]
@@ -226,14 +231,15 @@ def _child(*args: str, env: dict[str, str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _export(root: Path, students: int, as_of: date) -> Path:
-    """The bench's export of a district of ``students`` (generated once, then kept)."""
+def _export(root: Path, students: int, as_of: date, schools: int | None = None) -> Path:
+    """The bench's export of a district of ``students`` (generated once, then kept), in the demo's
+    number of schools unless ``schools`` says otherwise."""
     from iepwatch.demo import generate
 
-    export = root / "exports" / f"{students}" / as_of.isoformat()
+    export = root / "exports" / f"{students}{f'-{schools}-schools' if schools else ''}" / as_of.isoformat()
     if not (export / "students.csv").exists():
         t = time.perf_counter()
-        generate(export, students=students, as_of=as_of)
+        generate(export, students=students, as_of=as_of, schools=schools)
         print(f"  generated {students:,} students in {time.perf_counter() - t:.1f}s")
     return export
 
@@ -256,6 +262,61 @@ def _mail_catcher(data: Path, env: dict[str, str]) -> Iterator[dict[str, str]]:
         catcher.wait()
 
 
+def _nightly_tasks(step, names: list[str]) -> int:
+    """``iep_nightly``'s tasks ``names`` in DAG order, each through ``step``, the night handed
+    from task to task; returns the digests sent."""
+    n, sent = None, 0
+    for name in names:
+        out = step(name, name, n)
+        if isinstance(out, dict) and "as_of" in out:
+            n = out
+        elif name == "send_coordinator_emails":
+            sent = out["sent"]
+    return sent
+
+
+COORDINATOR_FACTORS = (1, 2, 4)
+
+
+def coordinators(root: Path, students: int = 100_000, as_of: date = DEMO_AS_OF) -> None:
+    """The emails as the coordinators grow and the night's lines do not: the same students in
+    1, 2 and 4 times the demo's schools, each coordinator looking after two, so each exception
+    still goes to one coordinator. A stage linear in lines stays flat (plus a little per
+    digest); one that walks every exception for every coordinator would double at each step."""
+    from iepwatch.demo import demo_schools
+
+    for factor in COORDINATOR_FACTORS:   # generated (once) before the table
+        _export(root, students, as_of, demo_schools(students) * factor)
+    print(f"\nCOORDINATORS   {students:,} students: the emails as coordinators grow, the same exceptions")
+    print(f"  {'schools':>8} {'coordinators':>13} {'lines':>9} {'digests':>8} {'emails, s':>10}")
+    for factor in COORDINATOR_FACTORS:
+        schools = demo_schools(students) * factor
+        sent, lines, seconds = _emails_of(root, students, schools, as_of)
+        print(f"  {schools:>8,} {(schools + 1) // 2:>13,} {lines:>9,} {sent:>8,} {seconds:>10.2f}")
+
+
+def _emails_of(root: Path, students: int, schools: int, as_of: date) -> tuple[int, int, float]:
+    """``iep_nightly`` up to its emails for a district of ``students`` in ``schools``; returns the
+    digests sent, their lines and the email stage's seconds."""
+    import duckdb
+
+    export = _export(root, students, as_of, schools)
+    data = root / f"coordinators-{students}-{schools}"
+    shutil.rmtree(data, ignore_errors=True)
+    seconds: dict[str, float] = {}
+    with _mail_catcher(data, {**os.environ, "IEPWATCH_DATA_DIR": str(data), "PYTHONWARNINGS": "ignore"}) as env:
+        def step(label: str, task_name: str, night_: dict | None = None):
+            r = _child("--task", task_name, "--export", str(export),
+                       *(["--night", json.dumps(night_)] if night_ else []), env=env)
+            seconds[label] = r["seconds"]
+            return r["out"]
+
+        sent = _nightly_tasks(step, NIGHTLY[:NIGHTLY.index("send_coordinator_emails") + 1])
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        lines = con.execute("SELECT count(*) FROM ops.email_items WHERE as_of = ?", [as_of]).fetchone()[0]
+    return sent, lines, seconds["send_coordinator_emails"]
+
+
 def night(students: int, root: Path, as_of: date = DEMO_AS_OF) -> None:
     """The whole night of a district of ``students``, printed stage by stage."""
     export = _export(root, students, as_of)
@@ -273,13 +334,7 @@ def night(students: int, root: Path, as_of: date = DEMO_AS_OF) -> None:
 
     with _mail_catcher(data, env) as env:
         fl = _child("--floor", str(export), env=env)
-        n = None
-        for name in NIGHTLY:
-            out = step(name, name, n)
-            if isinstance(out, dict) and "as_of" in out:
-                n = out
-            elif name == "send_coordinator_emails":
-                sent = out["sent"]
+        sent = _nightly_tasks(step, NIGHTLY)
         sr = step("resolve_as_of", "resolve_as_of")
         formats = step("prepare_facts", "prepare_facts", sr)
         built = [step(f"build_extract {fmt}", "build_extract", sr, fmt) for fmt in formats]
@@ -319,7 +374,7 @@ def main(argv: list[str] | None = None) -> None:
     from iepwatch.config import load_config
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--students", type=int, nargs="*", default=[100_000, 1_000_000])
+    ap.add_argument("--students", type=int, nargs="*", default=DEFAULT_SIZES)
     ap.add_argument("--floor", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--task", help=argparse.SUPPRESS)
     ap.add_argument("--rules", help=argparse.SUPPRESS)
@@ -341,6 +396,8 @@ def main(argv: list[str] | None = None) -> None:
     root = load_config().data_dir / "bench"
     for n in args.students:
         night(n, root)
+    if args.students == DEFAULT_SIZES:
+        coordinators(root, DEFAULT_SIZES[0])
     if not args.no_nightly:
         nightly_command(root)
 

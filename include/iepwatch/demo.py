@@ -20,6 +20,11 @@ from iepwatch.warehouse import literal, sql
 DEMO_AS_OF = date(2026, 11, 27)
 
 
+def demo_schools(students: int) -> int:
+    """The demo district's schools: one per 250 students, at least 8 (a coordinator has two)."""
+    return max(8, math.ceil(students / 250))
+
+
 def generate(out: Path, students: int = 2000, as_of: date = DEMO_AS_OF, seed: int = 7,
              schools: int | None = None, transition_age: int = 16,
              email_domain: str = "example.org") -> dict[str, int]:
@@ -31,7 +36,7 @@ def generate(out: Path, students: int = 2000, as_of: date = DEMO_AS_OF, seed: in
         raise ValueError(f"not a domain name: {email_domain!r}")
     import duckdb
 
-    schools = schools or max(8, math.ceil(students / 250))
+    schools = schools or demo_schools(students)
     out.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     try:
