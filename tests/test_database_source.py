@@ -13,6 +13,7 @@ from builder import AS_OF
 from conftest import run_night_in_process
 
 from iepwatch.contract import DATE, TABLES
+from iepwatch.demo import postgres
 
 STUDENTS = 200
 PG = "host=127.0.0.1 user=postgres dbname=test"
@@ -77,10 +78,8 @@ def seed_mariadb(database: str, folder) -> str:
 
 def drop(kind: str, name: str) -> None:
     if kind == "postgresql":
-        import psycopg
-
-        with psycopg.connect(PG, autocommit=True) as c:
-            c.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        with postgres(PG) as cur:
+            cur.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
     else:
         import pymysql
 
@@ -121,10 +120,8 @@ def test_a_missing_table_or_connection_is_named(demo, data_dir, settings, monkey
     name = f"sis_{uuid.uuid4().hex[:8]}"
     uri = seed_postgres(name, demo)
     try:
-        import psycopg
-
-        with psycopg.connect(PG, autocommit=True) as c:
-            c.execute(f"DROP TABLE {name}.meetings")
+        with postgres(PG) as cur:
+            cur.execute(f"DROP TABLE {name}.meetings")
         settings({"export_source": {"kind": "database", "conn_id": "sis_missing", "schema": name}})
         with pytest.raises(ConfigError, match="sis_missing"):
             pull_database(load_config(), AS_OF)
@@ -150,11 +147,9 @@ def test_views_are_read_like_tables_and_every_file_matches_the_export(demo, data
     name = f"sis_{uuid.uuid4().hex[:8]}"
     uri = seed_postgres(name, demo)
     try:
-        import psycopg
-
-        with psycopg.connect(PG, autocommit=True) as c:
-            c.execute(f"ALTER TABLE {name}.students RENAME TO students_raw")
-            c.execute(f"CREATE VIEW {name}.students AS SELECT * FROM {name}.students_raw")
+        with postgres(PG) as cur:
+            cur.execute(f"ALTER TABLE {name}.students RENAME TO students_raw")
+            cur.execute(f"CREATE VIEW {name}.students AS SELECT * FROM {name}.students_raw")
         monkeypatch.setenv("AIRFLOW_CONN_SIS", uri)
         settings({"export_source": {"kind": "database", "conn_id": "sis", "schema": name}})
         folder = pull_database(load_config(), AS_OF)
@@ -179,8 +174,6 @@ def test_every_table_is_read_from_one_snapshot(demo, data_dir, settings, monkeyp
     the students view is read after that, and must not see it."""
     import threading
 
-    import psycopg
-
     from iepwatch import sources
     from iepwatch.config import load_config
 
@@ -188,22 +181,23 @@ def test_every_table_is_read_from_one_snapshot(demo, data_dir, settings, monkeyp
     uri = seed_postgres(name, demo)
     monkeypatch.setattr(sources, "PULL_THREADS", 1)   # one table at a time: views (no size) last, schools first
     try:
-        with psycopg.connect(PG, autocommit=True) as c:
+        with postgres(PG) as cur:
             for table in ("schools", "students"):
-                c.execute(f"ALTER TABLE {name}.{table} RENAME TO {table}_raw")
-            c.execute(f"CREATE VIEW {name}.schools AS SELECT s.* FROM {name}.schools_raw s, "
-                      "(SELECT pg_advisory_xact_lock_shared(4242)) wait")
-            c.execute(f"CREATE VIEW {name}.students AS SELECT * FROM {name}.students_raw")
+                cur.execute(f"ALTER TABLE {name}.{table} RENAME TO {table}_raw")
+            cur.execute(f"CREATE VIEW {name}.schools AS SELECT s.* FROM {name}.schools_raw s, "
+                        "(SELECT pg_advisory_xact_lock_shared(4242)) wait")
+            cur.execute(f"CREATE VIEW {name}.students AS SELECT * FROM {name}.students_raw")
         monkeypatch.setenv("AIRFLOW_CONN_SIS", uri)
         settings({"export_source": {"kind": "database", "conn_id": "sis", "schema": name}})
         cfg, result = load_config(), {}
-        with psycopg.connect(PG, autocommit=True) as gate, psycopg.connect(PG, autocommit=True) as sis:
+        with postgres(PG) as gate, postgres(PG) as sis:
             gate.execute("SELECT pg_advisory_lock(4242)")
             reader = threading.Thread(target=lambda: result.update(folder=sources.pull_database(cfg, AS_OF)))
             reader.start()
             waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
             for _ in range(500):   # until the schools view waits on the lock: the pull is under way
-                if sis.execute(waiting).fetchone()[0]:
+                sis.execute(waiting)
+                if sis.fetchone()[0]:
                     break
                 reader.join(0.02)
             else:

@@ -122,10 +122,8 @@ def database_read(export: Path) -> dict:
     import tempfile
     from urllib.parse import quote
 
-    import psycopg
-
     from iepwatch.config import load_config
-    from iepwatch.demo import load_into_postgres
+    from iepwatch.demo import load_into_postgres, postgres
     from iepwatch.sources import pull_database
 
     schema = "iepwatch_bench_sis"
@@ -143,8 +141,8 @@ def database_read(export: Path) -> dict:
             pull_database(cfg, DEMO_AS_OF)
             return {"seconds": time.perf_counter() - t, "peak_mb": _peak_mb()}
     finally:
-        with psycopg.connect(PG_DSN, autocommit=True) as c:
-            c.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        with postgres(PG_DSN) as cur:
+            cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def rules_stage(pack: str) -> dict:

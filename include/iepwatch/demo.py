@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -54,6 +56,43 @@ def generate(out: Path, students: int = 2000, as_of: date = DEMO_AS_OF, seed: in
         con.close()
 
 
+@contextmanager
+def postgres(dsn: str) -> Iterator:
+    """An autocommit psycopg2 cursor on ``dsn``, its connection closed after: the student system's
+    database of the demo, the bench and the tests (the night itself reads it with asyncpg)."""
+    import psycopg2
+
+    con = psycopg2.connect(dsn)
+    con.autocommit = True
+    try:
+        with con.cursor() as cur:
+            yield cur
+    finally:
+        con.close()
+
+
+def load_into_postgres(export: Path, dsn: str, schema: str) -> None:
+    """A student system's database for the demo, the tests and the bench: every file of the export
+    as a table of ``schema`` (dates typed DATE, the rest TEXT), loaded with COPY."""
+    import csv
+
+    from iepwatch.contract import DATE
+
+    with postgres(dsn) as cur:
+        cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        cur.execute(f"CREATE SCHEMA {schema}")
+        for t in TABLES:
+            path = export / t.file
+            if not path.exists():
+                continue
+            with path.open(newline="", encoding="utf-8") as f:
+                header = next(csv.reader(f))
+            ddl = ", ".join(f"{col} {'DATE' if t.columns[col] == DATE else 'TEXT'}" for col in header)
+            cur.execute(f"CREATE TABLE {schema}.{t.name} ({ddl})")
+            with path.open("rb") as f:
+                cur.copy_expert(f"COPY {schema}.{t.name} FROM STDIN (FORMAT csv, HEADER true)", f, size=1 << 20)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
@@ -70,29 +109,3 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-
-
-def load_into_postgres(export: Path, dsn: str, schema: str) -> None:
-    """A student system's database for the demo, the tests and the bench: every file of the export
-    as a table of ``schema`` (dates typed DATE, the rest TEXT), loaded with COPY."""
-    import csv
-
-    import psycopg
-
-    from iepwatch.contract import DATE, TABLES
-
-    with psycopg.connect(dsn, autocommit=True) as c:
-        c.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        c.execute(f"CREATE SCHEMA {schema}")
-        for t in TABLES:
-            path = export / t.file
-            if not path.exists():
-                continue
-            with path.open(newline="", encoding="utf-8") as f:
-                header = next(csv.reader(f))
-            ddl = ", ".join(f"{col} {'DATE' if t.columns[col] == DATE else 'TEXT'}" for col in header)
-            c.execute(f"CREATE TABLE {schema}.{t.name} ({ddl})")
-            with c.cursor().copy(f"COPY {schema}.{t.name} FROM STDIN (FORMAT csv, HEADER true)") as copy, \
-                    path.open("rb") as f:
-                while chunk := f.read(1 << 20):
-                    copy.write(chunk)
