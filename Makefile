@@ -55,8 +55,8 @@ email-preview: venv ## the first demo email rendered to PNG (needs chromium)
 test: venv ## the whole test suite (what CI runs)
 	$(PY) tests/ensure_chromium.py && $(PY) -m pytest -q
 
-test-fast: venv ## the fast tier: no Airflow server, no browser, no cluster
-	$(PY) -m pytest -q -m "not (dag_run or airflow_server or browser or cluster)"
+test-fast: venv ## the fast tier: no Airflow server, no browser, no cluster, no bench
+	$(PY) -m pytest -q -m "not (dag_run or airflow_server or browser or cluster or bench)"
 
 lint: venv ## ruff, with Airflow 3's rules on the DAGs
 	$(CURDIR)/.venv/bin/ruff check . && $(CURDIR)/.venv/bin/ruff check --select AIR3 dags/

@@ -5,7 +5,8 @@ Tiers (markers, added from the fixtures a test uses, so they cannot be forgotten
 - ``dag_run``         runs a real DAG with ``dag.test()`` (tens of seconds);
 - ``airflow_server``  starts ``airflow standalone`` and talks to its REST API (minutes);
 - ``browser``         drives headless Chromium;
-- ``cluster``         starts the Celery deployment.
+- ``cluster``         starts the Celery deployment;
+- ``bench``           runs the benchmark on a small district (every task in its own process).
 ``make test-fast`` runs the rest in seconds; ``make test`` (and CI) runs everything.
 """
 
@@ -48,7 +49,8 @@ def pytest_configure(config):
     for marker, what in (("dag_run", "runs a real DAG with dag.test()"),
                          ("airflow_server", "starts airflow standalone"),
                          ("browser", "drives headless Chromium"),
-                         ("cluster", "starts the Celery deployment")):
+                         ("cluster", "starts the Celery deployment"),
+                         ("bench", "runs the benchmark on a small district")):
         config.addinivalue_line("markers", f"{marker}: {what}")
 
 
