@@ -118,9 +118,13 @@ PG_DSN = os.environ.get("IEPWATCH_BENCH_PG", "host=127.0.0.1 user=postgres dbnam
 
 def database_read(export: Path) -> dict:
     """(Child process.) The export as a student system's PostgreSQL database (loaded first, not
-    timed), then read back by the night's database source (export_source: database), timed."""
+    timed), then read back by the night's database source (export_source: database), timed.
+    The read runs inside ``find_export``'s body: Airflow's SDK is imported before the clock
+    starts, as for every task."""
     import tempfile
     from urllib.parse import quote
+
+    import airflow.sdk  # noqa: F401
 
     from iepwatch.config import load_config
     from iepwatch.demo import load_into_postgres, postgres
