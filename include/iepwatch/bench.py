@@ -226,6 +226,13 @@ def _formats() -> list[str]:
     return sorted(engine.definitions(load_config()))
 
 
+def _task(export: Path, env: dict[str, str], task_name: str, night_: dict | None = None,
+          arg: str | None = None) -> dict:
+    """One task body in its own process (``task``): its seconds, peak memory and what it returned."""
+    return _child("--task", task_name, "--export", str(export), *(["--night", json.dumps(night_)] if night_ else []),
+                  *(["--arg", arg] if arg is not None else []), env=env)
+
+
 def _child(*args: str, env: dict[str, str]) -> dict:
     out = subprocess.run([sys.executable, "-m", "iepwatch.bench", *args], capture_output=True, text=True, env=env)
     if out.returncode != 0:
@@ -287,19 +294,19 @@ def coordinators(root: Path, students: int = 100_000, as_of: date = DEMO_AS_OF) 
     digest); one that walks every exception for every coordinator would double at each step."""
     from iepwatch.demo import demo_schools
 
-    for factor in COORDINATOR_FACTORS:   # generated (once) before the table
-        _export(root, students, as_of, demo_schools(students) * factor)
+    sizes = [demo_schools(students) * factor for factor in COORDINATOR_FACTORS]
+    for schools in sizes:   # generated (once) before the table
+        _export(root, students, as_of, schools)
     print(f"\nCOORDINATORS   {students:,} students: the emails as coordinators grow, the same exceptions")
     print(f"  {'schools':>8} {'coordinators':>13} {'lines':>9} {'digests':>8} {'emails, s':>10}")
-    for factor in COORDINATOR_FACTORS:
-        schools = demo_schools(students) * factor
-        sent, lines, seconds = _emails_of(root, students, schools, as_of)
-        print(f"  {schools:>8,} {(schools + 1) // 2:>13,} {lines:>9,} {sent:>8,} {seconds:>10.2f}")
+    for schools in sizes:
+        coordinators_, lines, sent, seconds = _emails_of(root, students, schools, as_of)
+        print(f"  {schools:>8,} {coordinators_:>13,} {lines:>9,} {sent:>8,} {seconds:>10.2f}")
 
 
-def _emails_of(root: Path, students: int, schools: int, as_of: date) -> tuple[int, int, float]:
-    """``iep_nightly`` up to its emails for a district of ``students`` in ``schools``; returns the
-    digests sent, their lines and the email stage's seconds."""
+def _emails_of(root: Path, students: int, schools: int, as_of: date) -> tuple[int, int, int, float]:
+    """``iep_nightly`` up to its emails for a district of ``students`` in ``schools``; returns its
+    coordinators, the lines of their digests, the digests sent and the email stage's seconds."""
     import duckdb
 
     export = _export(root, students, as_of, schools)
@@ -308,15 +315,16 @@ def _emails_of(root: Path, students: int, schools: int, as_of: date) -> tuple[in
     seconds: dict[str, float] = {}
     with _mail_catcher(data, {**os.environ, "IEPWATCH_DATA_DIR": str(data), "PYTHONWARNINGS": "ignore"}) as env:
         def step(label: str, task_name: str, night_: dict | None = None):
-            r = _child("--task", task_name, "--export", str(export),
-                       *(["--night", json.dumps(night_)] if night_ else []), env=env)
+            r = _task(export, env, task_name, night_)
             seconds[label] = r["seconds"]
             return r["out"]
 
         sent = _nightly_tasks(step, NIGHTLY[:NIGHTLY.index("send_coordinator_emails") + 1])
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
-        lines = con.execute("SELECT count(*) FROM ops.email_items WHERE as_of = ?", [as_of]).fetchone()[0]
-    return sent, lines, seconds["send_coordinator_emails"]
+        coordinators_, lines = con.execute(
+            """SELECT (SELECT count(DISTINCT staff_id) FROM core.coordinator_assignments),
+                      (SELECT count(*) FROM ops.email_items WHERE as_of = ?)""", [as_of]).fetchone()
+    return coordinators_, lines, sent, seconds["send_coordinator_emails"]
 
 
 def night(students: int, root: Path, as_of: date = DEMO_AS_OF) -> None:
@@ -329,8 +337,7 @@ def night(students: int, root: Path, as_of: date = DEMO_AS_OF) -> None:
 
     def step(label: str, task_name: str, night_: dict | None = None, arg: str | None = None):
         """One task in its own process; its time and peak memory go in the table; returns what it returned."""
-        r = _child("--task", task_name, "--export", str(export), *(["--night", json.dumps(night_)] if night_ else []),
-                   *(["--arg", arg] if arg is not None else []), env=env)
+        r = _task(export, env, task_name, night_, arg)
         stages.append((label, r["seconds"], r["peak_mb"]))
         return r["out"]
 
