@@ -30,6 +30,9 @@ def test_the_bench_prints_every_stage_of_both_dags_and_its_floor(tmp_path):
     for stage in stages:
         assert re.search(rf"^  {re.escape(stage)}\s+\d+\.\d\d\s+[\d,]+$", printed, re.MULTILINE), stage
     assert re.search(r"load \+ rules \(archive \.\. evaluate_rules\)\s+[\d.]+  = [\d.]+x the floor", printed)
+    same = re.search(r"same work: bare read \+ the rules SQL\s+[\d.]+  \(the night's rules SQL in memory: "
+                     r"([\d,]+) rule results, the night ([\d,]+); load \+ rules = [\d.]+x", printed)
+    assert same and same.group(1) == same.group(2) != "0", "the same rules on the same export, the same results"
     assert re.search(r"rules stage, texas pack \(best of 2\)\s+[\d.]+  = [\d.]+x federal", printed)
     assert re.search(r"read from PostgreSQL \(export_source\)\s+([\d.]+  = [\d.]+x|skipped: )", printed)
     assert (tmp_path / "bench" / "night-300" / "extracts").is_dir()
