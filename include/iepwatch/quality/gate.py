@@ -12,7 +12,7 @@ from pathlib import Path
 
 from iepwatch.contract import TABLES
 from iepwatch.errors import DataError, lines_phrase
-from iepwatch.quality.compile import failing_lines_sql
+from iepwatch.quality.compile import failing_lines_sql, may_fail_sql
 from iepwatch.quality.suites import meta, staged, suite_key
 from iepwatch.warehouse import exists, literal, quote
 
@@ -25,7 +25,8 @@ def check_keys(con, suites: dict[str, dict]) -> None:
             if meta(exp).get("on_fail") != "fail_load":
                 continue
             q = failing_lines_sql(exp, staged(t.name))
-            if q is None:
+            probe = may_fail_sql(exp, staged(t.name))
+            if q is None or (probe and con.execute(probe).fetchone() is None):
                 continue
             lines = [r[0] for r in con.execute(f"SELECT _line FROM ({q}) ORDER BY 1").fetchall()]
             if lines:
