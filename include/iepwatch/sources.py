@@ -31,6 +31,7 @@ from pathlib import Path
 
 from iepwatch.config import Config
 from iepwatch.errors import DataError, HostError
+from iepwatch.files import each_file
 
 MANIFEST = "manifest.json"          # written by the archive
 MARKER = "export_complete.json"     # written by the student system, last
@@ -66,19 +67,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-HASH_THREADS = 2   # files hashed at a time: reading and hashlib release the interpreter lock
-
-
-def each_file(work, paths: list[Path]) -> dict[Path, str]:
-    """``work(path)`` for every file, ``HASH_THREADS`` at a time, the largest first (one file is
-    often half an export); returns each path's result."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    largest_first = sorted(paths, key=lambda p: -p.stat().st_size)
-    with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:
-        return dict(zip(largest_first, pool.map(work, largest_first), strict=True))
 
 
 def read_marker(folder: Path) -> dict | None:

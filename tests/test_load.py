@@ -1,0 +1,38 @@
+"""The loader (``iepwatch.load``) on its own: its tables are loaded two at a time, so each must
+still keep its file's line numbers, and every file that cannot be read is named at once."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+
+import pytest
+
+from iepwatch import load, warehouse
+from iepwatch.errors import DataError
+
+AS_OF = date(2026, 11, 27)
+
+
+def test_every_staged_row_keeps_its_file_line(district, tmp_path, cfg):
+    folder = district.write(tmp_path / "export")
+    with warehouse.connect(cfg) as con:
+        slot, loaded = load.load_staging(con, folder, AS_OF, "e1")
+        for table, info in loaded.items():
+            with (folder / f"{table}.csv").open(newline="", encoding="utf-8") as f:
+                data = list(csv.reader(f))
+            first = data[0][0]
+            staged = con.execute(f'SELECT _line, "{first}" FROM staging.{table} ORDER BY _line').fetchall()
+            assert info["rows"] == len(data) - 1 == len(staged)
+            assert staged == [(n, row[0] or None) for n, row in enumerate(data[1:], start=2)], table
+
+
+def test_every_file_that_cannot_be_read_is_named_in_one_error(district, tmp_path, cfg):
+    folder = district.write(tmp_path / "export")
+    for name in ("meetings.csv", "students.csv"):   # a row of the wrong width in each
+        path = folder / name
+        path.write_text(path.read_text(encoding="utf-8") + "only,three,fields\n", encoding="utf-8")
+    with warehouse.connect(cfg) as con, pytest.raises(DataError) as failed:
+        load.load_staging(con, folder, AS_OF, "e1")
+    message = str(failed.value)
+    assert message.index("students.csv: cannot read") < message.index("meetings.csv: cannot read"), message
