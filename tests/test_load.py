@@ -36,3 +36,24 @@ def test_every_file_that_cannot_be_read_is_named_in_one_error(district, tmp_path
         load.load_staging(con, folder, AS_OF, "e1")
     message = str(failed.value)
     assert message.index("students.csv: cannot read") < message.index("meetings.csv: cannot read"), message
+
+
+def test_published_views_leave_out_the_quarantined_lines_only(district, tmp_path, cfg):
+    from iepwatch.quality import gate
+    from iepwatch.quality.suites import load_suites
+
+    district.student()
+    bad = district.student()
+    student = next(s for s in district.tables["students"] if s["student_id"] == bad)
+    student["sped_status"] = "not-a-status"   # quarantined: a code outside the suite's set
+    folder = district.write(tmp_path / "export")
+    with warehouse.connect(cfg) as con:
+        slot, loaded = load.load_staging(con, folder, AS_OF, "e1")
+        gate.quarantine(con, load_suites("ingest", AS_OF), slot, AS_OF, threshold_pct=100)
+        load.publish(con, slot, AS_OF, "e1")
+        published = {t: con.execute(f"SELECT count(*) FROM core.{t}").fetchone()[0] for t in loaded}
+        held_back = dict(con.execute("SELECT table_name, count(*) FROM quarantine.rows GROUP BY 1").fetchall())
+        assert con.execute("SELECT count(*) FROM core.students WHERE student_id = ?",
+                           [student["student_id"]]).fetchone()[0] == 0
+    assert held_back["students"] == 1 and set(held_back) < set(loaded), held_back
+    assert published == {t: info["rows"] - held_back.get(t, 0) for t, info in loaded.items()}

@@ -219,15 +219,21 @@ def publish(con, slot: str, as_of: date, export_id: str, backfill: bool = False)
     check_slot(con, slot, as_of, export_id)
     schema = BACKFILL if backfill else "core"
     counts = {}
+    # A table with no quarantined row is published without the filter: every reader of the night
+    # scans these views, and the filter costs the rules alone about 0.6 s at 1,000,000 students.
+    # Publishing follows the slot's gate, so the views match its quarantine as checked.
+    quarantined = {r[0] for r in con.execute("SELECT DISTINCT table_name FROM quarantine.rows WHERE slot = ?",
+                                             [slot]).fetchall()}
     with transaction(con):
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         for t in TABLES:
             cols = ", ".join(quote(c) for c in t.columns)
+            where = f"""WHERE rowid + 2 NOT IN (SELECT line FROM quarantine.rows
+                                        WHERE slot = '{slot}' AND table_name = '{t.name}')"""
             con.execute(f"""
                 CREATE OR REPLACE VIEW {schema}.{t.name} AS
                 SELECT {cols} FROM {slot}.{t.name}
-                WHERE rowid + 2 NOT IN (SELECT line FROM quarantine.rows
-                                        WHERE slot = '{slot}' AND table_name = '{t.name}')""")
+                {where if t.name in quarantined else ""}""")
             counts[t.name] = con.execute(f"SELECT count(*) FROM {schema}.{t.name}").fetchone()[0]
         if backfill:
             return counts
