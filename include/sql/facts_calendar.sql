@@ -53,8 +53,12 @@ SELECT s.student_id,
 FROM facts.students s;
 
 -- Absences on school days, with the school-day count of their date on the student's calendar.
+-- Each absence finds its student's calendar first (materialized: joining every student's calendar
+-- to every date of it first is a row per student and date, which DuckDB's planner chose once).
 CREATE OR REPLACE TEMP TABLE absences AS
+WITH a AS MATERIALIZED (
+    SELECT a.student_id, a.absence_date, sc.cal
+    FROM {{ src }}.student_absences a JOIN temp.student_calendar sc USING (student_id)
+)
 SELECT a.student_id, a.absence_date AS d, c.k_school_days AS k
-FROM {{ src }}.student_absences a
-JOIN temp.student_calendar sc USING (student_id)
-JOIN temp.calendar c ON c.cal = sc.cal AND c.d = a.absence_date AND c.school_day;
+FROM a JOIN temp.calendar c ON c.cal = a.cal AND c.d = a.absence_date AND c.school_day;
