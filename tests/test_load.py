@@ -4,14 +4,12 @@ still keep its file's line numbers, and every file that cannot be read is named 
 from __future__ import annotations
 
 import csv
-from datetime import date
 
 import pytest
+from builder import AS_OF
 
 from iepwatch import load, warehouse
 from iepwatch.errors import DataError
-
-AS_OF = date(2026, 11, 27)
 
 
 def test_every_staged_row_keeps_its_file_line(district, tmp_path, cfg):

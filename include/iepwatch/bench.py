@@ -341,6 +341,8 @@ def _emails_of(root: Path, students: int, schools: int, as_of: date) -> tuple[in
 
 def night(students: int, root: Path, as_of: date = DEMO_AS_OF) -> None:
     """The whole night of a district of ``students``, printed stage by stage."""
+    import duckdb
+
     export = _export(root, students, as_of)
     data = root / f"night-{students}"
     shutil.rmtree(data, ignore_errors=True)
@@ -360,8 +362,6 @@ def night(students: int, root: Path, as_of: date = DEMO_AS_OF) -> None:
         formats = step("prepare_facts", "prepare_facts", sr)
         built = [step(f"build_extract {fmt}", "build_extract", sr, fmt) for fmt in formats]
         step("publish_extracts (GX + files)", "publish_extracts", sr, json.dumps(built))
-    import duckdb
-
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:   # before the texas runs replace them
         results = con.execute("SELECT count(*) FROM facts.rule_results").fetchone()[0]
     try:

@@ -26,7 +26,6 @@ from iepwatch.warehouse import literal, quote, transaction
 SLOTS = ("slot_a", "slot_b")
 BACKFILL = "backfill"   # schema of a backfilled night's tables (never the published ones)
 UNPARSEABLE = "__unparseable"
-BY_FILE = {t.file: t for t in TABLES}
 
 
 def read_header(path: Path, table: Table) -> tuple[list[str], list[str]]:
@@ -173,17 +172,19 @@ def _load_tables(con, folder: Path, slot: str) -> dict[str, dict]:
     the warehouse file leaves a core idle a third of the time. Each table is one query on a
     cursor of its own (DuckDB runs them side by side), so its rows keep their file order. Every
     table that cannot be read is named, in the contract's order."""
+    tables = {folder / t.file: t for t in TABLES}
+
     def one(path: Path) -> dict | DataError:
         cur = con.cursor()
         try:
-            return load_table(cur, folder, BY_FILE[path.name], slot)
+            return load_table(cur, folder, tables[path], slot)
         except DataError as e:
             return e
         finally:
             cur.close()
 
-    done = each_file(one, [folder / t.file for t in TABLES])
-    results = {t.name: done[folder / t.file] for t in TABLES}
+    done = each_file(one, list(tables))
+    results = {t.name: done[path] for path, t in tables.items()}
     errors = [str(r) for r in results.values() if isinstance(r, DataError)]
     if errors:
         raise DataError("; ".join(errors))
