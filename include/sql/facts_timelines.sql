@@ -21,16 +21,17 @@ eligible_initial AS (SELECT * FROM temp.eligible_initial_evaluations),
 held AS (SELECT meeting_id, student_id, meeting_type, held_date, iep_reviewed FROM {{ src }}.meetings WHERE status = 'held'),
 reviews AS (  -- counted review meetings: of eligible students, of the current eligibility (held on or after E0)
     SELECT h.student_id, h.meeting_id, h.held_date,
-           lag(h.held_date) OVER (PARTITION BY h.student_id ORDER BY h.held_date, h.meeting_id) AS prev_held,
-           row_number() OVER (PARTITION BY h.student_id ORDER BY h.held_date DESC, h.meeting_id DESC) AS n
+           lag(h.held_date) OVER w AS prev_held,
+           lead(h.meeting_id) OVER w IS NULL AS latest   -- one sort for both: the last in the order is the latest
     FROM held h JOIN facts.students s USING (student_id) LEFT JOIN eligible_initial e USING (student_id)
     WHERE h.iep_reviewed = 'Y' AND s.sped_status = 'eligible'
       AND (e.eligibility_determination_date IS NULL OR h.held_date >= e.eligibility_determination_date)
+    WINDOW w AS (PARTITION BY h.student_id ORDER BY h.held_date, h.meeting_id)
 ),
 clock AS (  -- reevaluation clock starts: completed reevaluations (any outcome) and eligible initial evaluations
     SELECT e.student_id, e.evaluation_id, e.evaluation_type, e.evaluation_completed_date AS completed,
            lag(e.evaluation_completed_date) OVER w AS prev_start,
-           row_number() OVER (PARTITION BY e.student_id ORDER BY e.evaluation_completed_date DESC, e.evaluation_id DESC) AS n
+           lead(e.evaluation_id) OVER w IS NULL AS latest
     FROM {{ src }}.evaluations e JOIN facts.students s USING (student_id)
     WHERE s.sped_status = 'eligible' AND e.evaluation_completed_date IS NOT NULL
       AND (e.evaluation_type = 'reevaluation' OR e.eligibility_outcome = 'eligible')
@@ -39,13 +40,14 @@ clock AS (  -- reevaluation clock starts: completed reevaluations (any outcome) 
 waivers AS (SELECT student_id, reevaluation_waived_date AS waived FROM {{ src }}.evaluations
             WHERE reevaluation_waived_date IS NOT NULL),
 reeval AS (  -- each cycle's basis: the clock start, or the latest written waiver after it (and up to the event)
-    SELECT c.student_id, c.evaluation_id, c.evaluation_type, c.completed, c.n, c.prev_start,
+    SELECT c.student_id, c.evaluation_id, c.evaluation_type, c.completed, c.latest, c.prev_start,
            (SELECT max(w.waived) FROM waivers w
              WHERE w.student_id = c.student_id AND w.waived > c.completed) AS waived_after,
            (SELECT max(w.waived) FROM waivers w
              WHERE w.student_id = c.student_id AND w.waived > c.prev_start AND w.waived <= c.completed) AS waived_before
     FROM clock c
-)
+),
+cycles AS (
 SELECT NULL::VARCHAR AS rule_id, NULL::VARCHAR AS student_id, NULL::VARCHAR AS item_id, NULL::VARCHAR AS meeting_id,
        NULL::DATE AS start_date, NULL::VARCHAR AS start_kind, NULL::DATE AS due_date, NULL::DATE AS event_date,
        NULL::VARCHAR AS exempt_reason
@@ -81,7 +83,7 @@ UNION ALL
 SELECT 'IEP_ANNUAL_REVIEW', student_id, meeting_id, NULL, held_date, 'review',
        {% if r.IEP_ANNUAL_REVIEW.annual_review_basis == 'anniversary' %}CAST(held_date + INTERVAL 1 YEAR AS DATE){% else %}held_date + 365{% endif %},
        NULL, NULL
-FROM reviews WHERE n = 1
+FROM reviews WHERE latest
 UNION ALL
 -- REEVALUATION_3_YEAR, closed: a completed reevaluation against the clock start (or waiver) before it
 SELECT 'REEVALUATION_3_YEAR', student_id, evaluation_id, NULL,
@@ -95,7 +97,7 @@ SELECT 'REEVALUATION_3_YEAR', student_id, evaluation_id, NULL,
        coalesce(waived_after, completed), CASE WHEN waived_after IS NULL THEN 'evaluation' ELSE 'waiver' END,
        CAST(coalesce(waived_after, completed) + INTERVAL {{ r.REEVALUATION_3_YEAR.reevaluation_years }} YEAR AS DATE),
        NULL, NULL
-FROM reeval WHERE n = 1
+FROM reeval WHERE latest
 {% if r.PARENT_REQUEST_RESPONSE.enabled %}
 UNION ALL
 -- PARENT_REQUEST_RESPONSE: written request Q, due Q + N, event = first held meeting on or after Q
@@ -104,5 +106,9 @@ SELECT 'PARENT_REQUEST_RESPONSE', q.student_id, q.request_id, NULL, q.received_d
        (SELECT min(h.held_date) FROM held h WHERE h.student_id = q.student_id AND h.held_date >= q.received_date),
        NULL
 FROM {{ src }}.parent_requests q WHERE q.in_writing = 'Y'
-{% endif %};
+{% endif %}
+)
+-- A closed cycle counts only when its event is in the reporting window (rule_results.sql, which also
+-- judges the state pack's cycles): the older ones are dropped here already, more than half of all.
+SELECT * FROM cycles WHERE event_date IS NULL OR event_date BETWEEN DATE '{{ window_start }}' AND DATE '{{ as_of }}';
 ALTER TABLE temp.timelines ADD COLUMN detail VARCHAR;   -- a state pack explains its due dates
