@@ -29,6 +29,7 @@ def test_the_bench_prints_every_stage_of_both_dags_and_its_floor(tmp_path):
               "publish_extracts (GX + files)"]
     for stage in stages:
         assert re.search(rf"^  {re.escape(stage)}\s+\d+\.\d\d\s+[\d,]+$", printed, re.MULTILINE), stage
+    assert re.search(r"^  floor: bare read_csv \(best of 2\)\s+\d+\.\d\d$", printed, re.MULTILINE)
     assert re.search(r"load \+ rules \(archive \.\. evaluate_rules\)\s+[\d.]+  = [\d.]+x the floor", printed)
     same = re.search(r"same work: bare read \+ the rules SQL\s+[\d.]+  \(the night's rules SQL in memory: "
                      r"([\d,]+) rule results, the night ([\d,]+); load \+ rules = [\d.]+x", printed)

@@ -8,10 +8,10 @@ and of ``state_reporting``, in DAG order, each in a fresh process of its own (as
 runs a task), the night handed from task to task as through XCom. The coordinator emails go to
 a real SMTP server on 127.0.0.1 (the project's aiosmtpd mail catcher, in its own process). It
 prints each stage's time and peak memory, the total, and the plain-DuckDB floor measured in the
-same run: a bare ``read_csv`` of every file of the export and one SQL pass computing the three
-federal deadlines per student. Then the read of the same export from PostgreSQL (the database
-source), and the rules stage under the texas pack against the federal one (best of two runs
-each, on the night's warehouse).
+same run (best of two, before and after the night): a bare ``read_csv`` of every file of the
+export and one SQL pass computing the three federal deadlines per student. Then the read of the
+same export from PostgreSQL (the database source), and the rules stage under the texas pack
+against the federal one (best of two runs each, on the night's warehouse).
 
 Then the emails as the coordinators grow and the exceptions do not: the 100,000 students in 1,
 2 and 4 times the demo's schools (each coordinator has two), ``iep_nightly`` up to its emails.
@@ -356,7 +356,7 @@ def night(students: int, root: Path, as_of: date = DEMO_AS_OF) -> None:
         return r["out"]
 
     with _mail_catcher(data, env) as env:
-        fl = _child("--floor", str(export), env=env)
+        floors = [_child("--floor", str(export), env=env)]
         sent = _nightly_tasks(step, NIGHTLY)
         sr = step("resolve_as_of", "resolve_as_of")
         formats = step("prepare_facts", "prepare_facts", sr)
@@ -364,6 +364,11 @@ def night(students: int, root: Path, as_of: date = DEMO_AS_OF) -> None:
         step("publish_extracts (GX + files)", "publish_extracts", sr, json.dumps(built))
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:   # before the texas runs replace them
         results = con.execute("SELECT count(*) FROM facts.rule_results").fetchone()[0]
+    # The floor is the best of two runs, one before the night and one after: a single run of it can
+    # be caught by a slow spell of the machine, and a slow floor would flatter every ratio below.
+    floors.append(_child("--floor", str(export), env=env))
+    fl = {key: min(f[key] for f in floors) for key in ("read", "pass", "rules")}
+    fl["results"] = floors[0]["results"]
     try:
         db = _child("--database", str(export), env=env)["seconds"]
     except RuntimeError as e:   # no PostgreSQL here: said, not hidden
@@ -381,7 +386,7 @@ def night(students: int, root: Path, as_of: date = DEMO_AS_OF) -> None:
         print(f"  {name:<40} {sec:8.2f} {mb:8,.0f}")
     print(f"  {'whole night (both DAGs)':<40} {total:8.2f} {max(mb for _, _, mb in stages):8,.0f}"
           "  (target at 1,000,000: < 120 s, < 6 GB)")
-    print(f"  {'floor: bare read_csv of the export':<40} {fl['read']:8.2f}")
+    print(f"  {'floor: bare read_csv (best of 2)':<40} {fl['read']:8.2f}")
     print(f"  {'floor: one SQL pass (3 federal deadlines)':<40} {fl['pass']:8.2f}")
     print(f"  {'load + rules (archive .. evaluate_rules)':<40} {load_rules:8.2f}"
           f"  = {load_rules / bare:.1f}x the floor ({bare:.2f} s; target <= 2x)")
