@@ -1,3 +1,4 @@
+{% import 'reporting_window.sql' as window with context %}
 -- Indicator B11 (child find, 300.301(c)(1)), the student-level detail: one row per child whose
 -- parent consented to an initial evaluation in the reporting window (the consent of the
 -- child's latest initial evaluation, as the rules evaluate it), judged against the timeline in
@@ -24,7 +25,7 @@ c AS (
                 WHEN r.base_status = 'overdue' THEN 'overdue'
                 ELSE 'pending' END AS category
     FROM r JOIN core.evaluations e USING (evaluation_id)
-    WHERE e.consent_received_date BETWEEN DATE '{{ window_start }}' AND DATE '{{ as_of }}'
+    WHERE {{ window.in_window('e.consent_received_date') }}
 )
 SELECT DATE '{{ as_of }}' AS as_of, s.school_id, sc.school_name, c.student_id, s.state_student_id, c.evaluation_id,
        c.consent_received_date AS consent_date, c.due_date, c.event_date AS completed_date, c.category,

@@ -1,3 +1,4 @@
+{% import 'reporting_window.sql' as window with context %}
 -- Held IEP meetings in the reporting window with the student and school fields of a
 -- CALPADS-style SPED meeting record. Meeting types outside the definition's code map
 -- (amendments, parent requests, ...) are not state-reported meetings and are left out.
@@ -12,5 +13,5 @@ JOIN core.schools sc USING (school_id)
 LEFT JOIN (SELECT * FROM core.evaluations WHERE evaluation_type = 'initial'
            QUALIFY row_number() OVER (PARTITION BY student_id ORDER BY consent_received_date DESC NULLS LAST,
                                       evaluation_id DESC) = 1) ev USING (student_id)
-WHERE m.status = 'held' AND m.held_date BETWEEN DATE '{{ window_start }}' AND DATE '{{ as_of }}'
+WHERE m.status = 'held' AND {{ window.in_window('m.held_date') }}
   AND m.meeting_type IN ({{ selected_codes }})

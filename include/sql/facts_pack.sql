@@ -1,3 +1,4 @@
+{% import 'reporting_window.sql' as window with context %}
 {#- The timelines of the state pack in force, one INSERT per pack rule into temp.timelines.
     Each rule is data (iepwatch/packs.py); the SQL never names a state. Due dates not counted in
     plain calendar days come from temp.calendar (facts_calendar.sql) by joins on running counts.
@@ -186,5 +187,6 @@ SELECT '{{ p.rule_id }}', student_id, item_id, NULL, x, start_kind, due, event_d
 {%- endif %}
                  || coalesce(why, '') || absence_note
        END
-FROM gaps g;
+FROM gaps g
+WHERE {{ window.cycle_reported('g.event_date') }};   -- as the federal cycles (facts_timelines.sql)
 {% endfor %}

@@ -1,3 +1,4 @@
+{% import 'reporting_window.sql' as window with context %}
 -- Timeline cycles: one row per deadline of a student. A cycle is *closed* when its event happened
 -- (event_date) and *open* otherwise. Status is decided in rule_results.sql. start_kind says what
 -- started the clock; detail is set by the rules of a state pack (facts_pack.sql), which explain
@@ -108,7 +109,7 @@ SELECT 'PARENT_REQUEST_RESPONSE', q.student_id, q.request_id, NULL, q.received_d
 FROM {{ src }}.parent_requests q WHERE q.in_writing = 'Y'
 {% endif %}
 )
--- A closed cycle counts only when its event is in the reporting window (rule_results.sql, which also
--- judges the state pack's cycles): the older ones are dropped here already, more than half of all.
-SELECT * FROM cycles WHERE event_date IS NULL OR event_date BETWEEN DATE '{{ window_start }}' AND DATE '{{ as_of }}';
+-- Closed cycles older than the reporting window are never reported: dropped where they are made,
+-- they are more than half of all cycles.
+SELECT * FROM cycles WHERE {{ window.cycle_reported('event_date') }};
 ALTER TABLE temp.timelines ADD COLUMN detail VARCHAR;   -- a state pack explains its due dates

@@ -1,3 +1,4 @@
+{% import 'reporting_window.sql' as window with context %}
 -- Every compliance rule (docs/rules.md) as of DATE '{{ as_of }}': one row per evaluated student
 -- cycle, meeting or IEP, with status ok | overdue | due_soon | late | violation | warning | exempt.
 -- Thresholds come from the configuration (rendered here); nothing else restates them.
@@ -52,7 +53,7 @@ timeline AS (
            END END AS detail
     FROM t
     -- closed cycles count in the reporting window; open ones for students in scope only
-    WHERE (event_date BETWEEN DATE '{{ window_start }}' AND DATE '{{ as_of }}') OR (event_date IS NULL AND in_scope)
+    WHERE {{ window.cycle_reported('event_date') }} AND (event_date IS NOT NULL OR in_scope)
 ),
 team AS (
 {% for rule, role, name in team_rules %}
