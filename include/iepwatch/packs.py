@@ -1,14 +1,16 @@
 """State timeline packs: the initial timelines a state enforces, declared from building blocks.
 
-A pack replaces the federal initial timelines it names (``replaces``) with rules of its own.
-Each rule is data, never code:
+A pack replaces the federal initial timelines it names (``replaces``) with rules of its own,
+and names the state's own extract formats (``formats``: built only for a district of that
+state; a format no pack names is built for every district). Each rule is data, never code:
 
-- ``measures``: what starts the clock and what meets it —
+- ``measures``: what starts the clock and what meets it, for every initial evaluation —
   ``evaluation`` (consent → the evaluation completed),
   ``eligibility_meeting`` (consent → for an eligible outcome the first held ``initial`` meeting on
   or after the consent, for not_eligible the eligibility determination date),
-  ``ard_meeting`` (an eligible initial evaluation's completion → the first held ``initial``
-  meeting on or after it);
+  ``ard_meeting`` (the evaluation report → for an eligible outcome the first held ``initial``
+  meeting on or after it, for not_eligible the eligibility determination date; open while
+  pending);
 - ``days`` and ``unit`` (``calendar_days``, ``school_days``, ``calendar_days_excluding_summer``,
   ``calendar_days_excluding_long_breaks``), counted from the day after the start;
 - ``end_of_year``: one provision with its own numbers (below), or none;
@@ -19,15 +21,21 @@ Each rule is data, never code:
 End-of-year provisions (``end_of_year.kind``):
 - ``referral_near_year_end`` (California): a referral within ``window_days`` calendar days before
   the last instructional day of its school year is due ``days_after_first_day`` calendar days
-  after the first instructional day of the next school year;
+  after the first instructional day of the next school year, when that date falls after the
+  consent (otherwise the ordinary count applies);
 - ``few_school_days_left`` (Illinois): when fewer than ``days`` school days of the start's school
   year remain after it, due the day before the first instructional day of the next school year;
 - ``june_30`` (Texas evaluation): when at least ``min_school_days_left`` but fewer than ``days``
-  school days remain and the student has fewer than ``absences_below`` absences on school days
-  until the last instructional day, due June 30 of the calendar year the school year ends in;
+  school days remain after the consent and the student has fewer than ``absences_below`` absences
+  on school days until the last instructional day, due June 30 of the calendar year the school
+  year ends in;
 - ``summer_to_first_day`` (Texas ARD): a due date falling in summer moves to the first
-  instructional day after it; when the evaluation's own deadline was set by the June 30
-  provision, due the ``june_30_school_day``-th school day of the next school year instead.
+  instructional day after it; when the pack's June 30 provision applied to the evaluation's
+  consent (decided from the consent, whether or not the report was on time), due the
+  ``june_30_school_day``-th school day of the next school year instead.
+
+When the calendar cannot decide a provision or give a date (a school year it does not reach),
+the rule gives a calendar gap, never a guess (facts_pack.sql).
 
 Built-in packs follow; a district overrides any number of one, or defines its own pack, under
 ``rules.packs`` in its configuration.
@@ -47,13 +55,14 @@ BUILTIN: dict[str, dict] = {
     "federal": {"replaces": [], "rules": {}},
     "california": {
         "replaces": ["EVAL_60_DAY", "IEP_INITIAL_30_DAY"],
+        "formats": ["calpads_sped_meetings"],
         "rules": {"CA_INITIAL_IEP_60": {
             "title": "Initial IEP meeting within 60 days of consent, long breaks left out",
             "citation": "Cal. Ed Code 56344(a), 56043", "measures": "eligibility_meeting",
             "days": 60, "unit": "calendar_days_excluding_long_breaks",
             "end_of_year": {"kind": "referral_near_year_end", "window_days": 30, "days_after_first_day": 30}}}},
-    "illinois": {
-        "replaces": ["EVAL_60_DAY", "IEP_INITIAL_30_DAY"],
+    "illinois": {   # IEP_INITIAL_30_DAY stays: 300.323(c)(1) is a federal floor
+        "replaces": ["EVAL_60_DAY"],
         "rules": {"IL_INITIAL_60_SCHOOL_DAYS": {
             "title": "Evaluation and eligibility meeting within 60 school days of consent",
             "citation": "105 ILCS 5/14-8.02, 23 IAC 226.110", "measures": "eligibility_meeting",
@@ -67,7 +76,7 @@ BUILTIN: dict[str, dict] = {
                 "days": 45, "unit": "school_days", "absence_extension_min": 3,
                 "end_of_year": {"kind": "june_30", "min_school_days_left": 35, "absences_below": 3}},
             "TX_ARD_30": {
-                "title": "ARD committee meeting within 30 days of the evaluation report",
+                "title": "ARD committee decision within 30 days of the evaluation report",
                 "citation": "19 TAC 89.1011", "measures": "ard_meeting", "days": 30, "unit": "calendar_days",
                 "end_of_year": {"kind": "summer_to_first_day", "june_30_school_day": 15}}}},
     "pennsylvania": {
@@ -101,6 +110,7 @@ class Pack:
     name: str
     replaces: tuple[str, ...]
     rules: tuple[PackRule, ...]
+    formats: tuple[str, ...] = ()
 
     @property
     def needs_calendar(self) -> bool:
@@ -144,9 +154,12 @@ def build(name: str, overrides: dict[str, dict]) -> Pack:
         raise ValueError(f"unknown state pack {name!r} (built in: {', '.join(BUILTIN)}; or define it under "
                          "rules.packs)")
     raw = _merge(BUILTIN.get(name, {"replaces": [], "rules": {}}), overrides.get(name, {}))
-    unknown = set(raw) - {"replaces", "rules"}
+    unknown = set(raw) - {"replaces", "rules", "formats"}
     if unknown:
-        raise ValueError(f"packs.{name}.{sorted(unknown)[0]}: unknown key (expected replaces, rules)")
+        raise ValueError(f"packs.{name}.{sorted(unknown)[0]}: unknown key (expected replaces, rules, formats)")
+    formats = raw.get("formats", [])
+    if not isinstance(formats, list) or not all(isinstance(f, str) for f in formats):
+        raise ValueError(f"packs.{name}.formats: expected a list of extract format names")
     bad = [r for r in raw.get("replaces", []) if r not in FEDERAL_INITIAL]
     if bad:
         raise ValueError(f"packs.{name}.replaces: {bad[0]!r} is not one of {', '.join(FEDERAL_INITIAL)}")
@@ -181,7 +194,12 @@ def build(name: str, overrides: dict[str, dict]) -> Pack:
             raise ValueError(f"{where}.absence_extension_min: only for a rule counted in school_days")
         rules.append(PackRule(rule_id, spec["title"], spec["citation"], spec["measures"], spec["days"], spec["unit"],
                               spec.get("warn_days", 14), eoy, spec.get("absence_extension_min")))
-    return Pack(name, tuple(raw.get("replaces", [])), tuple(rules))
+    return Pack(name, tuple(raw.get("replaces", [])), tuple(rules), tuple(formats))
+
+
+def state_formats() -> frozenset[str]:
+    """Every format a built-in pack names: a state's own, built only for that state's districts."""
+    return frozenset(f for pack in BUILTIN.values() for f in pack.get("formats", []))
 
 
 def catalog_entry(rule_id: str, citation: str, title: str) -> dict:

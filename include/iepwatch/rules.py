@@ -102,11 +102,12 @@ def evaluate(con, cfg: Config, as_of: date, src: str = "core") -> dict[str, dict
     return counts
 
 
-def build_exceptions(con, as_of: date) -> dict[str, int]:
+def build_exceptions(con, cfg: Config, as_of: date) -> dict[str, int]:
     """The night's compliance.exceptions (delete-then-insert: idempotent), then the history of this
     night and every later one (first_detected_on, compliance.resolved), all in one transaction."""
+    earliest_due = ", ".join(literal(p.rule_id) for p in cfg.pack.rules) or "NULL"
     with transaction(con):
-        con.execute(sql("exceptions", as_of=as_of.isoformat()))
+        con.execute(sql("exceptions", as_of=as_of.isoformat(), earliest_due=earliest_due))
         con.execute(sql("exceptions_history", since=as_of.isoformat()))
     counts = dict(con.execute("SELECT status, count(*) FROM compliance.exceptions WHERE as_of = ? GROUP BY 1",
                               [as_of]).fetchall())

@@ -1,4 +1,6 @@
 -- The night's exceptions (status <> ok), one row per (rule_id, student_id, meeting_id, status).
+-- Where rows share that key, a state pack's rule keeps the earliest due date (its student's
+-- earliest initial evaluation still open, say); every other rule the most overdue.
 -- first_detected_on and compliance.resolved are then (re)computed by exceptions_history.sql.
 CREATE TABLE IF NOT EXISTS compliance.exceptions (
     as_of DATE, rule_id VARCHAR, status VARCHAR, severity VARCHAR, student_id VARCHAR, meeting_id VARCHAR,
@@ -18,7 +20,8 @@ WITH cur AS (
     FROM facts.rule_results r JOIN facts.students s USING (student_id)
     WHERE r.status <> 'ok'
     QUALIFY row_number() OVER (PARTITION BY r.rule_id, r.student_id, coalesce(r.meeting_id, ''), r.status
-                               ORDER BY r.days_overdue DESC NULLS LAST, r.due_date NULLS LAST, r.event_date NULLS LAST,
+                               ORDER BY CASE WHEN r.rule_id IN ({{ earliest_due }}) THEN r.due_date END NULLS LAST,
+                                        r.days_overdue DESC NULLS LAST, r.due_date NULLS LAST, r.event_date NULLS LAST,
                                         r.item_id) = 1
 )
 SELECT DATE '{{ as_of }}', c.rule_id, c.status, {{ statuses.severity_sql('c.status') }},

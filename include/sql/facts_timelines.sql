@@ -113,3 +113,5 @@ FROM {{ src }}.parent_requests q WHERE q.in_writing = 'Y'
 -- they are more than half of all cycles.
 SELECT * FROM cycles WHERE {{ window.cycle_reported('event_date') }};
 ALTER TABLE temp.timelines ADD COLUMN detail VARCHAR;   -- a state pack explains its due dates
+ALTER TABLE temp.timelines ADD COLUMN gap_calendar VARCHAR;   -- a state pack's calendar gap: the calendar
+ALTER TABLE temp.timelines ADD COLUMN gap_date DATE;          -- and the date it would need

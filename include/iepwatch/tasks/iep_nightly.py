@@ -150,7 +150,7 @@ def build_exceptions(night: Night, outlet_events=None) -> Night:
     from iepwatch import rules, sources, warehouse
 
     with warehouse.session() as (cfg, con):
-        counts = rules.build_exceptions(con, night.as_of)
+        counts = rules.build_exceptions(con, cfg, night.as_of)
         path = rules.write_exceptions_csv(con, night.as_of, cfg.run_dir(night.as_of) / "exceptions.csv")
         rules.write_summary(con, night.as_of, cfg.run_dir(night.as_of) / "summary.json",
                             sources.night_warnings(cfg, night.as_of), _source_schema(night))
