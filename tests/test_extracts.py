@@ -15,13 +15,15 @@ from iepwatch.errors import DataError
 
 ALL_FORMATS = ("calpads_sped_meetings", "compliance_student_list", "compliance_summary", "indicator_b11",
                "indicator_b11_detail", "indicator_b13", "indicator_b13_detail")
+# A California district on the federal timelines (the tests' districts are): CALPADS added.
+CALPADS = {"extracts": {"add_formats": ["calpads_sped_meetings"]}}
 
 
 def test_every_field_of_every_format_says_where_its_value_comes_from():
     from iepwatch.config import load_config
     from iepwatch.extracts import engine
 
-    defs = engine.definitions(load_config())
+    defs = engine.all_definitions(load_config())
     assert set(ALL_FORMATS) <= set(defs)
     missing = [(n, f["name"]) for n, d in defs.items() for f in d.fields if not f.get("source")]
     assert missing == []
@@ -33,7 +35,7 @@ def produce(name: str, cfg=None, as_of=AS_OF):
     from iepwatch.config import load_config
     from iepwatch.extracts import engine
 
-    cfg = cfg or load_config()
+    cfg = cfg or load_config(overrides=CALPADS)
     d = engine.definitions(cfg)[name]
     with warehouse.connect(cfg) as con:
         n = engine.build(con, cfg, as_of, d)
@@ -211,11 +213,12 @@ fields:
         b"S0002|AR|L|09/01/2026|X\r\nS0003|IE|O|10/09/2026|X\r\nS0004|IE|O|10/31/2026|X\r\n")
 
 
-def test_state_reporting_dag_after_the_nightly(airflow_db, data_dir, tmp_path):
+def test_state_reporting_dag_after_the_nightly(airflow_db, data_dir, tmp_path, settings):
     from conftest import run_dag
 
     from iepwatch.demo import generate
 
+    settings(CALPADS)
     export = tmp_path / "export"
     generate(export, students=300, as_of=AS_OF)
     assert run_dag("iep_nightly", AS_OF, {"export_dir": str(export)})[0] == "success"
@@ -229,7 +232,7 @@ def test_state_reporting_dag_after_the_nightly(airflow_db, data_dir, tmp_path):
     assert (data_dir / "datadocs" / "extracts" / "index.html").exists()
 
 
-def test_one_failing_format_does_not_hold_back_the_others(airflow_db, data_dir, tmp_path):
+def test_one_failing_format_does_not_hold_back_the_others(airflow_db, data_dir, tmp_path, settings):
     """A format that fails its build is not published (its previous files stay) and fails the run;
     the formats that passed are still validated by the night's one GX run and published."""
     import csv as csv_
@@ -238,6 +241,7 @@ def test_one_failing_format_does_not_hold_back_the_others(airflow_db, data_dir, 
 
     from iepwatch.demo import generate
 
+    settings(CALPADS)
     export = tmp_path / "export"
     generate(export, students=200, as_of=AS_OF)
     assert run_dag("iep_nightly", AS_OF, {"export_dir": str(export)})[0] == "success"
@@ -280,7 +284,7 @@ def test_the_calpads_file_is_labelled_a_legacy_layout_with_its_placeholder_codes
     from iepwatch.config import load_config
     from iepwatch.extracts.engine import definitions
 
-    d = definitions(load_config())["calpads_sped_meetings"]
+    d = definitions(load_config(overrides=CALPADS))["calpads_sped_meetings"]
     assert d.raw["status"] == "legacy" and "not upload-ready" in d.raw["title"]
     assert "retired" in d.raw["status_note"] and "placeholders" in d.raw["status_note"]
     fields = {f["name"]: f for f in d.fields}
@@ -513,6 +517,6 @@ def test_records_are_counted_as_a_csv_reader_reads_them(tmp_path):
     path.write_text(f"{header}\r\n{row}\r\n\"open,{row}\r\n", newline="")
     with pytest.raises(DataError, match="compliance_student_list not published: the written file does not read back"):
         engine.count_records(con, d, path)
-    cal = engine.definitions(load_config())["calpads_sped_meetings"]
+    cal = engine.all_definitions(load_config())["calpads_sped_meetings"]
     path.write_text("a^b\r\nc^d\r\n", newline="")
     assert engine.count_records(con, cal, path) == 2 - bool(cal.raw.get("header"))

@@ -372,3 +372,197 @@ def test_indicator_b11_judges_against_the_packs_timeline(district, evaluate, dat
     (detail,) = csv.DictReader(io.StringIO((folder / "indicator_b11_detail_2026-11-27.csv").read_text()))
     assert (detail["student_id"], detail["due_date"], detail["category"], detail["in_a"]) == \
         (child, due.isoformat(), "pending", "N")
+
+
+# --- the amended packs: the ARD for every report, June 30 from the consent, gaps, two evaluations --
+
+TWO_YEARS = (YEAR_2026, YEAR_2027)
+
+
+def two_year_calendar(ex: Export, end=date(2028, 6, 30)) -> set[date]:
+    return add_calendar(ex, end=end, days={d for d in school_days(years=TWO_YEARS) if d <= end})
+
+
+def consent_leaving(days: set[date], left: int) -> date:
+    """The school day after which exactly ``left`` school days of the 2026-27 year remain."""
+    this_year = sorted(d for d in days if d <= YEAR_2026[1])
+    return this_year[-left - 1]
+
+
+@pytest.mark.parametrize("absent,june30", [(2, True), (3, False)])
+def test_texas_ard_after_a_june_30_evaluation_is_due_the_15th_school_day_whenever_the_report(
+        district, evaluate, absent, june30):
+    """The issue's case: 44 school days left after the consent and 2 absences, the report late
+    (in July): the ARD is due on the 15th school day of the next year, not 30 days after the
+    report. With 3 absences the June 30 provision never applied: report + 30 days."""
+    days = two_year_calendar(district)
+    consent = consent_leaving(days, 44)
+    report = date(2027, 7, 20)
+    s = referred(district, consent, completed=report, outcome="pending")
+    absences(district, s, sorted(d for d in days if consent < d <= YEAR_2026[1])[:absent])
+    n = night(evaluate, district, "texas", as_of=date(2027, 7, 21))
+    (row,) = n.evaluated("TX_ARD_30", s)
+    next_year = sorted(d for d in days if d >= YEAR_2027[0])
+    if june30:
+        assert row["due_date"] == next_year[14] == date(2027, 8, 31)   # 15th school day from 2027-08-11
+        assert "due the 15th school day of the next school year" in row["detail"]
+        assert n.exception("TX_EVAL_45_SCHOOL_DAYS", s)["due_date"] == date(2027, 6, 30)
+    else:
+        assert row["due_date"] == report + timedelta(days=30) == date(2027, 8, 19)   # a school day: no move
+        assert "June 30" not in row["detail"]
+
+
+def test_texas_ard_june_30_applies_even_to_a_report_on_time(district, evaluate):
+    days = two_year_calendar(district)
+    consent = consent_leaving(days, 40)
+    report = consent + timedelta(days=20)                   # long before June 30
+    s = referred(district, consent, completed=report, outcome="pending")
+    (row,) = night(evaluate, district, "texas", as_of=report + timedelta(days=1)).evaluated("TX_ARD_30", s)
+    assert row["due_date"] == sorted(d for d in days if d >= YEAR_2027[0])[14]
+
+
+@pytest.mark.parametrize("outcome,offset,expected", [
+    ("eligible", 30, set()), ("eligible", 31, {"late"}),
+    ("not_eligible", 30, set()), ("not_eligible", 31, {"late"}),
+])
+def test_texas_ard_measures_each_outcome_day_30_and_31(district, evaluate, outcome, offset, expected):
+    """Eligible: the first held initial meeting on or after the report; not eligible: the
+    eligibility determination. Report 2026-10-01 + 30 days = 2026-10-31 (in session)."""
+    two_year_calendar(district)
+    report = date(2026, 10, 1)
+    event = report + timedelta(days=offset)
+    s = referred(district, date(2026, 9, 1), completed=report, outcome=outcome,
+                 eligibility=event if outcome == "not_eligible" else report + timedelta(days=2))
+    if outcome == "eligible":
+        district.meeting(s, held=event, kind="initial")
+    n = night(evaluate, district, "texas", as_of=date(2026, 12, 15))
+    (row,) = n.evaluated("TX_ARD_30", s)
+    assert row["due_date"] == date(2026, 10, 31) and row["event_date"] == event
+    assert n.statuses("TX_ARD_30", s) == expected
+
+
+def test_texas_ard_pending_is_open_and_overdue_once_due(district, evaluate):
+    two_year_calendar(district)
+    report = date(2026, 10, 1)
+    s = referred(district, date(2026, 9, 1), completed=report, outcome="pending")
+    assert night(evaluate, district, "texas", as_of=date(2026, 10, 31)).statuses("TX_ARD_30", s) == {"due_soon"}
+    e = night(evaluate, district, "texas", as_of=date(2026, 11, 1)).exception("TX_ARD_30", s)
+    assert (e["status"], e["due_date"], e["days_overdue"]) == ("overdue", date(2026, 10, 31), 1)
+
+
+def test_texas_ard_gives_no_row_when_services_were_refused(district, evaluate):
+    two_year_calendar(district)
+    s = referred(district, date(2026, 9, 1), completed=date(2026, 10, 1), outcome="eligible",
+                 eligibility=date(2026, 10, 5))
+    district.tables["evaluations"][-1]["services_consent_refused_date"] = date(2026, 10, 6)
+    assert night(evaluate, district, "texas", as_of=date(2026, 12, 1)).evaluated("TX_ARD_30", s) == []
+
+
+def test_texas_ard_a_report_plus_30_beyond_the_calendar_is_a_gap(district, evaluate):
+    add_calendar(district)                                    # 2026-07-01 .. 2027-06-30
+    report = date(2027, 6, 15)                                # + 30 = 2027-07-15: not on the calendar
+    s = referred(district, date(2027, 1, 11), completed=report, outcome="pending")
+    e = night(evaluate, district, "texas", as_of=date(2027, 6, 20)).exception("TX_ARD_30", s)
+    assert (e["status"], e["due_date"]) == ("warning", None)
+    assert e["detail"].startswith("calendar gap: the district calendar does not cover 2027-07-15"), e["detail"]
+
+
+def test_texas_ard_in_summer_with_no_next_year_is_a_gap(district, evaluate):
+    add_calendar(district)                                    # ends 2027-06-30, summer from 2027-06-05
+    report = date(2027, 5, 20)                                # + 30 = 2027-06-19: summer, next year unknown
+    s = referred(district, date(2027, 1, 11), completed=report, outcome="pending")
+    e = night(evaluate, district, "texas", as_of=date(2027, 5, 25)).exception("TX_ARD_30", s)
+    assert e["due_date"] is None
+    assert "ends 2027-06-30, before the first instructional day after 2027-06-19" in e["detail"], e["detail"]
+
+
+EARLY_END = date(2027, 6, 10)   # a calendar published only to 2027-06-10, its last school day 2027-06-04
+
+
+@pytest.mark.parametrize("pack,rule", [("texas", "TX_EVAL_45_SCHOOL_DAYS"), ("illinois", "IL_INITIAL_60_SCHOOL_DAYS")])
+def test_a_calendar_that_stops_before_june_30_is_a_gap_when_the_year_end_decides(district, evaluate, pack, rule):
+    days = add_calendar(district, end=EARLY_END)
+    spring = consent_leaving(days, 40)                        # 40 school days listed after it: undecidable
+    fall = date(2026, 10, 1)                                  # far more than 60 listed after it: decidable
+    a = referred(district, spring)
+    b = referred(district, fall)
+    n = night(evaluate, district, pack, as_of=spring + timedelta(days=1))
+    e = n.exception(rule, a)
+    assert (e["status"], e["due_date"]) == ("warning", None)
+    assert e["detail"].startswith("calendar gap: the district calendar ends 2027-06-10, before the end of school "
+                                  "year 2026-2027 (2027-06-30): its last instructional day is not known"), e["detail"]
+    (rb,) = n.evaluated(rule, b)
+    assert rb["due_date"] == nth_after(fall, 45 if pack == "texas" else 60, lambda d: d in days)
+
+
+def test_a_texas_consent_with_3_absences_is_decided_even_on_a_short_calendar(district, evaluate):
+    """Three absences already listed: June 30 cannot apply, the ordinary count with its extension does."""
+    days = add_calendar(district, end=EARLY_END)
+    consent = consent_leaving(days, 30)
+    s = referred(district, consent)
+    absences(district, s, sorted(d for d in days if d > consent)[:3])
+    e = night(evaluate, district, "texas", as_of=consent + timedelta(days=1)).exception("TX_EVAL_45_SCHOOL_DAYS", s)
+    assert e["due_date"] is None and "ends 2027-06-10, before the date this due date needs" in e["detail"]
+
+
+def test_a_consent_before_the_calendar_starts_is_a_gap(district, evaluate):
+    add_calendar(district)                                    # starts 2026-07-01
+    s = referred(district, date(2026, 6, 20))
+    e = night(evaluate, district, "illinois", as_of=date(2026, 8, 1)).exception("IL_INITIAL_60_SCHOOL_DAYS", s)
+    assert e["due_date"] is None and e["detail"].startswith("calendar gap: the district calendar does not cover "
+                                                            "2026-06-20")
+
+
+def test_pennsylvania_two_initial_evaluations_keep_the_earliest_due_date(district, evaluate):
+    """The issue's case: consents 2026-08-24 and 2026-09-01, both open. 60 days with no summer day
+    inside: due 2026-10-23 and 2026-10-31; the exception keeps 2026-10-23."""
+    add_calendar(district)
+    s = referred(district, date(2026, 8, 24))
+    district.evaluation(s, consent=date(2026, 9, 1))
+    n = night(evaluate, district, "pennsylvania", as_of=date(2026, 11, 27))
+    assert sorted(r["due_date"] for r in n.evaluated("PA_EVAL_60", s)) == [date(2026, 10, 23), date(2026, 10, 31)]
+    e = n.exception("PA_EVAL_60", s)
+    assert (e["status"], e["due_date"], e["days_overdue"]) == ("overdue", date(2026, 10, 23), 35)
+
+
+def test_texas_two_late_evaluations_keep_the_earliest_due_date(district, evaluate):
+    days = add_calendar(district)
+    first, second = date(2026, 8, 20), date(2026, 8, 24)
+    s = referred(district, first, completed=date(2026, 11, 20))
+    district.evaluation(s, consent=second, completed=date(2026, 11, 25))
+    e = night(evaluate, district, "texas", as_of=date(2026, 11, 27)).exception("TX_EVAL_45_SCHOOL_DAYS", s)
+    assert e["due_date"] == nth_after(first, 45, lambda d: d in days) and e["status"] == "late"
+
+
+def test_illinois_keeps_the_federal_30_day_initial_iep(district, evaluate):
+    add_calendar(district)
+    s = referred(district, date(2026, 8, 20), completed=date(2026, 9, 20), outcome="eligible",
+                 eligibility=date(2026, 9, 25))
+    e = night(evaluate, district, "illinois").exception("IEP_INITIAL_30_DAY", s)
+    assert (e["status"], e["due_date"]) == ("overdue", date(2026, 10, 25))
+
+
+def test_california_referral_provision_only_when_its_due_date_is_after_the_consent(district, evaluate):
+    """Referral 2027-05-25 (10 days before the last day 2027-06-04): the provision's date is
+    2027-08-11 + 30 = 2027-09-10. A consent on 2027-09-20 is after it: the ordinary 60-day count
+    from the consent applies; a consent on 2027-06-01 is before it: 2027-09-10."""
+    days = two_year_calendar(district)
+    referral = date(2027, 5, 25)
+    late = referred(district, date(2027, 9, 20), referral=referral)
+    early = referred(district, date(2027, 6, 1), referral=referral)
+    n = night(evaluate, district, "california", as_of=date(2027, 9, 21))
+    (rl,) = n.evaluated("CA_INITIAL_IEP_60", late)
+    (re_,) = n.evaluated("CA_INITIAL_IEP_60", early)
+    assert re_["due_date"] == date(2027, 9, 10)
+    long_breaks = {d for d in days_between(date(2027, 11, 1), date(2028, 1, 31))
+                   if d not in days and any(a <= d <= b for a, b in ((date(2027, 12, 18), date(2028, 1, 2)),))}
+    assert rl["due_date"] == nth_after(date(2027, 9, 20), 60, lambda d: d not in long_breaks)
+    assert "is not after the consent: the ordinary count applies" in rl["detail"]
+
+
+def test_california_a_referral_before_the_calendar_is_a_gap(district, evaluate):
+    add_calendar(district)
+    s = referred(district, date(2026, 8, 20), referral=date(2026, 6, 1))
+    e = night(evaluate, district, "california", as_of=date(2026, 9, 1)).exception("CA_INITIAL_IEP_60", s)
+    assert e["due_date"] is None and e["detail"].startswith("calendar gap: the district calendar does not cover "
+                                                            "2026-06-01")

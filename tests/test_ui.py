@@ -218,27 +218,27 @@ def test_a_generation_is_marked_submitted_from_the_page_by_an_allowed_role_only(
     district.meeting(s, held=AS_OF - timedelta(days=30), kind="annual")
     evaluate(district)
     cfg = load_config()
-    d = engine.definitions(cfg)["calpads_sped_meetings"]
+    d = engine.definitions(cfg)["compliance_student_list"]
     with warehouse.connect(cfg) as con:
         engine.build(con, cfg, AS_OF, d)
         engine.publish(con, cfg, AS_OF, d)
-    url = f"/generations/calpads_sped_meetings/{AS_OF}/1/submit"
+    url = f"/generations/compliance_student_list/{AS_OF}/1/submit"
     try:
         viewer = client_as("viewer")
         assert "Mark submitted" not in viewer.get("/").text
         assert viewer.post(url, headers={"origin": "http://testserver"}).status_code == 403
-        assert viewer.get(f"/generations/calpads_sped_meetings/{AS_OF}/1/changes.csv").status_code == 403
+        assert viewer.get(f"/generations/compliance_student_list/{AS_OF}/1/changes.csv").status_code == 403
         op = client_as("op")
         page = op.get("/").text
         assert 'id="generations"' in page and "Mark submitted" in page
         assert op.post(url, headers={"origin": "http://evil.example"}).status_code == 403, "not from the page"
         done = op.post(url, headers={"origin": "http://testserver"}, follow_redirects=False)
         assert done.status_code == 303
-        assert op.get("/generations/calpads_sped_meetings/2026-11-27/9/changes.csv").status_code == 404
-        assert op.get(f"/generations/calpads_sped_meetings/{AS_OF}/1/changes.csv").status_code == 200
+        assert op.get("/generations/compliance_student_list/2026-11-27/9/changes.csv").status_code == 404
+        assert op.get(f"/generations/compliance_student_list/{AS_OF}/1/changes.csv").status_code == 200
     finally:
         ui.app.dependency_overrides.clear()
-    (g,) = history.generations(cfg.paths.extracts_dir / "calpads_sped_meetings")
+    (g,) = history.generations(cfg.paths.extracts_dir / "compliance_student_list")
     assert g["submitted"]["by"] == "op"
     with create_session() as session:
         events = session.execute(select(Log.event, Log.owner).where(Log.event == "iepwatch.extract_submitted")).all()

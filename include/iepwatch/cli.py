@@ -264,13 +264,14 @@ def demo(as_of: date, students: int, smtp_port: int, pack: str = "federal") -> N
     if pack != "federal":
         override = load_config().data_dir / f"demo-{pack}.yaml"
         override.parent.mkdir(parents=True, exist_ok=True)
-        override.write_text(yaml.safe_dump({"rules": {"state_pack": pack}}))
+        # the pack names its state's own formats: the demo's California ones are not added
+        override.write_text(yaml.safe_dump({"rules": {"state_pack": pack}, "extracts": {"add_formats": []}}))
         os.environ["IEPWATCH_CONFIG"] = str(override)
         print(f"state pack {pack} (configuration {override})")
     cfg = load_config()
     export = cfg.paths.export_root / as_of.isoformat()
     if not (export / "students.csv").exists():
-        counts = generate(export, students=students, as_of=as_of)
+        counts = generate(export, students=students, as_of=as_of, state=pack)
         print(f"generated the demo district ({counts['students']:,} students) in {export}")
     try:
         catcher = MailCatcher(cfg.paths.outbox_dir, smtp_port)

@@ -237,7 +237,12 @@ class RulesConfig:
 
 @dataclass(frozen=True)
 class ExtractsConfig:
+    """The formats a district builds: every format no state pack names, the formats its own pack
+    names (CALPADS for California), then ``add_formats`` and less ``drop_formats``."""
+
     definitions_dir: Path | None = None   # a district's own format definitions (override the shipped ones)
+    add_formats: list[str] = _opt(factory=list)    # another state's format built all the same
+    drop_formats: list[str] = _opt(factory=list)   # a format this district does not build
 
 
 def _roles(v: list[str]) -> None:
@@ -458,5 +463,6 @@ def build_config(path: Path, own: dict, where: str = "", env_paths: bool = True)
             key = str(e).split(":")[0] if own_key else "state_pack"
             _fail(path, ".".join(filter(None, [where, "rules", key])), str(e).split(": ", 1)[-1] if own_key else str(e))
     email = dataclasses.replace(cfg.email, templates_dir=resolve(cfg.email.templates_dir, ("email", "templates_dir")))
-    extracts = ExtractsConfig(definitions_dir=resolve(cfg.extracts.definitions_dir, ("extracts", "definitions_dir")))
+    extracts = dataclasses.replace(cfg.extracts, definitions_dir=resolve(cfg.extracts.definitions_dir,
+                                                                          ("extracts", "definitions_dir")))
     return dataclasses.replace(cfg, paths=paths, email=email, extracts=extracts, source=path)

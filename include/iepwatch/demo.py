@@ -20,6 +20,14 @@ from iepwatch.contract import TABLES
 from iepwatch.warehouse import literal, sql
 
 DEMO_AS_OF = date(2026, 11, 27)
+# Identifiers shaped like each state's (district code, digits a school adds to it, student id
+# digits), so that a format's length checks are tried on the ids of the districts it serves.
+STATE_IDS = {
+    "california": {"district": "1964733", "school_base": 6000000, "school_digits": 7, "ssid": 10},   # CDS, SSID
+    "texas": {"district": "101912", "school_base": 0, "school_digits": 3, "ssid": 11},
+    "illinois": {"district": "150162990", "school_base": 0, "school_digits": 4, "ssid": 9},
+    "pennsylvania": {"district": "126515001", "school_base": 0, "school_digits": 4, "ssid": 10},
+}
 
 
 def demo_schools(students: int) -> int:
@@ -29,9 +37,10 @@ def demo_schools(students: int) -> int:
 
 def generate(out: Path, students: int = 2000, as_of: date = DEMO_AS_OF, seed: int = 7,
              schools: int | None = None, transition_age: int = 16,
-             email_domain: str = "example.org") -> dict[str, int]:
+             email_domain: str = "example.org", state: str = "california") -> dict[str, int]:
     """Write one CSV per contract table into ``out``; returns row counts. Staff addresses are in
-    ``email_domain`` (a deployment's demo districts each have their own)."""
+    ``email_domain`` (a deployment's demo districts each have their own); identifiers are shaped
+    like ``state``'s (``STATE_IDS``; California's for any other name)."""
     import re
 
     if not re.fullmatch(r"[a-z0-9]+([.-][a-z0-9]+)*", email_domain):
@@ -43,7 +52,8 @@ def generate(out: Path, students: int = 2000, as_of: date = DEMO_AS_OF, seed: in
     con = duckdb.connect()
     try:
         con.execute(sql("demo_generate", students=students, schools=schools, as_of=as_of.isoformat(),
-                        seed=seed, transition_age=transition_age, email_domain=email_domain))
+                        seed=seed, transition_age=transition_age, email_domain=email_domain,
+                        ids=STATE_IDS.get(state, STATE_IDS["california"])))
         counts = {}
         for t in TABLES:
             cols = ", ".join(t.columns)

@@ -12,8 +12,9 @@ SELECT 'SCH' || lpad(s::VARCHAR, 4, '0') AS school_id,
        (['Lincoln','Washington','Jefferson','Roosevelt','Madison','Adams','Jackson','Monroe','Cedar','Oak','Maple','Pine'])[1 + (s - 1) % 12]
          || ' ' || (['Elementary','Middle School','High School'])[1 + (s - 1) % 3]
          || CASE WHEN s > 12 THEN ' ' || s::VARCHAR ELSE '' END AS school_name,
-       '19' || '64733' || lpad((6000000 + s)::VARCHAR, 7, '0') AS state_school_code,
-       '1964733' AS district_code
+       '{{ ids.district }}' || lpad(({{ ids.school_base }} + s)::VARCHAR, {{ ids.school_digits }}, '0')
+         AS state_school_code,
+       '{{ ids.district }}' AS district_code
 FROM range(1, {{ schools }} + 1) r(s);
 
 -- Per school: 4 general-ed teachers (k 0-3), 2 special-ed teachers (4-5), an LEA
@@ -54,7 +55,7 @@ FROM base;
 
 CREATE OR REPLACE TABLE students AS
 SELECT lpad(i::VARCHAR, 7, '0') AS student_id,
-       (1000000000 + (i * 7919) % 8999999999)::VARCHAR AS state_student_id,
+       ({{ 10 ** (ids.ssid - 1) }} + (i * 7919) % {{ 9 * 10 ** (ids.ssid - 1) - 1 }})::VARCHAR AS state_student_id,
        pick(first_names(), i, 'fn') AS first_name, pick(last_names(), i, 'ln') AS last_name,
        birth_date,
        CASE WHEN u(i, 'g') < 0.49 THEN 'f' WHEN u(i, 'g') < 0.98 THEN 'm' ELSE 'x' END AS gender,

@@ -1,7 +1,7 @@
 -- Indicator B11 for the district and each school, from extract_indicator_b11's children:
 -- (a) consent received and the timeline decidable, (b) completed within it, percent = b / a x 100;
 -- the children of (a) not in (b) by days beyond the timeline (the APR's ranges) and by delay
--- reason; the 300.301(d) exceptions and the pending evaluations, counted apart.
+-- reason; the 300.301(d) exceptions, the pending evaluations and the calendar gaps, counted apart.
 {%- set reasons = ["parent_consent_delay", "school_break", "other", "parent_did_not_produce_child",
                    "transfer_agreed_timeline", "none recorded"] %}
 {% from "extract_levels.sql" import levels %}
@@ -23,6 +23,7 @@ SELECT DATE '{{ as_of }}' AS as_of, level, school_id, any_value(school_name) AS 
        count(*) FILTER (WHERE exception = '300.301(d)(1)') AS exception_d1_parent,
        count(*) FILTER (WHERE exception = '300.301(d)(2)') AS exception_d2_transfer,
        count(*) FILTER (WHERE exception = 'exempt by configuration') AS exception_other,
-       count(*) FILTER (WHERE category = 'pending') AS pending
+       count(*) FILTER (WHERE category = 'pending') AS pending,
+       count(*) FILTER (WHERE category = 'calendar_gap') AS calendar_gap
 FROM levels
 GROUP BY level, school_id

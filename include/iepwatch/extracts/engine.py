@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from iepwatch.config import Config
+from iepwatch.config import Config, ConfigError
 from iepwatch.contract import DIRECTION_OVERRIDES
 from iepwatch.errors import DataError, lines_phrase
 from iepwatch.files import replace_folder
@@ -71,7 +71,7 @@ class Definition:
         return f.get("code_set") or (sorted(set(f["codes"].values())) if f.get("codes") else None)
 
 
-def definitions(cfg: Config) -> dict[str, Definition]:
+def all_definitions(cfg: Config) -> dict[str, Definition]:
     """Shipped definitions, plus (overriding) those in ``extracts.definitions_dir``."""
     folders = [DEFINITIONS]
     if cfg.extracts.definitions_dir:
@@ -82,6 +82,24 @@ def definitions(cfg: Config) -> dict[str, Definition]:
             d = Definition(yaml.safe_load(p.read_text(encoding="utf-8")))
             out[d.name] = d
     return out
+
+
+def definitions(cfg: Config) -> dict[str, Definition]:
+    """The formats this district builds: a format a state pack names (``packs.py``: CALPADS for
+    California) only for a district of that pack; every other format for every district; then
+    ``extracts.add_formats`` added and ``extracts.drop_formats`` left out. A format that does not
+    apply is neither built nor validated, so another state's field lengths never stop a night."""
+    from iepwatch import packs
+
+    everything = all_definitions(cfg)
+    unknown = sorted(set(cfg.extracts.add_formats + cfg.extracts.drop_formats) - set(everything))
+    if unknown:
+        raise ConfigError(f"extracts: unknown format {unknown[0]!r} in add_formats or drop_formats "
+                          f"(known: {', '.join(everything)})")
+    own_packs = {f for spec in cfg.rules.packs.values() for f in (spec or {}).get("formats", [])}
+    state_specific = packs.state_formats() | own_packs
+    wanted = {n for n in everything if n not in state_specific} | set(cfg.pack.formats) | set(cfg.extracts.add_formats)
+    return {n: d for n, d in everything.items() if n in wanted - set(cfg.extracts.drop_formats)}
 
 
 def model_params(cfg: Config, as_of: date, d: Definition) -> dict:
@@ -148,6 +166,11 @@ def suite(d: Definition, as_of: date, selected: int) -> dict:
         n = f["name"]
         if f.get("required"):
             ex.append(e("expect_column_values_to_not_be_null", {"column": n}, f"{n} is missing"))
+        for col, value in (f.get("required_unless") or {}).items():   # present unless another field says why
+            ex.append(e("unexpected_rows_expectation", {
+                "unexpected_rows_query": f"SELECT * FROM {{batch}} WHERE {quote(n)} IS NULL "
+                                         f"AND {quote(col)} IS DISTINCT FROM {literal(value)}",
+                "description": f"{n} is present unless {col} is {value}"}, f"{n} is missing"))
         codes = d.code_set(f)
         if codes:
             ex.append(e("expect_column_values_to_be_in_set", {"column": n, "value_set": codes},
