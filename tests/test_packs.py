@@ -566,3 +566,90 @@ def test_california_a_referral_before_the_calendar_is_a_gap(district, evaluate):
     e = night(evaluate, district, "california", as_of=date(2026, 9, 1)).exception("CA_INITIAL_IEP_60", s)
     assert e["due_date"] is None and e["detail"].startswith("calendar gap: the district calendar does not cover "
                                                             "2026-06-01")
+
+
+def test_a_calendar_gap_is_a_finding_in_the_extracts_and_the_nights_warnings(district, evaluate, data_dir):
+    """A gap never fails the state reports: the student list carries it as `calendar gap` with an
+    empty due date, B11 counts it apart, and the night's warnings name the calendar and the dates."""
+    import csv
+    import io
+
+    from iepwatch import sources, warehouse
+    from iepwatch.config import load_config
+    from iepwatch.extracts import engine
+    from iepwatch.tasks import iep_nightly
+
+    days = add_calendar(district, end=EARLY_END)
+    consent = consent_leaving(days, 40)
+    child = referred(district, consent)
+    as_of = consent + timedelta(days=1)
+    night(evaluate, district, "texas", as_of=as_of)
+    cfg = load_config()
+    iep_nightly.evaluate_rules(iep_nightly.Night(as_of))      # the task body: its warnings
+    (warning,) = sources.night_warnings(cfg, as_of)
+    assert warning.startswith("calendar gap: 1 due date cannot be computed from the district calendar "
+                              "(2026-07-01..2027-06-10): it lacks dates after 2027-06-10 (up to 2027-06-30)"), warning
+    files = {}
+    with warehouse.connect(cfg) as con:
+        for name in ("compliance_student_list", "indicator_b11_detail", "indicator_b11"):
+            d = engine.definitions(cfg)[name]
+            engine.check(con, d, engine.suite(d, as_of, engine.build(con, cfg, as_of, d)))
+            files[name] = next(p for p in engine.publish(con, cfg, as_of, d).iterdir() if p.suffix == ".csv")
+    rows = list(csv.DictReader(io.StringIO(files["compliance_student_list"].read_text())))
+    (row,) = [r for r in rows if r["student_id"] == child and r["timeline"] == "initial evaluation"]
+    assert (row["category"], row["due_date"]) == ("calendar gap", "")
+    (b11,) = csv.DictReader(io.StringIO(files["indicator_b11_detail"].read_text()))
+    assert (b11["category"], b11["in_a"], b11["in_b"], b11["due_date"]) == ("calendar_gap", "N", "N", "")
+    district_row = next(r for r in csv.DictReader(io.StringIO(files["indicator_b11"].read_text()))
+                        if r["level"] == "district")
+    assert (district_row["calendar_gap"], district_row["consent_received"], district_row["pending"]) == ("1", "0", "0")
+
+
+@pytest.mark.parametrize("pack,built", [("federal", False), ("california", True), ("illinois", False),
+                                        ("texas", False), ("pennsylvania", False)])
+def test_a_districts_formats_follow_its_state(pack, built, settings):
+    from iepwatch.config import ConfigError, load_config
+    from iepwatch.extracts import engine
+
+    settings({"rules": {"state_pack": pack}})
+    names = set(engine.definitions(load_config()))
+    assert ("calpads_sped_meetings" in names) == built
+    assert {"compliance_student_list", "compliance_summary", "indicator_b11", "indicator_b11_detail",
+            "indicator_b13", "indicator_b13_detail"} <= names
+    added = engine.definitions(load_config(overrides={"extracts": {"add_formats": ["calpads_sped_meetings"],
+                                                                   "drop_formats": ["indicator_b13_detail"]}}))
+    assert "calpads_sped_meetings" in added and "indicator_b13_detail" not in added
+    with pytest.raises(ConfigError, match="extracts: unknown format 'calpad'"):
+        engine.definitions(load_config(overrides={"extracts": {"drop_formats": ["calpad"]}}))
+
+
+def test_a_districts_own_pack_names_its_formats(settings, tmp_path):
+    from iepwatch.config import load_config
+    from iepwatch.extracts import engine
+
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    (defs / "oh_list.yaml").write_text(engine.DEFINITIONS.joinpath("compliance_student_list.yaml").read_text()
+                                       .replace("name: compliance_student_list", "name: oh_list"))
+    own = {"replaces": [], "rules": {}, "formats": ["oh_list"]}
+    settings({"rules": {"state_pack": "ohio", "packs": {"ohio": own}}, "extracts": {"definitions_dir": str(defs)}})
+    assert "oh_list" in engine.definitions(load_config())
+    settings({"rules": {"packs": {"ohio": own}}, "extracts": {"definitions_dir": str(defs)}})
+    assert "oh_list" not in engine.definitions(load_config()), "another pack's format is not built"
+
+
+def test_the_data_team_is_told_of_a_calendar_gap_once_a_night(district, tmp_path, settings, smtp):
+    from conftest import run_night_in_process
+
+    settings({"rules": {"state_pack": "illinois"}})
+    days = add_calendar(district, end=EARLY_END)
+    referred(district, consent_leaving(days, 40))
+    as_of = consent_leaving(days, 40) + timedelta(days=1)
+    folder = district.write(tmp_path / "export")
+    run_night_in_process(folder, as_of, emails=True)
+    run_night_in_process(folder, as_of, emails=True)           # a re-run: no second notice
+    notices = [m for m in smtp.messages() if m["To"] == "data-team@example.org"]
+    assert len(notices) == 1
+    assert notices[0]["Subject"] == f"[iepwatch] Demo Unified School District: 1 warning for the night of {as_of}"
+    body = notices[0].get_body(("html",)).get_content()
+    assert "calendar gap: 1 due date cannot be computed from the district calendar (2026-07-01..2027-06-10)" in body

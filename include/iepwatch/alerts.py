@@ -4,7 +4,9 @@
   (``RunAlertNotifier``: a missing connection or a mail server fault is one warning line,
   so the task's own reason stays the first thing its log says);
 - a nightly run still unfinished at ``alerts.deadline_local_time``: an Airflow 3
-  ``DeadlineAlert`` on the run's logical date, whose callback is the same notifier.
+  ``DeadlineAlert`` on the run's logical date, whose callback is the same notifier;
+- a night that succeeded with findings for the data team (its warnings: calendar gaps, an export
+  delivered twice, ...): one notice a night, through the SMTP provider's hook (``notify_warnings``).
 
 Messages name the DAG, task, run and log link; never a student.
 """
@@ -117,3 +119,33 @@ def deadline_alert(cfg: Config):
             "subject": DEADLINE_SUBJECT.format(**fmt), "html_content": DEADLINE_BODY.format(**fmt)}),
         name="nightly not finished by the morning",
     )
+
+
+WARNINGS_SUBJECT = "[iepwatch] {district}: {n} warning{s} for the night of {as_of}"
+
+
+def notify_warnings(cfg: Config, as_of, warnings: list[str]) -> bool:
+    """The night's warnings to the data team, once a night (a marker in the run's folder); a mail
+    fault is logged, never raised: the night's own work is done. Returns whether it was sent."""
+    import html
+
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    marker = cfg.run_dir(as_of) / "warnings.notified"
+    if not warnings or marker.exists():
+        return False
+    items = "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
+    subject = WARNINGS_SUBJECT.format(district=cfg.district.name, n=len(warnings), s="s" if len(warnings) > 1 else "",
+                                      as_of=as_of)
+    body = (f"<p>The night of {as_of} finished; it has findings for the data team (no student is named "
+            f"here):</p><ul>{items}</ul><p>They are also on the iepwatch page (run health).</p>")
+    try:
+        with SmtpHook(smtp_conn_id=cfg.email.smtp_conn_id) as hook:
+            hook.send_email_smtp(to=cfg.alerts.data_team_address, subject=subject, html_content=body,
+                                 from_email=hook.from_email or cfg.email.from_address)
+    except Exception as e:  # noqa: BLE001 - a notice must never fail the night it reports on
+        log.warning("warnings notice to the data team not sent: %s", type(e).__name__)
+        return False
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(subject + "\n")
+    return True

@@ -102,6 +102,44 @@ def evaluate(con, cfg: Config, as_of: date, src: str = "core") -> dict[str, dict
     return counts
 
 
+def calendar_gaps(con) -> list[str]:
+    """After ``evaluate``: each school calendar that lacks dates a reported due date needs, with its
+    span, how many due dates and the dates they need (for the night's warnings; no student named)."""
+    calendar_read = "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'calendar' AND temporary"
+    if not con.execute(calendar_read).fetchone()[0]:
+        return []   # a pack counted in calendar days only, or the federal rules: no calendar read
+    rows = con.execute("""
+        WITH g AS (
+            SELECT t.gap_calendar, t.gap_date
+            FROM temp.timelines t
+            JOIN (SELECT rule_id, student_id, item_id FROM facts.rule_results
+                  WHERE status = 'warning' AND due_date IS NULL) r USING (rule_id, student_id, item_id)
+            WHERE t.gap_calendar IS NOT NULL),
+        span AS (
+            SELECT sc.cal_name, min(c.d) AS first_date, max(c.d) AS last_date
+            FROM (SELECT DISTINCT cal, cal_name FROM temp.student_calendar) sc JOIN temp.calendar c USING (cal)
+            GROUP BY ALL)
+        SELECT g.gap_calendar, s.first_date, s.last_date, count(*),
+               min(g.gap_date) FILTER (WHERE g.gap_date < s.first_date OR s.first_date IS NULL),
+               max(g.gap_date) FILTER (WHERE g.gap_date > s.last_date),
+               count(*) FILTER (WHERE g.gap_date BETWEEN s.first_date AND s.last_date)
+        FROM g LEFT JOIN span s ON s.cal_name = g.gap_calendar
+        GROUP BY ALL ORDER BY 1""").fetchall()
+    out = []
+    for name, first, last, n, before, after, inside in rows:
+        if first is None:
+            out.append(f"calendar gap: {n} due date{'s' if n != 1 else ''} cannot be computed: no {name} in the "
+                       "export (school_calendar.csv)")
+            continue
+        lacks = [f"dates before {first} (back to {before})"] if before else []
+        lacks += [f"dates after {last} (up to {after})"] if after else []
+        lacks += [f"the end of a school year it stops inside ({inside})"] if inside else []
+        out.append(f"calendar gap: {n} due date{'s' if n != 1 else ''} cannot be computed from the {name} "
+                   f"({first}..{last}): it lacks {'; '.join(lacks)}. Those rows are warnings with an empty due "
+                   "date until the calendar is extended")
+    return out
+
+
 def build_exceptions(con, cfg: Config, as_of: date) -> dict[str, int]:
     """The night's compliance.exceptions (delete-then-insert: idempotent), then the history of this
     night and every later one (first_detected_on, compliance.resolved), all in one transaction."""

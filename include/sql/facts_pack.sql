@@ -56,11 +56,13 @@ base AS (   -- x: the start; anchor: the date whose school year the end-of-year 
 {%- endif %}
 ),
 on_cal AS (   -- the start and the anchor on the student's calendar, the anchor's school year and the next
+    -- (a count needs the days after the start: a start the day before the calendar's first counts from 0)
     SELECT b.*, sc.cal, sc.cal_name, z.cal_start, z.cal_end, z.first_school_day,
-           cx.d IS NOT NULL AS x_listed,
-           {% if p.unit != "calendar_days" %}cx.{{ k }}{% else %}NULL::BIGINT{% endif %} AS kx,
-           {% if p.unit != "calendar_days" %}cx.{{ u }}{% else %}0{% endif %} AS ux,
-           cx.k_school_days AS kx_school,
+           cx.d IS NOT NULL OR b.x = z.cal_start - 1 AS x_listed,
+           {% if p.unit != "calendar_days" %}coalesce(cx.{{ k }}, CASE WHEN b.x = z.cal_start - 1 THEN 0 END)
+           {%- else %}NULL::BIGINT{% endif %} AS kx,
+           {% if p.unit != "calendar_days" %}coalesce(cx.{{ u }}, 0){% else %}0{% endif %} AS ux,
+           coalesce(cx.k_school_days, CASE WHEN b.x = z.cal_start - 1 THEN 0 END) AS kx_school,
            ca.d IS NOT NULL AS anchor_listed, ca.sy, ca.k_school_days AS ka,
            y.last_day, y.k_last_day, y.last_known, y.full_year_end, y.k_year_end,
            ny.first_day AS next_first, ny.sy IS NOT NULL AS has_next,

@@ -139,8 +139,11 @@ def evaluate_rules(night: Night) -> Night:
 
     with warehouse.session() as (cfg, con):
         counts = rules.evaluate(con, cfg, night.as_of, _source_schema(night))
+        gaps = rules.calendar_gaps(con)
     for rule, by_status in counts.items():
         log.info("%-28s %s", rule, by_status)
+    for gap in gaps:   # a finding for the data team, never a failure
+        _warn(cfg, night, gap)
     return night
 
 
@@ -180,10 +183,14 @@ def send_coordinator_emails(night: Night) -> dict:
     if night.backfill:
         log.info("backfill of %s: no emails (coordinators hear of tonight's published night only)", night.as_of)
         return {"sent": 0, "backfill": 1}
+    from iepwatch import alerts, sources
+
     with warehouse.session() as (cfg, con):
         summary = send.send_all(con, cfg, night.as_of)
     counts = {k: len(v) for k, v in summary.items()}
     log.info("coordinator emails: %s", counts)
+    if alerts.notify_warnings(cfg, night.as_of, sources.night_warnings(cfg, night.as_of)):
+        log.info("the night's warnings sent to the data team (%s)", cfg.alerts.data_team_address)
     return counts
 
 
