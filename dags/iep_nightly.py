@@ -11,6 +11,7 @@ from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 from iepwatch import alerts, assets, deployment
 from iepwatch.config import Config
+from iepwatch.district import district_configs
 from iepwatch.tasks import iep_nightly as t
 
 DOC = """
@@ -76,5 +77,5 @@ def nightly(cfg: Config) -> None:
     iep_nightly()
 
 
-for _cfg in deployment.district_configs():
+for _cfg in district_configs():
     nightly(_cfg)

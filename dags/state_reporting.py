@@ -10,6 +10,7 @@ from airflow.sdk import Param, dag, task
 
 from iepwatch import alerts, assets, deployment
 from iepwatch.config import Config
+from iepwatch.district import district_configs
 from iepwatch.tasks import state_reporting as t
 
 DOC = """
@@ -53,5 +54,5 @@ def reporting(cfg: Config) -> None:
     state_reporting()
 
 
-for _cfg in deployment.district_configs():
+for _cfg in district_configs():
     reporting(_cfg)

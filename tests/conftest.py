@@ -117,7 +117,7 @@ def settings(tmp_path, monkeypatch, data_dir):
 
 @pytest.fixture
 def cfg(data_dir):
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
 
     return load_config()
 
@@ -128,7 +128,7 @@ def district() -> Export:
 
 
 def logical_date(as_of: date):
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
     from iepwatch.night import logical_date as ld
 
     return ld(as_of, load_config().district.timezone)
@@ -224,7 +224,7 @@ def smtp(tmp_path, monkeypatch):
 def evaluate(data_dir, tmp_path, settings):
     """Run a night through the real task bodies (real DuckDB, real SQL), without Airflow's scheduler."""
     from iepwatch import warehouse
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
 
     counter = iter(range(1000))
 

@@ -145,7 +145,7 @@ def audited_download(base: str, token: str, home) -> None:
     """A student-level file downloaded from the page is in Airflow's audit log, with the user and the file."""
     import sqlite3
 
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
 
     folder = load_config().paths.extracts_dir / "compliance_student_list" / str(AS_OF)
     folder.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ import pytest
 from builder import AS_OF
 
 from iepwatch import cli, warehouse
-from iepwatch.config import load_config
+from iepwatch.district import load_config
 
 
 def test_the_night_lock_waits_or_refuses_with_a_clear_message(data_dir):

@@ -36,9 +36,9 @@ def test_tags_owner_retries_docs(dagbag):
             assert t.retry_exponential_backoff, (dag_id, t.task_id)
             assert t.owner and t.owner != "airflow", (dag_id, t.task_id)
             assert t.pool == "iepwatch_warehouse", (dag_id, t.task_id)
-    from iepwatch import deployment
+    from iepwatch import deployment, district
 
-    assert deployment.pools() == {"iepwatch_warehouse": deployment.pool_entry("the district")}
+    assert district.pools() == {"iepwatch_warehouse": deployment.pool_entry("the district")}
     assert deployment.pool_entry("x")["slots"] == 1
 
 
@@ -55,7 +55,7 @@ def test_failures_and_late_runs_alert_the_data_team_by_smtp(dagbag):
             assert isinstance(notifier, RunAlertNotifier) and isinstance(notifier, SmtpNotifier)
             assert notifier.to == "data-team@example.org"
     from iepwatch.alerts import deadline_alert
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
 
     assert dagbag.dags["iep_nightly"].deadline is None, "off under dag.test() (IEPWATCH_DISABLE_DEADLINE=1)"
     os.environ["IEPWATCH_DISABLE_DEADLINE"] = "0"
@@ -103,7 +103,7 @@ def test_the_deadline_alert_mails_for_a_scheduled_night_only(run_type, mailed, s
     from airflow.triggers.callback import CallbackTrigger
 
     from iepwatch.alerts import deadline_alert
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
 
     os.environ["IEPWATCH_DISABLE_DEADLINE"] = "0"
     try:

@@ -113,7 +113,8 @@ def test_a_night_read_from_the_student_systems_database_equals_the_night_from_it
 
 
 def test_a_missing_table_or_connection_is_named(demo, data_dir, settings, monkeypatch):
-    from iepwatch.config import ConfigError, load_config
+    from iepwatch.config import ConfigError
+    from iepwatch.district import load_config
     from iepwatch.errors import DataError
     from iepwatch.sources import pull_database
 
@@ -139,7 +140,7 @@ def test_views_are_read_like_tables_and_every_file_matches_the_export(demo, data
     wrote holds the export's rows (the same set, with ISO dates and the contract's columns), and
     its checksum is the file's (hashed as it was written, a few chunks at a time here)."""
     from iepwatch import sources
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
     from iepwatch.sources import pull_database, sha256_file
 
     monkeypatch.setattr(sources, "PULL_CHUNKS", 3)
@@ -175,7 +176,7 @@ def test_every_table_is_read_from_one_snapshot(demo, data_dir, settings, monkeyp
     import threading
 
     from iepwatch import sources
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
 
     name = f"sis_{uuid.uuid4().hex[:8]}"
     uri = seed_postgres(name, demo)

@@ -43,7 +43,7 @@ TWO = {"north": {"district": {"name": "North USD", "timezone": "America/Chicago"
 
 def test_each_district_gets_its_own_folder_pool_and_settings_over_the_projects_file(deploy, tmp_path):
     from iepwatch import deployment
-    from iepwatch.config import district_context, load_config
+    from iepwatch.district import district_context, load_config
 
     deploy(TWO)
     north, south = deployment.load().configs()
@@ -101,7 +101,8 @@ def test_a_bad_deployment_file_names_the_district_and_the_key(deploy, districts,
 
 
 def test_in_a_deployment_nothing_runs_without_saying_which_district(deploy):
-    from iepwatch.config import ConfigError, load_config
+    from iepwatch.config import ConfigError
+    from iepwatch.district import load_config
 
     deploy(TWO)
     with pytest.raises(ConfigError, match=r"a deployment of 2 districts \(north, south\): say which one"):

@@ -33,8 +33,8 @@ def parts(msg) -> tuple[str, str]:
 
 def send(data_dir, as_of=AS_OF, **email_settings):
     from iepwatch import warehouse
-    from iepwatch.config import load_config
     from iepwatch.digests import send as sender
+    from iepwatch.district import load_config
 
     cfg = load_config(overrides={"email": email_settings})
     with warehouse.connect(cfg) as con:
@@ -412,7 +412,7 @@ def test_a_long_section_lists_its_most_urgent_and_attaches_every_row_as_csv(dist
     assert {r["status"] for r in rows} == {"overdue"} and all(r["case_manager"] == "Staff 12 (T12)" for r in rows)
     send(data_dir, as_of=AS_OF)   # recorded: all three were emailed, the CSV ones too
     from iepwatch import warehouse
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
 
     with warehouse.connect(load_config()) as con:
         assert con.execute("SELECT count(*) FROM ops.email_items WHERE recipient = 'C1'").fetchone()[0] == 3
@@ -480,8 +480,8 @@ def test_a_digest_the_journal_cannot_take_fails_the_task_naming_its_coordinator(
     """The sending thread records each digest the server accepted in the night's journal before the
     next goes; when that write fails (here the night's folder is not a folder), the task fails
     naming the coordinator, with the error as its cause, not counted as a failed send."""
-    from iepwatch.config import load_config
     from iepwatch.digests import send as sender
+    from iepwatch.district import load_config
 
     overdue_student(district, "SCH1")
     overdue_student(district, "SCH2")
@@ -503,8 +503,8 @@ def test_sends_the_send_log_refuses_stay_in_the_journal_and_a_retry_records_them
     import duckdb
 
     from iepwatch import warehouse
-    from iepwatch.config import load_config
     from iepwatch.digests import send as sender
+    from iepwatch.district import load_config
 
     overdue_student(district, "SCH1")
     overdue_student(district, "SCH2")
@@ -552,8 +552,8 @@ def test_a_night_of_many_digests_renders_in_a_worker_and_each_goes_to_its_own(ev
     from builder import Export
 
     from iepwatch import warehouse
-    from iepwatch.config import load_config
     from iepwatch.digests.send import Renderer
+    from iepwatch.district import load_config
 
     n = Renderer.INLINE_BELOW + 5
     ex = Export.district(schools=n)

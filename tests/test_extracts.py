@@ -20,7 +20,7 @@ CALPADS = {"extracts": {"add_formats": ["calpads_sped_meetings"]}}
 
 
 def test_every_field_of_every_format_says_where_its_value_comes_from():
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
     from iepwatch.extracts import engine
 
     defs = engine.all_definitions(load_config())
@@ -32,7 +32,7 @@ def test_every_field_of_every_format_says_where_its_value_comes_from():
 def produce(name: str, cfg=None, as_of=AS_OF):
     """Build, check and publish one format with the package's engine (GX runs in the DAG test)."""
     from iepwatch import warehouse
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
     from iepwatch.extracts import engine
 
     cfg = cfg or load_config(overrides=CALPADS)
@@ -184,7 +184,7 @@ def test_failing_extract_is_not_published_and_the_previous_stays(tiny, district,
 
 
 def test_a_new_format_is_a_definition_file(tiny, data_dir, tmp_path):
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
 
     defs = tmp_path / "definitions"
     defs.mkdir()
@@ -281,7 +281,7 @@ def test_the_calpads_file_is_labelled_a_legacy_layout_with_its_placeholder_codes
     from fastapi.testclient import TestClient
 
     from iepwatch import ui
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
     from iepwatch.extracts.engine import definitions
 
     d = definitions(load_config(overrides=CALPADS))["calpads_sped_meetings"]
@@ -504,7 +504,7 @@ def test_records_are_counted_as_a_csv_reader_reads_them(tmp_path):
     """A quoted line break is inside one record; a file that does not read back as CSV is refused."""
     import duckdb
 
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
     from iepwatch.extracts import engine
 
     d = engine.definitions(load_config())["compliance_student_list"]

@@ -8,7 +8,7 @@ import pytest
 from builder import AS_OF
 from conftest import run_night_in_process
 
-from iepwatch.config import load_config
+from iepwatch.district import load_config
 
 
 def quarantined(data_dir) -> set[tuple]:

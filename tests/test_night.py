@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from iepwatch.config import load_config
+from iepwatch.district import load_config
 from iepwatch.night import Night, as_of_date, logical_date, school_year_start
 
 

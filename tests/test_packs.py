@@ -239,7 +239,7 @@ def gate(district, tmp_path, pack="illinois"):
     from airflow.sdk.exceptions import AirflowFailException
     from conftest import run_night_in_process
 
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
 
     try:
         run_night_in_process(district.write(tmp_path / "export"), date(2026, 11, 27))
@@ -325,8 +325,8 @@ def test_the_email_and_the_state_summary_use_the_packs_rules(district, evaluate,
     import csv
 
     from iepwatch import warehouse
-    from iepwatch.config import load_config
     from iepwatch.digests import send
+    from iepwatch.district import load_config
     from iepwatch.extracts import engine
 
     add_calendar(district)
@@ -355,7 +355,7 @@ def test_indicator_b11_judges_against_the_packs_timeline(district, evaluate, dat
     import io
 
     from iepwatch import warehouse
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
     from iepwatch.extracts import engine
 
     add_calendar(district)
@@ -575,7 +575,7 @@ def test_a_calendar_gap_is_a_finding_in_the_extracts_and_the_nights_warnings(dis
     import io
 
     from iepwatch import sources, warehouse
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
     from iepwatch.extracts import engine
     from iepwatch.tasks import iep_nightly
 
@@ -608,7 +608,8 @@ def test_a_calendar_gap_is_a_finding_in_the_extracts_and_the_nights_warnings(dis
 @pytest.mark.parametrize("pack,built", [("federal", False), ("california", True), ("illinois", False),
                                         ("texas", False), ("pennsylvania", False)])
 def test_a_districts_formats_follow_its_state(pack, built, settings):
-    from iepwatch.config import ConfigError, load_config
+    from iepwatch.config import ConfigError
+    from iepwatch.district import load_config
     from iepwatch.extracts import engine
 
     settings({"rules": {"state_pack": pack}})
@@ -624,7 +625,7 @@ def test_a_districts_formats_follow_its_state(pack, built, settings):
 
 
 def test_a_districts_own_pack_names_its_formats(settings, tmp_path):
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
     from iepwatch.extracts import engine
 
     defs = tmp_path / "defs"

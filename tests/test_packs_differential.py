@@ -82,7 +82,7 @@ def test_every_pack_equals_the_independent_evaluation_and_both_dags_succeed(
     from spec_reference import evaluate
 
     from iepwatch import warehouse
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
 
     settings({"rules": {"state_pack": pack}, "quality": {"quarantine_threshold_pct": 100}})
     export = make_export(tmp_path / "export", pack)

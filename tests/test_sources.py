@@ -102,7 +102,7 @@ def test_marker_problems_are_named(tmp_path):
 
 
 def test_a_required_marker_that_is_missing_is_waited_for_not_a_data_error(tmp_path, settings):
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
 
     settings({"quality": {"require_completion_marker": True}})
     (tmp_path / "students.csv").write_text("student_id\n")
@@ -155,7 +155,7 @@ def test_a_file_rewritten_while_it_is_archived_leaves_no_archive(demo_export, da
     """The student system rewrites a file between its checksum and its copy (files are hashed and
     copied two at a time): the archive refuses the copy and leaves nothing in the landing folder.
     The files it keeps carry their own checksums in its manifest."""
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
 
     export = tmp_path / "export"
     shutil.copytree(demo_export, export)

@@ -127,7 +127,7 @@ def test_run_health_names_a_failed_night_and_a_stale_one(data_dir):
     from datetime import UTC, datetime
 
     from iepwatch import dashboard
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
 
     cfg = load_config()
     run = data_dir / "runs" / str(AS_OF)
@@ -211,7 +211,7 @@ def test_a_generation_is_marked_submitted_from_the_page_by_an_allowed_role_only(
     from sqlalchemy import select
 
     from iepwatch import ui, warehouse
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
     from iepwatch.extracts import engine, history
 
     s = district.student(school="SCH1")

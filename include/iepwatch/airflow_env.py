@@ -3,7 +3,7 @@
 One place for what ``make`` used to export: the project's DAG and plugin folders, no example
 DAGs, import errors as one line (a configuration error names its key instead of showing a
 stack trace), the package on ``PYTHONPATH``. The pools are the ones the district (or each
-district of the deployment) names: ``iepwatch.deployment.pools``, which docker-compose's
+district of the deployment) names: ``iepwatch.district.pools``, which docker-compose's
 ``airflow-init`` and the cluster import too.
 """
 
@@ -52,9 +52,9 @@ def environment(**extra: str) -> dict[str, str]:
 
 def pools_file() -> str:
     """The pools of the district(s) as Airflow's pools file (``airflow pools import``)."""
-    from iepwatch import deployment
+    from iepwatch import district
 
-    return json.dumps(deployment.pools(), indent=1, sort_keys=True) + "\n"
+    return json.dumps(district.pools(), indent=1, sort_keys=True) + "\n"
 
 
 def write_pools(path: Path) -> Path:

@@ -76,8 +76,8 @@ def floor(export: Path, as_of: date) -> dict:
     import duckdb
 
     from iepwatch import rules
-    from iepwatch.config import load_config
     from iepwatch.contract import TABLES
+    from iepwatch.district import load_config
     from iepwatch.warehouse import literal
 
     con = duckdb.connect()
@@ -102,7 +102,7 @@ def task(name: str, night: dict | None, export: Path, as_of: date, arg: str | No
     on this machine: not the task's work)."""
     import airflow.sdk  # noqa: F401
 
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
     from iepwatch.night import Night, logical_date
     from iepwatch.tasks import iep_nightly, state_reporting
 
@@ -138,8 +138,8 @@ def database_read(export: Path) -> dict:
 
     import airflow.sdk  # noqa: F401
 
-    from iepwatch.config import load_config
     from iepwatch.demo import load_into_postgres, postgres
+    from iepwatch.district import load_config
     from iepwatch.sources import pull_database
 
     schema = "iepwatch_bench_sis"
@@ -164,7 +164,7 @@ def database_read(export: Path) -> dict:
 def rules_stage(pack: str) -> dict:
     """(Child process.) The rules stage on the night's warehouse under ``pack``."""
     from iepwatch import rules, warehouse
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
 
     cfg = load_config(overrides={"rules": {"state_pack": pack}})
     with warehouse.connect(cfg) as con:
@@ -232,7 +232,7 @@ def nightly_command(root: Path, students: int = 50, as_of: date = DEMO_AS_OF) ->
 
 
 def _formats() -> list[str]:
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
     from iepwatch.extracts import engine
 
     return sorted(engine.definitions(load_config()))
@@ -405,7 +405,7 @@ def night(students: int, root: Path, as_of: date = DEMO_AS_OF) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--students", type=int, nargs="*", default=DEFAULT_SIZES)

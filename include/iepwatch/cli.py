@@ -32,7 +32,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from iepwatch import airflow_env
-from iepwatch.config import Config, ConfigError, load_config
+from iepwatch.config import Config, ConfigError
+from iepwatch.district import load_config
 from iepwatch.night import logical_date
 
 # Lines of a night's Airflow log (``dags-test``) that say why a run failed.

@@ -16,9 +16,6 @@ import os
 import re
 import types
 import typing
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -103,7 +100,7 @@ class DistrictConfig:
     timezone: str = _opt(check=_timezone)
     schedule: str = _opt("0 2 * * *", _cron)           # cron, in the district's time zone
     owner: str = "iepwatch-data-team"
-    pool: str = "iepwatch_warehouse"                    # the one-slot Airflow pool (iepwatch.deployment.pools)
+    pool: str = "iepwatch_warehouse"                    # the one-slot Airflow pool (iepwatch.district.pools)
     retry_delay_seconds: int = _opt(60, _POSITIVE)      # first retry of a task after a transient fault
 
 
@@ -299,7 +296,7 @@ class Config:
 
 # --- loading --------------------------------------------------------------------------------
 
-def _fail(source: Path, key: str, reason: str) -> typing.NoReturn:
+def fail(source: Path, key: str, reason: str) -> typing.NoReturn:
     raise ConfigError(f"{source.name}: {key}: {reason} (file {source})")
 
 
@@ -319,15 +316,15 @@ def _coerce(tp, value, key: str, source: Path):
         return _build(tp, value, key, source)
     if origin is Literal:
         if value not in args:
-            _fail(source, key, f"expected one of {', '.join(map(str, args))}, got {value!r}")
+            fail(source, key, f"expected one of {', '.join(map(str, args))}, got {value!r}")
         return value
     if tp is dict:
         if not isinstance(value, dict):
-            _fail(source, key, f"expected a section of keys, got {value!r}")
+            fail(source, key, f"expected a section of keys, got {value!r}")
         return value
     if origin is list:
         if not isinstance(value, list):
-            _fail(source, key, f"expected a list, got {value!r}")
+            fail(source, key, f"expected a list, got {value!r}")
         return [_coerce(args[0], v, f"{key}[{i}]", source) for i, v in enumerate(value)]
     ok = {bool: isinstance(value, bool),
           int: isinstance(value, int) and not isinstance(value, bool),
@@ -335,7 +332,7 @@ def _coerce(tp, value, key: str, source: Path):
           str: isinstance(value, str),
           Path: isinstance(value, str) and value != ""}[tp]
     if not ok:
-        _fail(source, key, f"expected {_type_name(tp)}, got {value!r}")
+        fail(source, key, f"expected {_type_name(tp)}, got {value!r}")
     return Path(value) if tp is Path else float(value) if tp is float else value
 
 
@@ -343,19 +340,19 @@ def _build(cls, raw, where: str, source: Path):
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        _fail(source, where or "(top level)", f"expected a section of keys, got {raw!r}")
+        fail(source, where or "(top level)", f"expected a section of keys, got {raw!r}")
     fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
     hints = typing.get_type_hints(cls)
     for k in raw:
         if k not in fields:
-            _fail(source, f"{where}.{k}" if where else str(k),
+            fail(source, f"{where}.{k}" if where else str(k),
                   f"unknown key (expected one of: {', '.join(fields)})")
     kwargs = {}
     for name, f in fields.items():
         key = f"{where}.{name}" if where else name
         if name not in raw:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                _fail(source, key, "required key is missing")
+                fail(source, key, "required key is missing")
             continue
         value = _coerce(hints[name], raw[name], key, source)
         check = f.metadata.get("check")
@@ -363,19 +360,19 @@ def _build(cls, raw, where: str, source: Path):
             try:
                 check(value)
             except ValueError as e:
-                _fail(source, key, str(e))
+                fail(source, key, str(e))
         kwargs[name] = value
     return cls(**kwargs)
 
 
-def _deep_merge(base: dict, over: dict) -> dict:
+def deep_merge(base: dict, over: dict) -> dict:
     out = copy.deepcopy(base)
     for k, v in over.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 
 
-def _read(path: Path) -> dict:
+def read_yaml(path: Path) -> dict:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
@@ -389,49 +386,12 @@ def _read(path: Path) -> dict:
     return raw
 
 
-# --- the district a process works for (one deployment, many districts) ------------------------
-
-_DISTRICT: ContextVar[str | None] = ContextVar("iepwatch_district", default=None)
-
-
-def current_district() -> str | None:
-    """The district this task, page or command works for: set by ``district_context`` (the task
-    wrapper, the page of a district), else ``IEPWATCH_DISTRICT``; None in a single-district setup."""
-    return _DISTRICT.get() or os.environ.get("IEPWATCH_DISTRICT") or None
-
-
-@contextmanager
-def district_context(district: str | None) -> Iterator[None]:
-    token = _DISTRICT.set(district)
-    try:
-        yield
-    finally:
-        _DISTRICT.reset(token)
-
-
-def load_config(path: str | Path | None = None, overrides: dict | None = None,
-                district: str | None = None) -> Config:
-    """The configuration in force: the current district's in a deployment of many districts
-    (``IEPWATCH_DEPLOYMENT``), else the YAML file (``IEPWATCH_CONFIG`` or the project's) with
-    ``overrides`` and the environment's paths.
-
-    A district's own file only needs the keys it changes: it is read over the project's file.
-    """
-    district = district or current_district()
-    if path is None and (district or os.environ.get("IEPWATCH_DEPLOYMENT")):
-        from iepwatch import deployment
-
-        return deployment.load().config(district, overrides)
-    path = Path(path or os.environ.get("IEPWATCH_CONFIG") or DEFAULT_CONFIG).resolve()
-    return build_config(path, _deep_merge(_read(path), overrides or {}))
-
-
 def build_config(path: Path, own: dict, where: str = "", env_paths: bool = True) -> Config:
     """``own`` (the keys of the file ``path``) read over the project's file, checked, its paths
     resolved. ``where`` prefixes every key an error names; ``env_paths=False`` ignores
     ``IEPWATCH_DATA_DIR`` / ``IEPWATCH_EXPORT_ROOT`` (a deployment's districts set their own)."""
-    base_raw = _read(DEFAULT_CONFIG) if path != DEFAULT_CONFIG and DEFAULT_CONFIG.exists() else {}
-    cfg = _build(Config, _deep_merge(base_raw, own), where, path)
+    base_raw = read_yaml(DEFAULT_CONFIG) if path != DEFAULT_CONFIG and DEFAULT_CONFIG.exists() else {}
+    cfg = _build(Config, deep_merge(base_raw, own), where, path)
 
     def folder_of(section: str, key: str) -> Path:
         """A relative path is relative to the file that sets it (the district's, else the project's)."""
@@ -461,7 +421,7 @@ def build_config(path: Path, own: dict, where: str = "", env_paths: bool = True)
         except ValueError as e:
             own_key = str(e).startswith("packs.")
             key = str(e).split(":")[0] if own_key else "state_pack"
-            _fail(path, ".".join(filter(None, [where, "rules", key])), str(e).split(": ", 1)[-1] if own_key else str(e))
+            fail(path, ".".join(filter(None, [where, "rules", key])), str(e).split(": ", 1)[-1] if own_key else str(e))
     email = dataclasses.replace(cfg.email, templates_dir=resolve(cfg.email.templates_dir, ("email", "templates_dir")))
     extracts = dataclasses.replace(cfg.extracts, definitions_dir=resolve(cfg.extracts.definitions_dir,
                                                                           ("extracts", "definitions_dir")))

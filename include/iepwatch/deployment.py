@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from iepwatch.config import Config, ConfigError, _deep_merge, _fail, _read, build_config
+from iepwatch.config import Config, ConfigError, build_config, deep_merge, fail, read_yaml
 
 DISTRICT_ID = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")   # no "__": it separates a DAG id from its district
 MAX_ID = 40
@@ -69,8 +69,8 @@ class Deployment:
                     "district": {"pool": pool_name(district)}}
         where = f"districts.{district}"
         if "name" not in (own.get("district") or {}):
-            _fail(self.source, f"{where}.district.name", "required key is missing (each district names itself)")
-        cfg = build_config(self.source, _deep_merge(_deep_merge(defaults, own), overrides or {}), where,
+            fail(self.source, f"{where}.district.name", "required key is missing (each district names itself)")
+        cfg = build_config(self.source, deep_merge(deep_merge(defaults, own), overrides or {}), where,
                            env_paths=False)
         return dataclasses.replace(cfg, district_id=district)
 
@@ -100,19 +100,19 @@ def load(path: str | Path | None = None) -> Deployment:
 
 @functools.lru_cache(maxsize=8)
 def _load(path: Path, _stamp: int, data_dir_env: str | None) -> Deployment:
-    raw = _read(path)
+    raw = read_yaml(path)
     unknown = set(raw) - {"name", "data_dir", "districts"}
     if unknown:
-        _fail(path, sorted(unknown)[0], "unknown key (expected one of: name, data_dir, districts)")
+        fail(path, sorted(unknown)[0], "unknown key (expected one of: name, data_dir, districts)")
     districts = raw.get("districts")
     if not isinstance(districts, dict) or not districts:
-        _fail(path, "districts", "expected at least one district: <id>: {its keys of iepwatch.yaml}")
+        fail(path, "districts", "expected at least one district: <id>: {its keys of iepwatch.yaml}")
     for d, own in districts.items():
         if not isinstance(d, str) or not DISTRICT_ID.fullmatch(d) or len(d) > MAX_ID:
-            _fail(path, f"districts.{d}", "a district id is lower-case letters, digits and single "
+            fail(path, f"districts.{d}", "a district id is lower-case letters, digits and single "
                                           f"underscores, starting with a letter, at most {MAX_ID} characters")
         if not isinstance(own, dict):
-            _fail(path, f"districts.{d}", "expected the district's keys (at least district.name)")
+            fail(path, f"districts.{d}", "expected the district's keys (at least district.name)")
     data_dir = Path(data_dir_env or raw.get("data_dir") or "data")
     data_dir = (data_dir if data_dir.is_absolute() else path.parent / data_dir).resolve()
     dep = Deployment(name=str(raw.get("name") or "iepwatch deployment"), data_dir=data_dir,
@@ -124,19 +124,3 @@ def _load(path: Path, _stamp: int, data_dir_env: str | None) -> Deployment:
 def active() -> Deployment | None:
     """The deployment of ``IEPWATCH_DEPLOYMENT``, or None for a single district."""
     return load() if os.environ.get("IEPWATCH_DEPLOYMENT") else None
-
-
-def district_configs() -> list[Config]:
-    """The configuration of every district the DAG files generate DAGs for."""
-    from iepwatch.config import load_config
-
-    dep = active()
-    return dep.configs() if dep else [load_config()]
-
-
-def pools() -> dict:
-    """The pools Airflow needs: each district's one slot (the single district's ``district.pool``)."""
-    from iepwatch.config import load_config
-
-    dep = active()
-    return dep.pools() if dep else {load_config().district.pool: pool_entry("the district")}

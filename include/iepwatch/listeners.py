@@ -18,7 +18,7 @@ def as_of_note(dag_run) -> str | None:
     kind, district = split_dag_id(dag_run.dag_id)
     if kind != "iep_nightly" or dag_run.logical_date is None:
         return None
-    from iepwatch.config import load_config
+    from iepwatch.district import load_config
     from iepwatch.night import as_of_date
 
     tz = load_config(district=district).district.timezone

@@ -16,7 +16,7 @@ from pathlib import Path
 from iepwatch.config import Config
 from iepwatch.files import write_json
 from iepwatch.night import school_year_start
-from iepwatch.warehouse import literal, sql, transaction
+from iepwatch.warehouse import formula_guard_sql, literal, sql, transaction
 from iepwatch.warehouse import rows as dict_rows
 
 SUITE = Path(__file__).resolve().parents[2] / "expectations" / "compliance" / "rules.json"
@@ -159,8 +159,6 @@ def write_exceptions_csv(con, as_of: date, path: Path) -> Path:
     temp name, then renamed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    from iepwatch.extracts.engine import formula_guard_sql
-
     guarded = ("student_id", "meeting_id", "school_id", "case_manager_staff_id", "detail")   # text from the export
     cols = ", ".join(f"{formula_guard_sql(c)} AS {c}" if c in guarded else c for c in EXCEPTION_COLUMNS)
     con.execute(f"""COPY (SELECT {cols} FROM compliance.exceptions

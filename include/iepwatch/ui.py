@@ -20,7 +20,8 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
-from iepwatch.config import Config, load_config
+from iepwatch.config import Config
+from iepwatch.district import load_config
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")   # an as-of date in a path or a filter: checked before it is used
@@ -289,7 +290,7 @@ def submit(request: Request, report: str, as_of: str, n: int, user: User) -> Red
 def _for_district(district: str, inner):
     """``inner`` (the district page's app) working for ``district``: every ``load_config()`` of
     the request is that district's, so no page ever mixes two districts' files."""
-    from iepwatch.config import district_context
+    from iepwatch.district import district_context
 
     async def asgi(scope, receive, send):
         with district_context(district):

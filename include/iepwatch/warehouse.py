@@ -16,7 +16,8 @@ from pathlib import Path
 
 import duckdb
 
-from iepwatch.config import Config, load_config
+from iepwatch.config import Config
+from iepwatch.district import load_config
 
 SCHEMAS = ("staging", "quarantine", "core", "facts", "compliance", "reporting", "ops")
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
@@ -128,3 +129,12 @@ def quote(ident: str) -> str:
 def literal(value) -> str:
     """A SQL string literal (NULL for None), for values rendered into SQL text: names, codes, paths."""
     return "NULL" if value is None else "'" + str(value).replace("'", "''") + "'"
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")   # what a spreadsheet reads as the start of a formula
+
+
+def formula_guard_sql(v: str) -> str:
+    """A value starting like a formula gets a leading quote (for files meant for spreadsheets)."""
+    starts = ", ".join(literal(c) for c in FORMULA_START)
+    return f"CASE WHEN left({v}, 1) IN ({starts}) THEN '''' || {v} ELSE {v} END"

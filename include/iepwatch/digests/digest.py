@@ -16,7 +16,7 @@ from iepwatch import statuses
 from iepwatch.config import Config
 from iepwatch.contract import CONTROL_CHARS, DIRECTION_OVERRIDES
 from iepwatch.rules import catalog
-from iepwatch.warehouse import literal, rows, sql, transaction
+from iepwatch.warehouse import formula_guard_sql, literal, rows, sql, transaction
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SECTIONS = (  # (key, heading, statuses): every status a digest lists (statuses.OPEN + statuses.ONCE)
@@ -157,8 +157,6 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
     connection's temporary ``digest_rows``); here they are only joined per school and section,
     and a long digest's CSV and every digest's calendar are attached.
     """
-    from iepwatch.extracts.engine import formula_guard_sql
-
     titles = {k: v["title"] for k, v in catalog(cfg).items()}
     ensure_send_log(con)
     con.execute("CREATE OR REPLACE TEMP TABLE digest_rows AS "

@@ -31,7 +31,7 @@ from iepwatch.contract import DIRECTION_OVERRIDES
 from iepwatch.errors import DataError, lines_phrase
 from iepwatch.files import replace_folder
 from iepwatch.sources import sha256_file
-from iepwatch.warehouse import literal, quote, sql
+from iepwatch.warehouse import formula_guard_sql, literal, quote, sql
 
 DEFINITIONS = Path(__file__).resolve().parent / "definitions"
 EOL = {"crlf": "\r\n", "lf": "\n"}
@@ -119,15 +119,6 @@ def forbidden_pattern(d: Definition) -> str:
     if d.quoting == "none":
         chars += r"\x09\x0a\x0d" + "".join("\\" + c if c in "^]\\-[" else c for c in d.delimiter)
     return "[" + chars + "]"
-
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")   # what a spreadsheet reads as the start of a formula
-
-
-def formula_guard_sql(v: str) -> str:
-    """A value starting like a formula gets a leading quote (for files meant for spreadsheets)."""
-    starts = ", ".join(literal(c) for c in FORMULA_START)
-    return f"CASE WHEN left({v}, 1) IN ({starts}) THEN '''' || {v} ELSE {v} END"
 
 
 def _value(f: dict) -> str:

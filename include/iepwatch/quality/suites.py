@@ -19,7 +19,7 @@ def load_suites(kind: str, as_of: date, cfg=None) -> dict[str, dict]:
     ``email.recipient_domains``; false when the list is empty). The compliance suite gains one
     expectation per rule of the state pack in force."""
     if cfg is None:
-        from iepwatch.config import load_config
+        from iepwatch.district import load_config
 
         cfg = load_config()
     recipient_domains = cfg.email.recipient_domains

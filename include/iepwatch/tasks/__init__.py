@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 def running_district() -> str | None:
     """The district of the running task: its DAG id says (``iep_nightly__<id>``); None for a
     single district, or outside Airflow (the bench calls the task functions itself)."""
-    from iepwatch.config import current_district
     from iepwatch.deployment import split_dag_id
+    from iepwatch.district import current_district
 
     try:
         from airflow.sdk import get_current_context
@@ -40,7 +40,7 @@ def fail_fast(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from iepwatch.config import district_context
+        from iepwatch.district import district_context
 
         try:
             with district_context(running_district()):

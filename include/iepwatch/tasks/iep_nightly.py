@@ -10,7 +10,7 @@ import logging
 from datetime import datetime
 
 from iepwatch import assets
-from iepwatch.config import current_district, load_config
+from iepwatch.district import current_district, load_config
 from iepwatch.errors import DataError
 from iepwatch.night import Night
 from iepwatch.tasks import fail_fast

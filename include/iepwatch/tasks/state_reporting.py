@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime
 
-from iepwatch.config import load_config
+from iepwatch.district import load_config
 from iepwatch.night import Night
 from iepwatch.tasks import fail_fast
 
