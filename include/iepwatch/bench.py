@@ -98,8 +98,8 @@ def floor(export: Path, as_of: date) -> dict:
 
 def task(name: str, night: dict | None, export: Path, as_of: date, arg: str | None) -> dict:
     """(Child process.) One task body of either DAG, timed; returns what it returned. Airflow's SDK is
-    imported before the clock starts, as in the task runner that calls a task's body (about 5 s
-    on this machine: not the task's work)."""
+    imported before the clock starts, as in the task runner that calls a task's body: it is not
+    the task's work."""
     import airflow.sdk  # noqa: F401
 
     from iepwatch.district import load_config

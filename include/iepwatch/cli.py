@@ -135,7 +135,8 @@ def dags_test(as_of: date, runs: list[tuple[str, dict]]) -> int:
 def exit_now(code: int) -> None:
     """End the Airflow process of ``run_dags`` without the interpreter's teardown: by now every
     run is committed to the metadata database and every line is written (flushed here), and
-    unwinding Airflow's, FastAPI's and GX's objects took 2-3 s of each ``make nightly``."""
+    unwinding Airflow's, FastAPI's and GX's objects is a large share of a short night
+    (docs/performance.md, "Figures behind the code")."""
     import logging
 
     logging.shutdown()

@@ -231,8 +231,8 @@ def _pull_postgres(uri: str, schema: str, wanted: list, tmp: Path) -> dict:
     each reader, as ``pg_dump -j`` does: meetings and their participants are of one moment),
     PostgreSQL writing the CSV itself (``COPY ... TO STDOUT``), the largest tables first so that
     the longest copy does not start last. asyncpg hands the stream on in large chunks, each
-    written and hashed in a thread (psycopg2 called Python once per row: 19 million calls at
-    1,000,000 students, and the file was read again to hash it)."""
+    written and hashed in a thread (psycopg2 called Python once per row, and the file was read
+    again to hash it)."""
     import asyncio
     import hashlib
 

@@ -23,7 +23,7 @@ SCHEMAS = ("staging", "quarantine", "core", "facts", "compliance", "reporting", 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 LOCK_WAIT_SECONDS = 600
 # Strings are written without DuckDB's FSST compressions: a faster night for a larger file and
-# a higher peak memory (measured in docs/decisions.md).
+# a higher peak memory (docs/decisions.md).
 WRITE_SETTINGS = ("SET disabled_compression_methods = 'fsst,dict_fsst'",)
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 -- the once statuses (late, violation, warning) until they were emailed to this recipient
 -- (ops.email_items, the lines of sent digests); never exited students; never exempt rows.
 -- One row per recipient and exception with its section, and its line of the digest already
--- written in DuckDB (rendering 600,000 lines row by row in Python took half a minute): as HTML
+-- written in DuckDB (not rendered row by row in Python): as HTML
 -- (escaped as Jinja's autoescape does) and text when it is among the `most` most urgent of its
 -- school's section (`shown`), and always as a CSV line (the attachment of a long digest).
 -- is_new: first detected after the recipient's last email (on a nightly cadence, first detected

@@ -1,6 +1,6 @@
 -- The state summary (docs/outputs.md) for the district and each school, as of the night.
--- The rule results are counted once per school, rule, phase and status (7.5 million rows at state
--- scale: counted row by row under 40 filters, they took seconds); every count below sums those,
+-- The rule results are counted once per school, rule, phase and status (not row by row under
+-- 40 filters: they are the largest table of a state-scale night); every count below sums those,
 -- for each school and for the district in one pass (GROUPING SETS).
 WITH r AS (
     SELECT r.rule_id, r.phase, r.status, r.student_id, s.school_id   -- only what is counted

@@ -5,7 +5,7 @@
 -- their own due dates. Federal rules a state pack replaces are left out.
 -- The working tables of one evaluation (timelines, the calendar's) are TEMP tables of the task's
 -- connection: only facts.students, facts.meetings and facts.rule_results are read later, and not
--- writing the rest to the warehouse file saves a quarter of the rules stage (measured at 100,000).
+-- writing the rest to the warehouse file is a large share of the rules stage (docs/performance.md).
 CREATE OR REPLACE TEMP TABLE initial_evaluations AS   -- the latest initial evaluation with consent
 SELECT * FROM {{ src }}.evaluations
 WHERE evaluation_type = 'initial' AND consent_received_date IS NOT NULL

@@ -156,8 +156,8 @@ class Mailer:
 
 def _data(client: smtplib.SMTP, msg: bytes) -> tuple[int, bytes]:
     """``smtplib.SMTP.data`` for a message of bytes, the same bytes on the wire, with its
-    dot-stuffing done by ``stuff`` instead of smtplib's regex over the whole message (4.8 s of a
-    night's mail at state scale)."""
+    dot-stuffing done by ``stuff`` instead of smtplib's regex over the whole message (a large share
+    of a night's mail at state scale)."""
     client.putcmd("data")
     code, reply = client.getreply()
     if code != 354:
@@ -262,8 +262,8 @@ class Journal:
     """The night's record of the digests the server accepted (``<run dir>/emails-sent.jsonl``):
     a line each (staff id, content sha256, Message-ID), written and synced to disk as soon as
     the server accepted the digest, before the next one goes. Recording each digest in the
-    warehouse instead took a DuckDB statement and commit (1 to 3 ms of CPU on the sending
-    thread, 3 s of 2,000 digests). The lines go to ``ops.email_sends`` in one transaction when
+    warehouse instead took a DuckDB statement and commit on the sending thread for every
+    digest. The lines go to ``ops.email_sends`` in one transaction when
     the stage ends (``fold``), or at the start of the next try when the task died before that.
     Only the task that holds the warehouse's one writer writes it, and no other process can
     open the warehouse meanwhile, so no reader of the send log sees the difference."""

@@ -237,10 +237,9 @@ def render(con, d: Definition, path: Path) -> int:
     the header.
 
     The formula guard and the quoting are lambdas over the line's list of texts: written out per
-    field, a format of many fields made an expression DuckDB took seconds to plan. They are two
+    field, a format of many fields made an expression DuckDB is slow to plan. They are two
     passes, the guard's then the quoting's, because one lambda holding both repeats the guard's
-    expression in each of the quoting's tests (twice the time: 4.8 against 2.5 s for the
-    1,900,000 lines of the student list)."""
+    expression in each of the quoting's tests."""
     delim = literal(d.delimiter)
     texts = f"[{', '.join(_text(d, f) for f in d.fields)}]"
     if d.raw.get("formula_guard"):
@@ -261,8 +260,8 @@ def render(con, d: Definition, path: Path) -> int:
 
 def count_records(con, d: Definition, path: Path) -> int:
     """Data records in a written file, less the header: CSV records as DuckDB's reader reads them
-    back when quoted (a quoted field may hold a line break), else lines. (Python's csv reader,
-    row by row, took a third of the publishing of a 1,900,000-line file.)"""
+    back when quoted (a quoted field may hold a line break), else lines: not Python's csv
+    reader, row by row."""
     header = bool(d.raw.get("header"))
     if d.quoting != "rfc4180":
         with path.open("rb") as f:

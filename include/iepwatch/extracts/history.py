@@ -81,8 +81,8 @@ def record(d, base: Path, as_of: date, incoming: Path, name: str, sha: str) -> d
 
 
 def _keep(src: Path, dst: Path) -> None:
-    """The file kept in its generation as a second link to the file about to be served (copying
-    a state-scale extract took as long as hashing it): both are read-only, never written again
+    """The file kept in its generation as a second link to the file about to be served (a copy
+    of a state-scale extract costs as much as hashing it): both are read-only, never written again
     (``engine.publish``). A copy where links are not possible."""
     try:
         os.link(src, dst)

@@ -71,8 +71,8 @@ def _patch_gx_kwargs() -> None:
 
 
 def _defer_scipy_stats() -> None:
-    """GX imports ``scipy.stats`` when it is imported (1.1 to 1.5 s on this machine, a third of
-    GX's import) for its distribution expectations, which no iepwatch suite uses; each process
+    """GX imports ``scipy.stats`` when it is imported (a third of GX's import) for its
+    distribution expectations, which no iepwatch suite uses; each process
     that runs GX paid it. The module is registered to load on its first use instead
     (``importlib.util.LazyLoader``): a suite that uses those expectations still gets it.
     (altair, the other import of those expectations, cannot wait: ``import altair`` reads the
@@ -101,8 +101,8 @@ def _lean_types() -> dict[str, str]:
       (SUMMARY): half of GX's SQL time at state scale.
     - ``expect_compound_columns_to_be_unique`` and ``expect_column_values_to_be_unique`` count
       the duplicated rows from the key's group counts. GX's own joins every row, with every
-      column, back to those counts (6 s of the 1,000,000-student night on
-      ``meeting_participants`` alone), or counts with a window over every row."""
+      column, back to those counts (the largest query of a state-scale night), or counts with a
+      window over every row."""
     from great_expectations.compatibility.sqlalchemy import sqlalchemy as sa
     from great_expectations.execution_engine import SqlAlchemyExecutionEngine
     from great_expectations.expectations.core.expect_column_values_to_be_unique import ExpectColumnValuesToBeUnique
@@ -177,7 +177,7 @@ def validate(warehouse: Path, kinds: list[str], as_of: date, docs_dir: Path,
     GX opens the warehouse with a connection of its own (duckdb_engine, with a configuration
     DuckDB will not share with ours in one process), so the caller must hold no connection to it
     meanwhile. All suites run in one GX context, so the Data Docs index lists every suite of the
-    run and GX's fixed cost (about 6 s of imports here) is paid once per process.
+    run and GX's fixed cost (its imports) is paid once per process.
     """
     suites = [s for kind in kinds for s in load_suites(kind, as_of).values()] + list(extra_suites or [])
     return run_suites(warehouse, suites, docs_dir, f"nightly-{as_of.isoformat()}")
