@@ -1,5 +1,6 @@
 """Shared test set-up: a private local Airflow (the CLI's settings, SQLite), a data folder per test,
-a real SMTP server, and the helpers every test module imports from here.
+a real SMTP server. The helpers the test modules import are in helpers.py, the synthetic exports
+in builder.py.
 
 Tiers (markers, added from the fixtures a test uses, so they cannot be forgotten):
 - ``dag_run``         runs a real DAG with ``dag.test()`` (tens of seconds);
@@ -12,13 +13,12 @@ Tiers (markers, added from the fixtures a test uses, so they cannot be forgotten
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import shutil
 import sys
 import tempfile
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -39,6 +39,13 @@ os.environ.update({
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 from builder import AS_OF, Export  # noqa: E402
+from helpers import (  # noqa: E402
+    NEXT,
+    Night,
+    run_dag,
+    run_night_in_process,
+    smtp_url,
+)
 
 from iepwatch.mailcatcher import MailCatcher, free_port  # noqa: E402,F401  (free_port: for the tests)
 
@@ -59,13 +66,6 @@ def pytest_collection_modifyitems(items):
         for fixture, marker in TIER_FIXTURES.items():
             if fixture in item.fixturenames:
                 item.add_marker(marker)
-
-
-def smtp_url(port: int) -> str:
-    """The Airflow connection URI of a local SMTP server without TLS."""
-    from iepwatch.mailcatcher import connection_uri
-
-    return connection_uri(port)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -127,67 +127,6 @@ def district() -> Export:
     return Export.district()
 
 
-def logical_date(as_of: date):
-    from iepwatch.district import load_config
-    from iepwatch.night import logical_date as ld
-
-    return ld(as_of, load_config().district.timezone)
-
-
-def run_dag(dag_id: str, as_of: date, conf: dict | None = None):
-    """Run a DAG of ``dags/`` once with dag.test(); returns (state, {task_id: (state, try_number)}), a mapped
-    task's instances also as ``task_id[map_index]``."""
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(ROOT / "dags"))
-    assert not bag.import_errors, bag.import_errors
-    dr = bag.dags[dag_id].test(logical_date=logical_date(as_of), run_conf=conf or {})
-    tis = {ti.task_id: (ti.state, ti.try_number) for ti in dr.get_task_instances()}
-    tis.update({f"{ti.task_id}[{ti.map_index}]": (ti.state, ti.try_number) for ti in dr.get_task_instances()
-                if ti.map_index >= 0})
-    return dr.state, tis
-
-
-class Night:
-    """The outcome of one evaluated night: rule results and exceptions as dicts."""
-
-    def __init__(self, results: list[dict], exceptions: list[dict], resolved: list[dict]):
-        self.results, self.exceptions, self.resolved = results, exceptions, resolved
-
-    def statuses(self, rule: str, student: str | None = None, meeting: str | None = None) -> set[str]:
-        """Statuses of the night's exceptions for a rule (optionally one student / meeting)."""
-        return {e["status"] for e in self.exceptions if e["rule_id"] == rule
-                and (student is None or e["student_id"] == student)
-                and (meeting is None or e["meeting_id"] == meeting)}
-
-    def exception(self, rule: str, student: str | None = None, status: str | None = None) -> dict:
-        found = [e for e in self.exceptions if e["rule_id"] == rule and (student is None or e["student_id"] == student)
-                 and (status is None or e["status"] == status)]
-        assert len(found) == 1, (rule, student, status, found)
-        return found[0]
-
-    def evaluated(self, rule: str, student: str | None = None) -> list[dict]:
-        return [r for r in self.results if r["rule_id"] == rule and (student is None or r["student_id"] == student)]
-
-
-INGEST_AND_RULES = ("archive_export", "load_staging", "validate_export", "publish_core", "evaluate_rules",
-                    "build_exceptions")
-
-
-def run_night_in_process(folder: Path | None, as_of: date, emails: bool = False, **params):
-    """The night's task bodies, called in order as the DAG wires them (no Airflow): up to the
-    exceptions, and the coordinator emails with ``emails``. ``params`` are the run's params."""
-    from iepwatch.tasks import iep_nightly as t
-
-    params = {**({"export_dir": str(folder)} if folder else {}), **params}   # no folder: export_source decides
-    night = t.find_export(params=params, logical_date=logical_date(as_of))
-    for name in INGEST_AND_RULES:
-        night = getattr(t, name)(night, params=params) if name == "validate_export" else getattr(t, name)(night)
-    if emails:
-        t.send_coordinator_emails(night)
-    return night
-
-
 @pytest.fixture
 def smtp(tmp_path, monkeypatch):
     """A mail catcher of this test's own, with smtp_default pointing at it; ``smtp.messages()`` reads it."""
@@ -244,38 +183,6 @@ def evaluate(data_dir, tmp_path, settings):
 
 # --- a published night to spoil: shared by the ingest and sources tests ---------------------------
 
-NEXT = AS_OF + timedelta(days=1)
-SECRET_FIRST, SECRET_LAST = "Zqxjfirstname", "Vvkwlastname"
-
-
-def snapshot(warehouse: Path) -> dict[str, list]:
-    import duckdb
-
-    from iepwatch.contract import TABLES
-
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return {t.name: con.execute(f"SELECT * FROM core.{t.name} ORDER BY ALL").fetchall() for t in TABLES}
-    finally:
-        con.close()
-
-
-def rows(path: Path) -> list[list[str]]:
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.reader(f))
-
-
-def write_rows(path: Path, data: list[list[str]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f, lineterminator="\n").writerows(data)
-
-
-def set_value(folder: Path, table: str, line: int, column: str, value: str) -> None:
-    """Set one cell; ``line`` is the file's line number (header is line 1)."""
-    data = rows(folder / f"{table}.csv")
-    data[line - 1][data[0].index(column)] = value
-    write_rows(folder / f"{table}.csv", data)
-
 
 @pytest.fixture(scope="session")
 def demo_export(tmp_path_factory) -> Path:
@@ -312,29 +219,5 @@ def after_good_night(published_night, data_dir, demo_export, tmp_path):
     export = tmp_path / "export" / str(NEXT)
     shutil.copytree(demo_export, export)
     return export
-
-
-def run_next_night(export: Path, capfd):
-    capfd.readouterr()
-    state, tis = run_dag("iep_nightly", NEXT, {"export_dir": str(export)})
-    out, err = capfd.readouterr()
-    return state, tis, out + err
-
-
-def assert_failed_fast(state, tis, log, task: str, *needles: str):
-    assert state == "failed"
-    assert tis[task] == ("failed", 1), f"{task} should fail once without retry: {tis}"
-    assert "publish_core" not in tis or tis["publish_core"][0] != "success"
-    message = next(line for line in log.splitlines() if "DATA ERROR: " in line and "raise " not in line)
-    for needle in needles:
-        assert needle in message, (needle, message)
-
-
-def assert_nothing_published_and_raw_kept(data_dir: Path, published_night: Path, export: Path):
-    assert snapshot(data_dir / "warehouse.duckdb") == snapshot(published_night / "warehouse.duckdb")
-    archived = list((data_dir / "landing" / str(NEXT)).glob("*/manifest.json"))
-    assert len(archived) == 1, "the raw export of a failed night is archived"
-    for f in export.glob("*.csv"):
-        assert (archived[0].parent / f.name).read_bytes() == f.read_bytes()
 
 

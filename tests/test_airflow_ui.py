@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from airflow_api import call, wait
 from builder import AS_OF
-from conftest import free_port, logical_date
+from helpers import free_port, logical_date
 
 from iepwatch import airflow_env
 

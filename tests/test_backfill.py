@@ -8,7 +8,7 @@ from datetime import date
 import duckdb
 import pytest
 from builder import Export
-from conftest import run_night_in_process
+from helpers import run_night_in_process
 
 from iepwatch.night import Night
 

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 from airflow_api import call, token, wait
-from conftest import free_port
+from helpers import free_port
 
 from iepwatch.mailcatcher import MailCatcher, connection_uri
 

@@ -91,7 +91,7 @@ def test_no_raw_lookups_outside_the_config_module():
 
 def test_a_config_typo_is_a_one_line_dag_import_error_naming_the_key(airflow_db, tmp_path, monkeypatch):
     from airflow.dag_processing.dagbag import DagBag
-    from conftest import ROOT
+    from helpers import ROOT
 
     path = tmp_path / "district.yaml"
     path.write_text("rules:\n  EVAL_60_DAY:\n    warn_days: ten\n")

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 from builder import AS_OF
-from conftest import run_night_in_process
+from helpers import run_night_in_process
 
 from iepwatch.contract import DATE, TABLES
 from iepwatch.demo import postgres

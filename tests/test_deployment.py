@@ -316,7 +316,7 @@ def test_a_districts_night_by_hand(deploy, airflow_db, tmp_path):
 def test_make_cluster_says_which_server_it_cannot_reach(tmp_path, env, says):
     import socket
 
-    from conftest import free_port
+    from helpers import free_port
 
     with socket.socket() as sock:   # Redis is checked first: the PostgreSQL case needs it listening
         if "IEPWATCH_CLUSTER_PG" in env and sock.connect_ex(("127.0.0.1", 6379)) != 0:

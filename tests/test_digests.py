@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from builder import AS_OF
-from conftest import run_dag
+from helpers import run_dag
 
 HELD = AS_OF - timedelta(days=40)
 

@@ -214,7 +214,7 @@ fields:
 
 
 def test_state_reporting_dag_after_the_nightly(airflow_db, data_dir, tmp_path, settings):
-    from conftest import run_dag
+    from helpers import run_dag
 
     from iepwatch.demo import generate
 
@@ -237,7 +237,7 @@ def test_one_failing_format_does_not_hold_back_the_others(airflow_db, data_dir, 
     the formats that passed are still validated by the night's one GX run and published."""
     import csv as csv_
 
-    from conftest import run_dag
+    from helpers import run_dag
 
     from iepwatch.demo import generate
 

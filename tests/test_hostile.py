@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 from builder import AS_OF
-from conftest import run_night_in_process
+from helpers import run_night_in_process
 
 from iepwatch.district import load_config
 

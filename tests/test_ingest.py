@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from builder import AS_OF
-from conftest import (
+from helpers import (
     NEXT,
     SECRET_FIRST,
     SECRET_LAST,
@@ -260,7 +260,7 @@ def test_demo_nightly_exceptions_csv_has_every_rule(published_night):
 
 def test_an_export_without_an_optional_column_still_loads(district, tmp_path, settings, data_dir):
     """services_consent_refused_date is optional: an older export without it loads, read as NULL."""
-    from conftest import run_night_in_process
+    from helpers import run_night_in_process
 
     settings({})
     s = district.student()

@@ -237,7 +237,7 @@ def gate(district, tmp_path, pack="illinois"):
     """Run the night in process; returns the DATA ERROR message, or None and the quarantined reasons."""
     import duckdb
     from airflow.sdk.exceptions import AirflowFailException
-    from conftest import run_night_in_process
+    from helpers import run_night_in_process
 
     from iepwatch.district import load_config
 
@@ -288,7 +288,7 @@ def test_a_pack_that_counts_school_days_needs_the_calendar(district, tmp_path, s
     (folder / "school_calendar.csv").unlink()
     (folder / "student_absences.csv").unlink()
     from airflow.sdk.exceptions import AirflowFailException
-    from conftest import run_night_in_process
+    from helpers import run_night_in_process
 
     with pytest.raises(AirflowFailException, match="school_calendar.csv: required by the configured state pack"):
         run_night_in_process(folder, date(2026, 11, 27))
@@ -299,7 +299,7 @@ def test_the_federal_pack_needs_neither_optional_file(district, tmp_path, settin
     folder = district.write(tmp_path / "export")
     (folder / "school_calendar.csv").unlink()
     (folder / "student_absences.csv").unlink()
-    from conftest import run_night_in_process
+    from helpers import run_night_in_process
 
     assert run_night_in_process(folder, date(2026, 11, 27)).slot
 
@@ -640,7 +640,7 @@ def test_a_districts_own_pack_names_its_formats(settings, tmp_path):
 
 
 def test_the_data_team_is_told_of_a_calendar_gap_once_a_night(district, tmp_path, settings, smtp):
-    from conftest import run_night_in_process
+    from helpers import run_night_in_process
 
     settings({"rules": {"state_pack": "illinois"}})
     days = add_calendar(district, end=EARLY_END)

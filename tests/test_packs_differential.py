@@ -78,7 +78,7 @@ def core_tables(cfg) -> dict[str, list[dict]]:
 @pytest.mark.parametrize("pack", PACKS)
 def test_every_pack_equals_the_independent_evaluation_and_both_dags_succeed(
         pack, airflow_db, data_dir, tmp_path, settings):
-    from conftest import run_dag
+    from helpers import run_dag
     from spec_reference import evaluate
 
     from iepwatch import warehouse

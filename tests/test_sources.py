@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 from builder import AS_OF
-from conftest import (
+from helpers import (
     NEXT,
     assert_failed_fast,
     assert_nothing_published_and_raw_kept,
