@@ -1,5 +1,5 @@
 # iepwatch — a new user needs two commands: `make demo` and `make test`. Every target is one line;
-# the logic lives in the package's CLI (python -m iepwatch.cli --help).
+# the logic lives in the development tools' CLI (python -m tools.cli --help), outside the package Airflow runs.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY := $(CURDIR)/.venv/bin/python
@@ -10,8 +10,9 @@ DEMO_SMTP_PORT ?= 8025
 DEMO_PACK ?= federal
 AIRFLOW_PORT ?= 8080
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
-export PYTHONPATH := $(CURDIR)/include
-CLI := $(PY) -m iepwatch.cli
+# the package Airflow runs (include/iepwatch) and the development tools (tools/)
+export PYTHONPATH := $(CURDIR)/include:$(CURDIR)
+CLI := $(PY) -m tools.cli
 
 .PHONY: help venv demo nightly airflow stop cluster cluster-stop email-preview test test-fast lint bench clean
 
@@ -62,7 +63,7 @@ lint: venv ## ruff, with Airflow 3's rules on the DAGs
 	$(CURDIR)/.venv/bin/ruff check . && $(CURDIR)/.venv/bin/ruff check --select AIR3 dags/
 
 bench: venv ## figures at 100,000 and 1,000,000 students, then make nightly next to Airflow's floor
-	$(PY) -m iepwatch.bench
+	$(PY) -m tools.bench
 
 clean: ## remove the data folder and the local Airflow
 	rm -rf $(CURDIR)/data $(CURDIR)/airflow_home

@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))   # tools/: the development tools (demo generator, mail catcher, CLI, bench)
 sys.path.insert(0, str(ROOT / "include"))
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -47,7 +48,7 @@ from helpers import (  # noqa: E402
     smtp_url,
 )
 
-from iepwatch.mailcatcher import MailCatcher, free_port  # noqa: E402,F401  (free_port: for the tests)
+from tools.mailcatcher import MailCatcher, free_port  # noqa: E402,F401  (free_port: for the tests)
 
 TIER_FIXTURES = {"airflow_db": "dag_run", "standalone": "airflow_server", "chromium": "browser"}
 
@@ -186,7 +187,7 @@ def evaluate(data_dir, tmp_path, settings):
 
 @pytest.fixture(scope="session")
 def demo_export(tmp_path_factory) -> Path:
-    from iepwatch.demo import generate
+    from tools.demo import generate
 
     folder = tmp_path_factory.mktemp("demo") / str(AS_OF)
     generate(folder, students=300, as_of=AS_OF)

@@ -10,14 +10,14 @@ from pathlib import Path
 
 from builder import AS_OF
 
-from iepwatch.mailcatcher import free_port  # noqa: F401  (for the tests)
+from tools.mailcatcher import free_port  # noqa: F401  (for the tests)
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def smtp_url(port: int) -> str:
     """The Airflow connection URI of a local SMTP server without TLS."""
-    from iepwatch.mailcatcher import connection_uri
+    from tools.mailcatcher import connection_uri
 
     return connection_uri(port)
 

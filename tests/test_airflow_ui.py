@@ -58,7 +58,7 @@ def standalone(tmp_path, data_dir, session_mail_server):
 
 def test_nightly_through_the_rest_api_and_the_plugin_page(standalone, tmp_path):
 
-    from iepwatch.demo import generate
+    from tools.demo import generate
 
     base, token, home = standalone
     export = tmp_path / "export"

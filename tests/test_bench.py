@@ -11,14 +11,14 @@ import sys
 
 import pytest
 
-from iepwatch import bench
+from tools import bench
 
 pytestmark = pytest.mark.bench
 STUDENTS = 300
 
 
 def test_the_bench_prints_every_stage_of_both_dags_and_its_floor(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "iepwatch.bench", "--students", str(STUDENTS), "--no-nightly"],
+    out = subprocess.run([sys.executable, "-m", "tools.bench", "--students", str(STUDENTS), "--no-nightly"],
                          capture_output=True, text=True, timeout=600,
                          env={**os.environ, "IEPWATCH_DATA_DIR": str(tmp_path), "PYTHONWARNINGS": "ignore"})
     assert out.returncode == 0, out.stderr[-3000:]
@@ -40,7 +40,7 @@ def test_the_bench_prints_every_stage_of_both_dags_and_its_floor(tmp_path):
 
 
 def test_the_coordinator_table_grows_the_coordinators_and_keeps_the_exceptions(tmp_path, capsys):
-    from iepwatch.demo import demo_schools
+    from tools.demo import demo_schools
 
     bench.coordinators(tmp_path, STUDENTS)
     table = re.compile(r"^\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)\s+([\d,]+)\s+\d+\.\d\d$")

@@ -13,8 +13,9 @@ import duckdb
 import pytest
 from builder import AS_OF
 
-from iepwatch import cli, warehouse
+from iepwatch import warehouse
 from iepwatch.district import load_config
+from tools import cli
 
 
 def test_the_night_lock_waits_or_refuses_with_a_clear_message(data_dir):
@@ -74,12 +75,12 @@ def test_two_nights_started_at_once_on_one_data_folder_both_end_cleanly(airflow_
     """Two `make nightly` of the same night at once (a scheduled run and one by hand): the second waits for the
     first; what is published is a complete night. (Two different nights at once: whichever gets the lock second
     is either the newer night, or an older one that is refused as a backfill: see test_backfill.)"""
-    from iepwatch.demo import generate
+    from tools.demo import generate
 
     export = tmp_path / "export"
     counts = generate(export, students=60, as_of=AS_OF)
     env = {**os.environ, "IEPWATCH_DATA_DIR": str(data_dir)}
-    nights = [subprocess.Popen([sys.executable, "-m", "iepwatch.cli", "night", "--date", str(day),
+    nights = [subprocess.Popen([sys.executable, "-m", "tools.cli", "night", "--date", str(day),
                                 "--export", str(export)], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
               for day in (AS_OF, AS_OF)]
@@ -126,7 +127,7 @@ def test_make_airflow_without_an_smtp_server_catches_the_mail_locally(tmp_path, 
     import re
     import smtplib
 
-    from iepwatch.mailcatcher import free_port
+    from tools.mailcatcher import free_port
 
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "airflow"))
     monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)

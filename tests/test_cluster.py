@@ -27,7 +27,7 @@ import yaml
 from airflow_api import call, token, wait
 from helpers import free_port
 
-from iepwatch.mailcatcher import MailCatcher, connection_uri
+from tools.mailcatcher import MailCatcher, connection_uri
 
 pytestmark = pytest.mark.cluster
 
@@ -74,8 +74,8 @@ def cluster(tmp_path_factory):
     import redis
     from croniter import croniter
 
-    from iepwatch import cluster as c
-    from iepwatch.demo import generate
+    from tools import cluster as c
+    from tools.demo import generate
 
     root = tmp_path_factory.mktemp("cluster")
     as_of = croniter(CRON, datetime.now(ZoneInfo(TZ))).get_prev(datetime).date()   # the night the scheduler runs

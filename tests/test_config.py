@@ -110,7 +110,7 @@ def test_a_config_typo_stops_the_cli_with_the_key_named(tmp_path):
 
     path = tmp_path / "district.yaml"
     path.write_text("email:\n  send_empty_digest: maybe\n")
-    out = subprocess.run([sys.executable, "-m", "iepwatch.cli", "night", "--date", "2026-11-27"],
+    out = subprocess.run([sys.executable, "-m", "tools.cli", "night", "--date", "2026-11-27"],
                          env={**os.environ, "IEPWATCH_CONFIG": str(path), "IEPWATCH_DATA_DIR": str(tmp_path / "d")},
                          capture_output=True, text=True)
     assert out.returncode != 0

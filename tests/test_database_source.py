@@ -13,7 +13,7 @@ from builder import AS_OF
 from helpers import run_night_in_process
 
 from iepwatch.contract import DATE, TABLES
-from iepwatch.demo import postgres
+from tools.demo import postgres
 
 STUDENTS = 200
 PG = "host=127.0.0.1 user=postgres dbname=test"
@@ -33,7 +33,7 @@ def servers():
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from iepwatch.demo import generate
+    from tools.demo import generate
 
     folder = tmp_path_factory.mktemp("demo-export")
     generate(folder, students=STUDENTS, as_of=AS_OF)
@@ -52,7 +52,7 @@ def tables(folder):
 
 
 def seed_postgres(schema: str, folder) -> str:
-    from iepwatch.demo import load_into_postgres
+    from tools.demo import load_into_postgres
 
     load_into_postgres(folder, PG, schema)
     return "postgresql://postgres@127.0.0.1:5432/test"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from iepwatch.demo import generate
+from tools.demo import generate
 
 
 def test_demo_generator_is_deterministic_for_a_seed(tmp_path):

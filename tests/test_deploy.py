@@ -79,9 +79,9 @@ def test_airflow_services_build_from_the_dockerfile_and_mount_the_project(config
 
 def test_airflow_init_creates_the_pools_the_districts_need(config):
     script = config["services"]["airflow-init"]["command"][-1].splitlines()
-    assert script[2:5] == ["airflow db migrate", "python -m iepwatch.cli pools --out /tmp/iepwatch-pools.json",
+    assert script[2:5] == ["airflow db migrate", "python -m iepwatch.airflow_env pools --out /tmp/iepwatch-pools.json",
                            "airflow pools import /tmp/iepwatch-pools.json"]
-    out = subprocess.run([sys.executable, "-m", "iepwatch.cli", "pools"], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "iepwatch.airflow_env", "pools"], capture_output=True, text=True,
                          env={k: v for k, v in os.environ.items() if k != "IEPWATCH_DEPLOYMENT"})
     assert out.returncode == 0, out.stderr
     assert {name: p["slots"] for name, p in json.loads(out.stdout).items()} == {"iepwatch_warehouse": 1}
@@ -91,7 +91,7 @@ def test_airflow_init_creates_the_pools_the_districts_need(config):
 def test_compose_and_the_cluster_share_one_settings_file(config, service, tmp_path, monkeypatch):
     """What `make cluster` tests is what Compose runs: every setting of deploy/airflow.env reaches
     both, and neither sets one of them another way."""
-    from iepwatch import cluster
+    from tools import cluster
 
     shared = cluster.shared_settings()
     assert shared["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"

@@ -169,7 +169,7 @@ def test_the_pools_of_a_deployment(deploy):
     from iepwatch import deployment
 
     deploy(TWO)
-    out = subprocess.run([sys.executable, "-m", "iepwatch.cli", "pools"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "tools.cli", "pools"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert {k: v["slots"] for k, v in json.loads(out.stdout).items()} == {"iepwatch_north": 1, "iepwatch_south": 1}
     assert deployment.split_dag_id("iep_nightly__north") == ("iep_nightly", "north")
@@ -294,13 +294,13 @@ def test_the_deployments_page_and_each_districts_below_it(deploy):
 def test_a_districts_night_by_hand(deploy, airflow_db, tmp_path):
     """`make nightly DATE=... DISTRICT=south`: that district's DAGs with dag.test(), its folder only."""
     from iepwatch import deployment
-    from iepwatch.demo import generate
+    from tools.demo import generate
 
     deploy(TWO)
     dep = deployment.load()
     north, south = dep.configs()
     generate(south.paths.export_root / AS_OF.isoformat(), students=80, as_of=AS_OF, seed=5)
-    out = subprocess.run([sys.executable, "-m", "iepwatch.cli", "night", "--date", AS_OF.isoformat(),
+    out = subprocess.run([sys.executable, "-m", "tools.cli", "night", "--date", AS_OF.isoformat(),
                           "--district", "south"], capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert (south.run_dir(AS_OF) / "exceptions.csv").exists() and south.warehouse.exists()
@@ -322,7 +322,7 @@ def test_make_cluster_says_which_server_it_cannot_reach(tmp_path, env, says):
         if "IEPWATCH_CLUSTER_PG" in env and sock.connect_ex(("127.0.0.1", 6379)) != 0:
             pytest.skip("Redis is not listening on 127.0.0.1:6379")
     port = free_port()
-    run = subprocess.run([sys.executable, "-m", "iepwatch.cli", "cluster", "start"], capture_output=True, text=True,
+    run = subprocess.run([sys.executable, "-m", "tools.cli", "cluster", "start"], capture_output=True, text=True,
                          env={**os.environ, "IEPWATCH_CLUSTER_HOME": str(tmp_path / "home"),
                               **{k: v.format(port=port) for k, v in env.items()}}, timeout=120)
     assert run.returncode == 1 and says.format(port=port) in run.stderr, run.stderr[-2000:]

@@ -218,7 +218,7 @@ def test_new_violations_once_overdue_every_night_and_resolved_count(district, ev
 
 def test_html_preview_renders_with_chromium(tmp_path, chromium):
     """Render a digest to PNG for people to look at (skipped where Chromium is not installed)."""
-    from iepwatch.digests.preview import render_png
+    from tools.email_preview import render_png
 
     html = tmp_path / "digest.html"
     html.write_text("<html><body><h1>IEP compliance</h1><p>hello</p></body></html>")
@@ -228,7 +228,7 @@ def test_html_preview_renders_with_chromium(tmp_path, chromium):
 
 @pytest.fixture
 def demo_night_with_mail(airflow_db, data_dir, tmp_path, smtp):
-    from iepwatch.demo import generate
+    from tools.demo import generate
 
     export = tmp_path / "export"
     generate(export, students=300, as_of=AS_OF)
@@ -249,7 +249,7 @@ def test_nightly_dag_sends_once_per_coordinator_and_rerun_sends_nothing(demo_nig
 def test_a_night_without_smtp_connection_fails_at_once_naming_it(airflow_db, data_dir, tmp_path, monkeypatch, capfd,
                                                                   caplog):
     """A missing connection is configuration, not a transient fault: no retries, the connection named."""
-    from iepwatch.demo import generate
+    from tools.demo import generate
 
     export = tmp_path / "export"
     generate(export, students=60, as_of=AS_OF)

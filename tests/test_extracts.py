@@ -216,7 +216,7 @@ fields:
 def test_state_reporting_dag_after_the_nightly(airflow_db, data_dir, tmp_path, settings):
     from helpers import run_dag
 
-    from iepwatch.demo import generate
+    from tools.demo import generate
 
     settings(CALPADS)
     export = tmp_path / "export"
@@ -239,7 +239,7 @@ def test_one_failing_format_does_not_hold_back_the_others(airflow_db, data_dir, 
 
     from helpers import run_dag
 
-    from iepwatch.demo import generate
+    from tools.demo import generate
 
     settings(CALPADS)
     export = tmp_path / "export"

@@ -33,7 +33,7 @@ def _write(path: Path, rows: list[dict]) -> None:
 def make_export(folder: Path, pack: str) -> Path:
     """The demo generator's district, then: the year-round school's calendar cut at 2027-06-10, a
     school of its own cut at 2027-05-28; second initial evaluations; reports awaiting the ARD."""
-    from iepwatch.demo import generate
+    from tools.demo import generate
 
     generate(folder, students=STUDENTS, as_of=AS_OF, state=pack)
     cal = _read(folder / "school_calendar.csv")

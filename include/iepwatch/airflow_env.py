@@ -81,3 +81,19 @@ def set_up(env: dict[str, str]) -> None:
                 raise SystemExit(f"airflow {' '.join(cmd)} failed; see {log}:\n"
                                  + "\n".join(log.read_text().splitlines()[-15:]))
     marker.write_text(stamp)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m iepwatch.airflow_env pools [--out FILE]``: the pools file, for an Airflow image
+    that has the package but not the development tools (docker-compose's ``airflow-init``)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m iepwatch.airflow_env")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("pools").add_argument("--out", type=Path, help="write it here (default: print it)")
+    args = ap.parse_args(argv)
+    write_pools(args.out) if args.out else print(pools_file(), end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,8 +1,8 @@
 """Generate a synthetic district export in the contract's format.
 
-    python -m iepwatch.demo --out data/exports/2026-11-27 --students 2000
+    python -m tools.demo --out data/exports/2026-11-27 --students 2000
 
-All work happens in DuckDB (``include/sql/demo_generate.sql``), so a million
+All work happens in DuckDB (``tools/demo_generate.sql``), so a million
 students take about a minute. Names are synthetic; nothing comes from real people.
 """
 
@@ -17,7 +17,9 @@ from datetime import date
 from pathlib import Path
 
 from iepwatch.contract import TABLES
-from iepwatch.warehouse import literal, sql
+from iepwatch.warehouse import literal
+
+GENERATOR = Path(__file__).resolve().with_name("demo_generate.sql")   # the generator's SQL, beside it
 
 DEMO_AS_OF = date(2026, 11, 27)
 # Identifiers shaped like each state's (district code, digits a school adds to it, student id
@@ -33,6 +35,13 @@ STATE_IDS = {
 def demo_schools(students: int) -> int:
     """The demo district's schools: one per 250 students, at least 8 (a coordinator has two)."""
     return max(8, math.ceil(students / 250))
+
+
+def _generator_sql(**params) -> str:
+    from jinja2 import StrictUndefined, Template
+
+    return Template(GENERATOR.read_text(encoding="utf-8"), undefined=StrictUndefined,
+                    keep_trailing_newline=True).render(**params)
 
 
 def generate(out: Path, students: int = 2000, as_of: date = DEMO_AS_OF, seed: int = 7,
@@ -51,7 +60,7 @@ def generate(out: Path, students: int = 2000, as_of: date = DEMO_AS_OF, seed: in
     out.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     try:
-        con.execute(sql("demo_generate", students=students, schools=schools, as_of=as_of.isoformat(),
+        con.execute(_generator_sql(students=students, schools=schools, as_of=as_of.isoformat(),
                         seed=seed, transition_age=transition_age, email_domain=email_domain,
                         ids=STATE_IDS.get(state, STATE_IDS["california"])))
         counts = {}

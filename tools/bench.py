@@ -1,6 +1,6 @@
 """Benchmarks: a script that prints figures (never a timed unit test).
 
-    python -m iepwatch.bench [--students 100000 1000000]
+    python -m tools.bench [--students 100000 1000000]
 
 For each size it generates an export (kept under ``<data_dir>/bench/exports/``) and runs the
 whole night as Airflow runs it, without Airflow's own start-up: every task of ``iep_nightly``
@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-from iepwatch.demo import DEMO_AS_OF
+from tools.demo import DEMO_AS_OF
 
 DEFAULT_SIZES = [100_000, 1_000_000]
 NIGHTLY = ["find_export", "archive_export", "load_staging", "validate_export", "publish_core", "evaluate_rules",
@@ -138,9 +138,9 @@ def database_read(export: Path) -> dict:
 
     import airflow.sdk  # noqa: F401
 
-    from iepwatch.demo import load_into_postgres, postgres
     from iepwatch.district import load_config
     from iepwatch.sources import pull_database
+    from tools.demo import load_into_postgres, postgres
 
     schema = "iepwatch_bench_sis"
     load_into_postgres(export, PG_DSN, schema)
@@ -191,7 +191,7 @@ def airflow_floor(dags: Path) -> None:
     and run with ``dag.test()`` in this one process, which then ends as ``cli dags-test`` does."""
     from airflow.dag_processing.dagbag import DagBag
 
-    from iepwatch.cli import exit_now
+    from tools.cli import exit_now
 
     bag = DagBag(dag_folder=str(dags))
     states = [bag.dags[dag_id].test().state for dag_id in sorted(bag.dags)]
@@ -221,9 +221,9 @@ def nightly_command(root: Path, students: int = 50, as_of: date = DEMO_AS_OF) ->
                 raise RuntimeError(f"{args[:2]} failed:\n{(out.stdout + out.stderr)[-3000:]}")
             return time.perf_counter() - t
 
-        night = timed("iepwatch.cli", "night", "--date", as_of.isoformat(), "--export", str(export))
+        night = timed("tools.cli", "night", "--date", as_of.isoformat(), "--export", str(export))
         # dag.test() runs a DAG of the configured DAG folder (its bundle) only
-        floor_ = timed("iepwatch.bench", "--airflow-floor", str(dags), AIRFLOW__CORE__DAGS_FOLDER=str(dags))
+        floor_ = timed("tools.bench", "--airflow-floor", str(dags), AIRFLOW__CORE__DAGS_FOLDER=str(dags))
     n_tasks = sum(tasks.values())
     print(f"\nMAKE NIGHTLY   {students} students: both DAGs with dag.test() in one Airflow process, end to end")
     print(f"  {'make nightly':<40} {night:8.2f}  (target < 25 s)")
@@ -246,7 +246,7 @@ def _task(export: Path, env: dict[str, str], task_name: str, night_: dict | None
 
 
 def _child(*args: str, env: dict[str, str]) -> dict:
-    out = subprocess.run([sys.executable, "-m", "iepwatch.bench", *args], capture_output=True, text=True, env=env)
+    out = subprocess.run([sys.executable, "-m", "tools.bench", *args], capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise RuntimeError(f"bench step {args[:2]} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -255,7 +255,7 @@ def _child(*args: str, env: dict[str, str]) -> dict:
 def _export(root: Path, students: int, as_of: date, schools: int | None = None) -> Path:
     """The bench's export of a district of ``students`` (generated once, then kept), in the demo's
     number of schools unless ``schools`` says otherwise."""
-    from iepwatch.demo import generate
+    from tools.demo import generate
 
     export = root / "exports" / f"{students}{f'-{schools}-schools' if schools else ''}" / as_of.isoformat()
     if not (export / "students.csv").exists():
@@ -269,11 +269,11 @@ def _export(root: Path, students: int, as_of: date, schools: int | None = None) 
 def _mail_catcher(data: Path, env: dict[str, str]) -> Iterator[dict[str, str]]:
     """The mail catcher in its own process on a free port, writing to ``data/outbox``; yields
     ``env`` with the SMTP connection that reaches it."""
-    from iepwatch.mailcatcher import connection_uri, free_port
+    from tools.mailcatcher import connection_uri, free_port
 
     port = free_port()
     env = {**env, "AIRFLOW_CONN_SMTP_DEFAULT": connection_uri(port)}
-    catcher = subprocess.Popen([sys.executable, "-m", "iepwatch.mailcatcher", "--port", str(port),
+    catcher = subprocess.Popen([sys.executable, "-m", "tools.mailcatcher", "--port", str(port),
                                 "--outbox", str(data / "outbox")], stdout=subprocess.PIPE, text=True, env=env)
     try:
         catcher.stdout.readline()   # listening
@@ -304,7 +304,7 @@ def coordinators(root: Path, students: int = 100_000, as_of: date = DEMO_AS_OF) 
     1, 2 and 4 times the demo's schools, each coordinator looking after two, so each exception
     still goes to one coordinator. A stage linear in lines stays flat (plus a little per
     digest); one that walks every exception for every coordinator would double at each step."""
-    from iepwatch.demo import demo_schools
+    from tools.demo import demo_schools
 
     sizes = [demo_schools(students) * factor for factor in COORDINATOR_FACTORS]
     for schools in sizes:   # generated (once) before the table

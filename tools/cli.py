@@ -1,4 +1,4 @@
-"""The command line behind the Makefile: ``python -m iepwatch.cli <command>``.
+"""The command line behind the Makefile: ``python -m tools.cli <command>``.
 
     night --date D [--export DIR]   run iep_nightly then state_reporting for one night
           [--district ID]           ... of one district of the deployment file (IEPWATCH_DEPLOYMENT)
@@ -66,7 +66,7 @@ def run_dags(as_of: date, runs: list[tuple[str, dict]], log: Path, env: dict[str
     log.parent.mkdir(parents=True, exist_ok=True)
     print(f"running {' then '.join(d for d, _ in runs)} for {as_of} (log: {log})", flush=True)
     with log.open("w") as out:
-        subprocess.run([sys.executable, "-m", "iepwatch.cli", "dags-test", as_of.isoformat(), json.dumps(runs)],
+        subprocess.run([sys.executable, "-m", "tools.cli", "dags-test", as_of.isoformat(), json.dumps(runs)],
                        env=env, stdout=out, stderr=subprocess.STDOUT)
     text = log.read_text(errors="replace")
     task_logs(text, Path(env["AIRFLOW_HOME"]) / "logs")
@@ -260,8 +260,8 @@ def demo(as_of: date, students: int, smtp_port: int, pack: str = "federal") -> N
     """
     import yaml
 
-    from iepwatch.demo import generate
-    from iepwatch.mailcatcher import MailCatcher, connection_uri
+    from tools.demo import generate
+    from tools.mailcatcher import MailCatcher, connection_uri
 
     if pack != "federal":
         override = load_config().data_dir / f"demo-{pack}.yaml"
@@ -308,10 +308,10 @@ def airflow_start(port: int) -> None:
     conn_var = f"AIRFLOW_CONN_{cfg.email.smtp_conn_id.upper()}"
     mail = f"mail: through the connection {cfg.email.smtp_conn_id} (${conn_var})"
     if conn_var not in env:   # no SMTP server set: a local mail catcher, stopped with Airflow
-        from iepwatch.mailcatcher import connection_uri, free_port
+        from tools.mailcatcher import connection_uri, free_port
 
         mail_port, outbox = free_port(), cfg.paths.outbox_dir
-        catcher = subprocess.Popen([sys.executable, "-m", "iepwatch.mailcatcher", "--port", str(mail_port),
+        catcher = subprocess.Popen([sys.executable, "-m", "tools.mailcatcher", "--port", str(mail_port),
                                     "--outbox", str(outbox)], env=env, stdout=subprocess.PIPE, text=True,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
         if not catcher.stdout.readline():
@@ -372,7 +372,7 @@ def _stop_group(pgid: int) -> None:
 
 
 def email_preview(as_of: date) -> None:
-    from iepwatch.digests.preview import eml_to_png
+    from tools.email_preview import eml_to_png
 
     outbox = load_config().paths.outbox_dir
     found = sorted(outbox.glob(f"iepwatch.{as_of}.*.eml"))
@@ -382,9 +382,9 @@ def email_preview(as_of: date) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from iepwatch.demo import DEMO_AS_OF
+    from tools.demo import DEMO_AS_OF
 
-    ap = argparse.ArgumentParser(prog="python -m iepwatch.cli", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m tools.cli", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("night", help="run both DAGs for one night")
     p.add_argument("--date", type=date.fromisoformat, required=True)
@@ -433,9 +433,9 @@ def main(argv: list[str] | None = None) -> None:
         elif args.cmd == "set-up":
             airflow_env.set_up(airflow_env.environment())
         elif args.cmd == "pools":
-            airflow_env.write_pools(args.out) if args.out else print(airflow_env.pools_file(), end="")
+            airflow_env.main(["pools", *(["--out", str(args.out)] if args.out else [])])
         elif args.cmd == "cluster":
-            from iepwatch import cluster
+            from tools import cluster
 
             {"start": cluster.start, "stop": cluster.stop, "status": cluster.status}[args.action]()
     except ConfigError as e:

@@ -1,6 +1,6 @@
 """A local SMTP server for the demo and the tests: every message lands in an outbox folder.
 
-    python -m iepwatch.mailcatcher --port 8025 --outbox data/outbox
+    python -m tools.mailcatcher --port 8025 --outbox data/outbox
 
 The pipeline's code path is the production one (real SMTP through the Airflow
 connection); only the server differs. It listens on 127.0.0.1 only.

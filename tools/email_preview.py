@@ -1,6 +1,6 @@
 """Render a digest's HTML to a PNG with headless Chromium, so a person can look at it.
 
-    python -m iepwatch.digests.preview data/outbox/<message>.eml data/outbox/preview.png
+    python -m tools.email_preview data/outbox/<message>.eml data/outbox/preview.png
 """
 
 from __future__ import annotations
