@@ -13,7 +13,7 @@ import duckdb
 import pytest
 from builder import AS_OF
 
-from iepwatch import warehouse
+from iepwatch import errors, warehouse
 from iepwatch.district import load_config
 from tools import cli
 
@@ -48,7 +48,7 @@ def test_a_held_warehouse_is_waited_for_not_a_crash(data_dir):
         "time.sleep(3)"
     holder = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
-    with pytest.raises(warehouse.WarehouseBusy, match="in use by another process"):
+    with pytest.raises(errors.WarehouseBusy, match="in use by another process"):
         with warehouse.connect(cfg, wait=0.5):
             pass
     t = time.monotonic()

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from iepwatch.config import ConfigError
 from iepwatch.district import load_config
+from iepwatch.errors import ConfigError
 
 
 def test_config_paths_follow_the_environment(monkeypatch, tmp_path):

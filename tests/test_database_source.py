@@ -113,9 +113,8 @@ def test_a_night_read_from_the_student_systems_database_equals_the_night_from_it
 
 
 def test_a_missing_table_or_connection_is_named(demo, data_dir, settings, monkeypatch):
-    from iepwatch.config import ConfigError
     from iepwatch.district import load_config
-    from iepwatch.errors import DataError
+    from iepwatch.errors import ConfigError, DataError
     from iepwatch.sources import pull_database
 
     name = f"sis_{uuid.uuid4().hex[:8]}"

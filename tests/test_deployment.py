@@ -93,7 +93,7 @@ def test_the_data_folder_of_the_environment_holds_every_district(deploy, tmp_pat
 ])
 def test_a_bad_deployment_file_names_the_district_and_the_key(deploy, districts, top, says):
     from iepwatch import deployment
-    from iepwatch.config import ConfigError
+    from iepwatch.errors import ConfigError
 
     deploy(districts, **top)
     with pytest.raises(ConfigError, match="deployment.yaml: " + says.replace(".", r"\.")):
@@ -101,8 +101,8 @@ def test_a_bad_deployment_file_names_the_district_and_the_key(deploy, districts,
 
 
 def test_in_a_deployment_nothing_runs_without_saying_which_district(deploy):
-    from iepwatch.config import ConfigError
     from iepwatch.district import load_config
+    from iepwatch.errors import ConfigError
 
     deploy(TWO)
     with pytest.raises(ConfigError, match=r"a deployment of 2 districts \(north, south\): say which one"):

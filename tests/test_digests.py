@@ -152,7 +152,7 @@ def test_rerun_sends_nothing_new(district, evaluate, smtp, data_dir):
 def test_server_down_after_the_first_of_three_then_retry_sends_only_the_rest(evaluate, smtp, data_dir):
     from builder import Export
 
-    from iepwatch.digests.send import SendError
+    from iepwatch.errors import SendError
 
     ex = Export.district(schools=3)
     for school in ("SCH1", "SCH2", "SCH3"):

@@ -608,8 +608,8 @@ def test_a_calendar_gap_is_a_finding_in_the_extracts_and_the_nights_warnings(dis
 @pytest.mark.parametrize("pack,built", [("federal", False), ("california", True), ("illinois", False),
                                         ("texas", False), ("pennsylvania", False)])
 def test_a_districts_formats_follow_its_state(pack, built, settings):
-    from iepwatch.config import ConfigError
     from iepwatch.district import load_config
+    from iepwatch.errors import ConfigError
     from iepwatch.extracts import engine
 
     settings({"rules": {"state_pack": pack}})

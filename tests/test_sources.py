@@ -18,7 +18,7 @@ from helpers import (
     write_rows,
 )
 
-from iepwatch import sources
+from iepwatch import errors, sources
 from iepwatch.contract import TABLES
 from iepwatch.errors import DataError
 
@@ -106,7 +106,7 @@ def test_a_required_marker_that_is_missing_is_waited_for_not_a_data_error(tmp_pa
 
     settings({"quality": {"require_completion_marker": True}})
     (tmp_path / "students.csv").write_text("student_id\n")
-    with pytest.raises(sources.ExportNotReady, match="has no export_complete.json yet"):
+    with pytest.raises(errors.ExportNotReady, match="has no export_complete.json yet"):
         sources.find_export(load_config(), AS_OF, str(tmp_path))
     (tmp_path / sources.MARKER).write_text('{"files": {}}')
     assert sources.find_export(load_config(), AS_OF, str(tmp_path)) == tmp_path

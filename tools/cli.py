@@ -31,9 +31,10 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from iepwatch import airflow_env
-from iepwatch.config import Config, ConfigError
+from iepwatch import airflow_env, errors
+from iepwatch.config import Config
 from iepwatch.district import load_config
+from iepwatch.errors import ConfigError
 from iepwatch.night import logical_date
 
 # Lines of a night's Airflow log (``dags-test``) that say why a run failed.
@@ -237,7 +238,7 @@ def summary(as_of: date) -> str:
                                                  "WHERE as_of = ? GROUP BY 1 ORDER BY 1", [as_of]).fetchall():
                         lines.append(f"  exceptions       {status:<10} {n:,}")
                     lines.append(f"  exceptions.csv   {cfg.run_dir(as_of) / 'exceptions.csv'}")
-        except (duckdb.Error, warehouse.WarehouseBusy) as e:
+        except (duckdb.Error, errors.WarehouseBusy) as e:
             lines.append(f"  (warehouse not readable for this date: {e.__class__.__name__})")
     from iepwatch.sources import night_warnings
 

@@ -23,12 +23,10 @@ from typing import Any, Literal
 
 import yaml
 
+from iepwatch.errors import ConfigError
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / "iepwatch.yaml"
-
-
-class ConfigError(ValueError):
-    """A configuration problem: not transient, so whatever meets it fails at once."""
 
 
 # --- checks (each raises ValueError with the reason) ------------------------------------------

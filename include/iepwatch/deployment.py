@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from iepwatch.config import Config, ConfigError, build_config, deep_merge, fail, read_yaml
+from iepwatch.config import Config, build_config, deep_merge, fail, read_yaml
+from iepwatch.errors import ConfigError
 
 DISTRICT_ID = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")   # no "__": it separates a DAG id from its district
 MAX_ID = 40

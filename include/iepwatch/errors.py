@@ -1,4 +1,6 @@
-"""Errors the pipeline raises on purpose."""
+"""Every error the pipeline raises on purpose, in one place: what each means and whether a task
+that meets it fails at once or is retried (``tasks.fail_fast`` turns the first kind into
+Airflow's ``AirflowFailException``)."""
 
 
 class DataError(ValueError):
@@ -11,6 +13,29 @@ class DataError(ValueError):
 
 class HostError(RuntimeError):
     """The machine cannot run the night as it is (not enough disk space): fails at once, reason first."""
+
+
+class ConfigError(ValueError):
+    """A configuration problem: not transient, so whatever meets it fails at once."""
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process held the warehouse for longer than we wait (transient: retried)."""
+
+
+class ExportNotReady(RuntimeError):
+    """The completion marker is required and not there yet (transient: the task is retried)."""
+
+
+class SendError(RuntimeError):
+    """Some digests could not be sent (a transient fault: the task is retried)."""
+
+
+class Unrecorded(RuntimeError):
+    """The server accepted digests that could not be recorded (the error is its cause): not a
+    failed send, so the task fails. A digest the journal could not take is named (its retry may
+    send it again); digests in the journal that the send log could not take stay in the journal,
+    and the next try adds them without sending them again."""
 
 
 def lines_phrase(lines: list[int], total: int | None = None) -> str:

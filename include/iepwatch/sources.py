@@ -30,15 +30,11 @@ from datetime import date
 from pathlib import Path
 
 from iepwatch.config import Config
-from iepwatch.errors import DataError, HostError
+from iepwatch.errors import DataError, ExportNotReady, HostError
 from iepwatch.files import each_file
 
 MANIFEST = "manifest.json"          # written by the archive
 MARKER = "export_complete.json"     # written by the student system, last
-
-
-class ExportNotReady(RuntimeError):
-    """The completion marker is required and not there yet (transient: the task is retried)."""
 
 
 @dataclass(frozen=True)
@@ -205,7 +201,7 @@ def database_uri(conn_id: str) -> str:
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
 
-    from iepwatch.config import ConfigError
+    from iepwatch.errors import ConfigError
 
     try:
         conn = BaseHook.get_connection(conn_id)
@@ -320,8 +316,8 @@ def pull_database(cfg: Config, as_of: date) -> Path:
     missing required one is a data error naming it."""
     import connectorx
 
-    from iepwatch.config import ConfigError
     from iepwatch.contract import TABLES
+    from iepwatch.errors import ConfigError
 
     src = cfg.export_source
     if not src.conn_id:

@@ -18,6 +18,7 @@ import duckdb
 
 from iepwatch.config import Config
 from iepwatch.district import load_config
+from iepwatch.errors import WarehouseBusy
 
 SCHEMAS = ("staging", "quarantine", "core", "facts", "compliance", "reporting", "ops")
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
@@ -26,10 +27,6 @@ LOCK_WAIT_SECONDS = 600
 # a higher peak memory (docs/decisions.md).
 WRITE_SETTINGS = ("SET disabled_compression_methods = 'fsst,dict_fsst'",)
 log = logging.getLogger(__name__)
-
-
-class WarehouseBusy(RuntimeError):
-    """Another process held the warehouse for longer than we wait (transient: retried)."""
 
 
 def _open(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:

@@ -25,14 +25,11 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import NamedTuple
 
-from iepwatch.config import Config, ConfigError
+from iepwatch.config import Config
 from iepwatch.digests import digest as digests
+from iepwatch.errors import ConfigError, SendError, Unrecorded
 
 log = logging.getLogger(__name__)
-
-
-class SendError(RuntimeError):
-    """Some digests could not be sent (a transient fault: the task is retried)."""
 
 
 class Built(NamedTuple):
@@ -249,13 +246,6 @@ def _render_in_worker(d: digests.Digest) -> dict:
     content = digests.render(d, _WORKER_CONFIG[0])
     content["attachments"] = content["attachments"][len(d.attachments):]
     return content
-
-
-class Unrecorded(RuntimeError):
-    """The server accepted digests that could not be recorded (the error is its cause): not a
-    failed send, so the task fails. A digest the journal could not take is named (its retry may
-    send it again); digests in the journal that the send log could not take stay in the journal,
-    and the next try adds them without sending them again."""
 
 
 class Journal:

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import yaml
 
-from iepwatch.config import Config, ConfigError
+from iepwatch.config import Config
 from iepwatch.contract import DIRECTION_OVERRIDES
-from iepwatch.errors import DataError, lines_phrase
+from iepwatch.errors import ConfigError, DataError, lines_phrase
 from iepwatch.files import replace_folder
 from iepwatch.sources import sha256_file
 from iepwatch.warehouse import formula_guard_sql, literal, quote, sql

@@ -12,8 +12,7 @@ import logging
 
 from airflow.sdk import serde
 
-from iepwatch.config import ConfigError
-from iepwatch.errors import DataError, HostError
+from iepwatch.errors import ConfigError, DataError, HostError
 from iepwatch.night import Night
 
 serde.allow_class(Night)   # tasks pass a Night through XCom
