@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from iepwatch import airflow_env, errors
+from iepwatch import airflow_env, errors, run_record
 from iepwatch.config import Config
 from iepwatch.district import load_config
 from iepwatch.errors import ConfigError
@@ -208,7 +208,7 @@ def night(as_of: date, export: Path | None, wait: bool = True, env_extra: dict |
             print("backfill: no extracts (they are built from the published night only)")
         else:
             runs.append((dag_id("state_reporting", cfg.district_id), {"as_of": as_of.isoformat()}))
-        run_dags(as_of, runs, run / "airflow.log", env)
+        run_dags(as_of, runs, run / run_record.AIRFLOW_LOG, env)
     print(summary(as_of))
 
 
@@ -237,7 +237,7 @@ def summary(as_of: date) -> str:
                     for status, n in con.execute("SELECT status, count(*) FROM compliance.exceptions "
                                                  "WHERE as_of = ? GROUP BY 1 ORDER BY 1", [as_of]).fetchall():
                         lines.append(f"  exceptions       {status:<10} {n:,}")
-                    lines.append(f"  exceptions.csv   {cfg.run_dir(as_of) / 'exceptions.csv'}")
+                    lines.append(f"  exceptions.csv   {cfg.run_dir(as_of) / run_record.EXCEPTIONS}")
         except (duckdb.Error, errors.WarehouseBusy) as e:
             lines.append(f"  (warehouse not readable for this date: {e.__class__.__name__})")
     from iepwatch.sources import night_warnings

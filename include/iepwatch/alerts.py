@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
+from iepwatch import run_record
 from iepwatch.config import Config
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ def notify_warnings(cfg: Config, as_of, warnings: list[str]) -> bool:
 
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-    marker = cfg.run_dir(as_of) / "warnings.notified"
+    marker = cfg.run_dir(as_of) / run_record.WARNINGS_NOTIFIED
     if not warnings or marker.exists():
         return False
     items = "".join(f"<li>{html.escape(w)}</li>" for w in warnings)

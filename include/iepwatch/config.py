@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import yaml
 
+from iepwatch import run_record
 from iepwatch.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -123,8 +124,9 @@ class PathsConfig:
     def datadocs_dir(self) -> Path:
         return self.data_dir / "datadocs"
 
-    def run_dir(self, as_of: date) -> Path:
-        return self.data_dir / "runs" / as_of.isoformat()
+    def run_dir(self, as_of: date | str) -> Path:
+        """The night's run record (``iepwatch.runs``)."""
+        return run_record.folder(self.data_dir, as_of)
 
 
 @dataclass(frozen=True)
@@ -281,7 +283,7 @@ class Config:
     def warehouse(self) -> Path:
         return self.paths.warehouse
 
-    def run_dir(self, as_of: date) -> Path:
+    def run_dir(self, as_of: date | str) -> Path:
         return self.paths.run_dir(as_of)
 
     @property

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from iepwatch import statuses
+from iepwatch import run_record, statuses
 from iepwatch.config import Config
 from iepwatch.rules import EXCEPTION_COLUMNS
 from iepwatch.statuses import NAMES
@@ -32,7 +32,7 @@ ROW_LIMIT = 500   # rows of a drill-down on one page (the CSV link has them all)
 
 def summaries(cfg: Config, nights: int | None = None) -> list[dict]:
     """The last ``nights`` nights' summary.json, oldest first."""
-    paths = sorted((cfg.data_dir / "runs").glob("*/summary.json"))
+    paths = sorted(run_record.root(cfg.data_dir).glob(f"*/{run_record.SUMMARY}"))
     return [json.loads(p.read_text()) for p in (paths[-nights:] if nights else paths)]
 
 
@@ -42,7 +42,7 @@ def _json(path: Path) -> dict | None:
 
 def quarantined(cfg: Config, as_of: str) -> int | None:
     """Rows of the night set aside by the gate (lines of quarantine.csv after its header)."""
-    path = cfg.data_dir / "runs" / as_of / "quarantine.csv"
+    path = cfg.run_dir(as_of) / run_record.QUARANTINE
     if not path.is_file():
         return None
     with path.open("rb") as f:
@@ -119,7 +119,7 @@ def health(cfg: Config, runs: list[dict], now: datetime, latest: dict | None) ->
         h.reporting_state = reporting[-1]["state"] if reporting else None
     if h.as_of:
         h.quarantined = quarantined(cfg, h.as_of)
-        h.emails = _json(cfg.data_dir / "runs" / h.as_of / "emails.json")
+        h.emails = _json(cfg.run_dir(h.as_of) / run_record.EMAILS)
         h.extracts = extracts(cfg, h.as_of)
     if latest:
         h.warnings, h.warnings_as_of = latest.get("warnings", []), latest["as_of"]
@@ -205,7 +205,7 @@ def exception_rows(cfg: Config, as_of: str, filters: dict[str, str], sort: str =
     a school and its rows). Every value is bound as a parameter."""
     import duckdb
 
-    path = cfg.data_dir / "runs" / as_of / "exceptions.csv"
+    path = cfg.run_dir(as_of) / run_record.EXCEPTIONS
     if not path.is_file():
         return 0, [], {}
     where, params = ["true"], [str(path)]

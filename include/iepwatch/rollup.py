@@ -16,6 +16,7 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+from iepwatch import run_record
 from iepwatch.config import Config
 from iepwatch.deployment import Deployment
 from iepwatch.errors import DataError
@@ -39,7 +40,7 @@ def missing(dep: Deployment, as_of: date) -> dict[str, list[str]]:
     """What each district has not published for the night (empty: the night can be rolled up)."""
     out = {}
     for cfg in dep.configs():
-        gone = [] if (cfg.run_dir(as_of) / "summary.json").exists() else ["summary.json"]
+        gone = [] if (cfg.run_dir(as_of) / run_record.SUMMARY).exists() else [run_record.SUMMARY]
         gone += [report for report, *_ in INDICATORS.values() if _extract_file(cfg, report, as_of) is None]
         if gone:
             out[cfg.district_id] = gone
@@ -48,7 +49,7 @@ def missing(dep: Deployment, as_of: date) -> dict[str, list[str]]:
 
 def nights(dep: Deployment) -> dict[str, set[date]]:
     """Each district's nights with a summary (its runs/<as-of>/summary.json)."""
-    return {cfg.district_id: {date.fromisoformat(p.parent.name) for p in (cfg.data_dir / "runs").glob("*/summary.json")}
+    return {cfg.district_id: {date.fromisoformat(n) for n in run_record.nights(cfg.data_dir)}
             for cfg in dep.configs()}
 
 
@@ -79,9 +80,9 @@ def build(dep: Deployment, as_of: date) -> Path:
     totals = {}
     for cfg in dep.configs():   # one statement per district and file, never per row
         d, name = cfg.district_id, cfg.district.name
-        summary = json.loads((cfg.run_dir(as_of) / "summary.json").read_text())
+        summary = json.loads((cfg.run_dir(as_of) / run_record.SUMMARY).read_text())
         if summary.get("as_of") != as_of.isoformat():
-            raise DataError(f"district {d}: {cfg.run_dir(as_of) / 'summary.json'} is of {summary.get('as_of')}")
+            raise DataError(f"district {d}: {cfg.run_dir(as_of) / run_record.SUMMARY} is of {summary.get('as_of')}")
         totals[d] = sum(c["n"] for c in summary["counts"])
         if summary["counts"]:
             con.executemany("INSERT INTO night_counts VALUES (?, ?, ?, ?, ?, ?, ?)",

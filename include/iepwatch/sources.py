@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from iepwatch import run_record
 from iepwatch.config import Config
 from iepwatch.errors import DataError, ExportNotReady, HostError
 from iepwatch.files import each_file
@@ -175,7 +176,7 @@ def check_free_space(cfg, export_dir) -> None:
 
 def warnings_file(cfg: Config, as_of: date) -> Path:
     """``runs/<as-of>/warnings.txt``: what a night warns about (shown in the summary, the CLI and the page)."""
-    return cfg.run_dir(as_of) / "warnings.txt"
+    return cfg.run_dir(as_of) / run_record.WARNINGS
 
 
 def night_warnings(cfg: Config, as_of: date) -> list[str]:

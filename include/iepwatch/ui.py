@@ -20,6 +20,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
+from iepwatch import run_record
 from iepwatch.config import Config
 from iepwatch.district import load_config
 
@@ -100,11 +101,11 @@ def _inside(base: Path, *parts: str) -> Path:
 def _night(cfg: Config, as_of: str | None) -> str:
     """A night that has files (the newest when none is asked for); a value that reaches a path is checked."""
     if as_of is None:
-        nights = sorted(p.parent.name for p in (cfg.data_dir / "runs").glob("*/summary.json"))
+        nights = run_record.nights(cfg.data_dir)
         if not nights:
             raise HTTPException(status_code=404, detail="no night has been processed yet")
         return nights[-1]
-    if not DATE.fullmatch(as_of) or not (cfg.data_dir / "runs" / as_of).is_dir():
+    if not DATE.fullmatch(as_of) or not cfg.run_dir(as_of).is_dir():
         raise HTTPException(status_code=404, detail="no such night")
     return as_of
 
@@ -188,7 +189,7 @@ def exceptions(request: Request, user: User, as_of: str | None = None, sort: str
     sort = sort if sort in dashboard.SORTS else "urgency"
     total, rows, by_rule = dashboard.exception_rows(cfg, as_of, filters, sort)
     _audit(user, "iepwatch.exceptions_view", {"as_of": as_of, "filters": filters, "rows": len(rows)})
-    summary = json.loads((cfg.data_dir / "runs" / as_of / "summary.json").read_text())
+    summary = json.loads((cfg.run_dir(as_of) / run_record.SUMMARY).read_text())
     titles = {k: v["title"] for k, v in catalog(cfg).items()}
     schools = sorted({(c["school_id"], c["school_name"] or c["school_id"]) for c in summary["counts"]})
     managers = sorted({(r["case_manager_id"], r["case_manager"] or r["case_manager_id"])
@@ -214,7 +215,7 @@ def exceptions_csv(user: User, as_of: str | None = None) -> FileResponse:
     cfg = load_config()
     _require_students(user, cfg)
     as_of = _night(cfg, as_of)
-    path = _inside(cfg.data_dir / "runs", as_of, "exceptions.csv")
+    path = _inside(run_record.root(cfg.data_dir), as_of, run_record.EXCEPTIONS)
     _audit(user, "iepwatch.exceptions_download", {"as_of": as_of, "file": "exceptions.csv"})
     return FileResponse(path, filename=f"exceptions_{as_of}.csv")
 

@@ -25,6 +25,7 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import NamedTuple
 
+from iepwatch import run_record
 from iepwatch.config import Config
 from iepwatch.digests import digest as digests
 from iepwatch.errors import ConfigError, SendError, Unrecorded
@@ -258,7 +259,7 @@ class Journal:
     Only the task that holds the warehouse's one writer writes it, and no other process can
     open the warehouse meanwhile, so no reader of the send log sees the difference."""
 
-    NAME = "emails-sent.jsonl"
+    NAME = run_record.EMAIL_JOURNAL
 
     def __init__(self, path: Path) -> None:
         self.path, self.file = path, None
@@ -387,7 +388,7 @@ def send_all(con, cfg: Config, as_of: date) -> dict:
             journal.fold(con, as_of)
         raise
     journal.fold(con, as_of)
-    write_report(cfg.run_dir(as_of) / "emails.json", as_of, summary)
+    write_report(cfg.run_dir(as_of) / run_record.EMAILS, as_of, summary)
     if summary["failed"]:
         failed = summary["failed"]
         named = ", ".join(failed[:20]) + (f" and {len(failed) - 20} more" if len(failed) > 20 else "")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from iepwatch import assets
+from iepwatch import assets, run_record
 from iepwatch.district import current_district, load_config
 from iepwatch.errors import DataError
 from iepwatch.night import Night
@@ -104,7 +104,7 @@ def validate_export(night: Night, params: dict | None = None) -> Night:
         load.check_slot(con, night.slot, night.as_of, night.export_id)
         gate.check_keys(con, suites)
         summary = gate.quarantine(con, suites, night.slot, night.as_of, cfg.quality.quarantine_threshold_pct)
-        gate.write_quarantine_report(con, night.slot, cfg.run_dir(night.as_of) / "quarantine.csv")
+        gate.write_quarantine_report(con, night.slot, cfg.run_dir(night.as_of) / run_record.QUARANTINE)
         drops = gate.check_shrink(con, summary, cfg.quality.max_table_shrink_pct, cfg.quality.shrink_check_min_rows,
                                   allowed=bool((params or {}).get("allow_shrink")))
     for drop in drops:
@@ -114,7 +114,7 @@ def validate_export(night: Night, params: dict | None = None) -> Night:
             log.warning("%s.csv: %d of %d rows quarantined: %s", table, n, summary.rows[table],
                         summary.reasons.get(table))
     log.info("quarantined rows: %d (list: %s)", sum(summary.quarantined.values()),
-             cfg.run_dir(night.as_of) / "quarantine.csv")
+             cfg.run_dir(night.as_of) / run_record.QUARANTINE)
     return night
 
 
@@ -154,12 +154,12 @@ def build_exceptions(night: Night, outlet_events=None) -> Night:
 
     with warehouse.session() as (cfg, con):
         counts = rules.build_exceptions(con, cfg, night.as_of)
-        path = rules.write_exceptions_csv(con, night.as_of, cfg.run_dir(night.as_of) / "exceptions.csv")
-        rules.write_summary(con, night.as_of, cfg.run_dir(night.as_of) / "summary.json",
+        path = rules.write_exceptions_csv(con, night.as_of, cfg.run_dir(night.as_of) / run_record.EXCEPTIONS)
+        rules.write_summary(con, night.as_of, cfg.run_dir(night.as_of) / run_record.SUMMARY,
                             sources.night_warnings(cfg, night.as_of), _source_schema(night))
         later = rules.later_nights(con, night.as_of)
         for day in later:   # their first_detected_on may have changed: their files follow
-            rules.write_exceptions_csv(con, day, cfg.run_dir(day) / "exceptions.csv")
+            rules.write_exceptions_csv(con, day, cfg.run_dir(day) / run_record.EXCEPTIONS)
     log.info("exceptions %s written to %s", counts, path)
     if later:
         log.info("history of the later nights %s recomputed", ", ".join(map(str, later)))
