@@ -333,6 +333,7 @@ def test_the_items_of_a_warehouse_from_before_are_kept():
     import duckdb
 
     from iepwatch.digests.digest import ensure_send_log
+    from iepwatch.warehouse import create_schema
 
     con = duckdb.connect()
     con.execute("CREATE SCHEMA ops")
@@ -341,6 +342,7 @@ def test_the_items_of_a_warehouse_from_before_are_kept():
     con.execute("""CREATE TABLE ops.email_items (recipient VARCHAR, rule_id VARCHAR, student_id VARCHAR,
                    meeting_key VARCHAR, status VARCHAR, as_of DATE)""")
     con.execute("INSERT INTO ops.email_items VALUES ('C1', 'EVAL_60_DAY', 'S1', '', 'overdue', '2026-11-26')")
+    create_schema(con)     # a writer's connection (warehouse.connect), then the digests' set-up
     ensure_send_log(con)
     ensure_send_log(con)   # idempotent
     assert con.execute("SELECT recipient, student_id, as_of::VARCHAR FROM ops.email_items").fetchall() == [
@@ -510,8 +512,8 @@ def test_sends_the_send_log_refuses_stay_in_the_journal_and_a_retry_records_them
     overdue_student(district, "SCH2")
     evaluate(district)
     with warehouse.connect(load_config()) as con:
-        con.execute("""CREATE TABLE ops.email_sends (as_of DATE, staff_id VARCHAR, digest VARCHAR, message_id VARCHAR,
-                       PRIMARY KEY (as_of, staff_id), CHECK (staff_id <> 'C2'))""")
+        con.execute("""CREATE OR REPLACE TABLE ops.email_sends (as_of DATE, staff_id VARCHAR, digest VARCHAR,
+                       message_id VARCHAR, PRIMARY KEY (as_of, staff_id), CHECK (staff_id <> 'C2'))""")
     with pytest.raises(sender.Unrecorded, match=r"2 digest\(s\) sent for 2026-11-27 could not be added") as raised:
         send(data_dir)
     assert isinstance(raised.value.__cause__, duckdb.ConstraintException)

@@ -113,13 +113,7 @@ def _read_into(con, path: Path, table: Table, slot: str) -> list[str]:
     return extra
 
 
-def _ensure_ops(con) -> None:
-    con.execute("""CREATE TABLE IF NOT EXISTS ops.slots (
-        slot VARCHAR PRIMARY KEY, as_of DATE, export_id VARCHAR, published BOOLEAN)""")
-
-
 def published_slot(con) -> str | None:
-    _ensure_ops(con)
     row = con.execute("SELECT slot FROM ops.slots WHERE published").fetchone()
     return row[0] if row else None
 
@@ -131,7 +125,6 @@ def free_slot(con) -> str:
 
 def check_slot(con, slot: str, as_of: date, export_id: str) -> None:
     """The slot still holds this night's export (another night run at the same time may have reloaded it)."""
-    _ensure_ops(con)
     held = con.execute("SELECT as_of, export_id FROM ops.slots WHERE slot = ?", [slot]).fetchone()
     if held != (as_of, export_id):
         other = f"the export {held[1]} of {held[0]}" if held else "nothing"
@@ -239,8 +232,6 @@ def publish(con, slot: str, as_of: date, export_id: str, backfill: bool = False)
         if backfill:
             return counts
         con.execute("UPDATE ops.slots SET published = (slot = ?)", [slot])
-        con.execute("""CREATE TABLE IF NOT EXISTS ops.published (
-            as_of DATE, export_id VARCHAR, table_name VARCHAR, rows BIGINT)""")
         con.execute("DELETE FROM ops.published WHERE as_of = ?", [as_of])
         con.executemany("INSERT INTO ops.published VALUES (?, ?, ?, ?)",
                         [(as_of, export_id, k, v) for k, v in counts.items()])

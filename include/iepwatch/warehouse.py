@@ -46,6 +46,11 @@ def _open(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection
             time.sleep(0.5)
 
 
+def create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """The warehouse's schemas and own tables, where missing (``include/sql/warehouse_schema.sql``)."""
+    con.execute(sql("warehouse_schema", schemas=SCHEMAS))
+
+
 @contextmanager
 def connect(cfg: Config, read_only: bool = False,
             wait: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -55,8 +60,7 @@ def connect(cfg: Config, read_only: bool = False,
         if not read_only:
             for setting in WRITE_SETTINGS:
                 con.execute(setting)
-            for schema in SCHEMAS:
-                con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            create_schema(con)
             log.info("warehouse %s open for writing", cfg.warehouse)   # this task now holds its one writer
         yield con
     finally:

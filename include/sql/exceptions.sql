@@ -2,14 +2,6 @@
 -- Where rows share that key, a state pack's rule keeps the earliest due date (its student's
 -- earliest initial evaluation still open, say); every other rule the most overdue.
 -- first_detected_on and compliance.resolved are then (re)computed by exceptions_history.sql.
-CREATE TABLE IF NOT EXISTS compliance.exceptions (
-    as_of DATE, rule_id VARCHAR, status VARCHAR, severity VARCHAR, student_id VARCHAR, meeting_id VARCHAR,
-    school_id VARCHAR, case_manager_staff_id VARCHAR, due_date DATE, event_date DATE, days_overdue INTEGER,
-    detail VARCHAR, first_detected_on DATE);
-CREATE TABLE IF NOT EXISTS compliance.resolved (
-    as_of DATE, rule_id VARCHAR, student_id VARCHAR, meeting_id VARCHAR, school_id VARCHAR,
-    last_status VARCHAR, first_detected_on DATE);
-CREATE TABLE IF NOT EXISTS compliance.nights (as_of DATE PRIMARY KEY);   -- every evaluated night
 INSERT OR IGNORE INTO compliance.nights SELECT DISTINCT as_of FROM compliance.exceptions;
 INSERT OR IGNORE INTO compliance.nights VALUES (DATE '{{ as_of }}');
 DELETE FROM compliance.exceptions WHERE as_of = DATE '{{ as_of }}';

@@ -115,11 +115,8 @@ def ensure_send_log(con) -> None:
     written once before the sending; and the view ``ops.email_items``, the lines of the digests
     that were sent: each exception a recipient was emailed about (what makes an item "new":
     never emailed to this recipient). Recording a digest as sent is then one row, whatever the
-    number of its lines. (A warehouse from before keeps its items: they move to digest_lines.)"""
-    con.execute("""CREATE TABLE IF NOT EXISTS ops.email_sends (
-        as_of DATE, staff_id VARCHAR, digest VARCHAR, message_id VARCHAR, PRIMARY KEY (as_of, staff_id))""")
-    con.execute("""CREATE TABLE IF NOT EXISTS ops.digest_lines (
-        recipient VARCHAR, rule_id VARCHAR, student_id VARCHAR, meeting_key VARCHAR, status VARCHAR, as_of DATE)""")
+    number of its lines. (A warehouse from before keeps its items: they move to digest_lines.)
+    The tables are the warehouse schema's (``warehouse_schema.sql``); the view is made here."""
     kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_schema = 'ops' "
                        "AND table_name = 'email_items'").fetchone()
     if kind and kind[0] == "BASE TABLE":

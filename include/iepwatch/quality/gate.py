@@ -64,8 +64,6 @@ class QuarantineSummary:
 
 def quarantine(con, suites: dict[str, dict], slot: str, as_of: date, threshold_pct: float) -> QuarantineSummary:
     """Set aside every row a quarantine expectation rejects, cascade to child rows, apply the threshold."""
-    con.execute("""CREATE TABLE IF NOT EXISTS quarantine.rows (
-        slot VARCHAR, as_of DATE, table_name VARCHAR, line BIGINT, reason VARCHAR, expectation VARCHAR)""")
     con.execute("DELETE FROM quarantine.rows WHERE slot = ?", [slot])
     head = f"SELECT '{slot}', DATE '{as_of.isoformat()}', '{{table}}'"
     mine = f"q.slot = '{slot}'"

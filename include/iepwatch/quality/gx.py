@@ -261,9 +261,6 @@ def run_suites(warehouse: Path, suites: list[dict], docs_dir: Path, run_name: st
 
 def record_results(con, as_of: date, kind: str, results: list[dict]) -> None:
     """Keep each night's GX results in ``ops.quality_results`` (idempotent per night and kind)."""
-    con.execute("""CREATE TABLE IF NOT EXISTS ops.quality_results (
-        as_of DATE, kind VARCHAR, suite VARCHAR, expectation VARCHAR, column_name VARCHAR,
-        description VARCHAR, success BOOLEAN, unexpected_count BIGINT)""")
     con.execute("DELETE FROM ops.quality_results WHERE as_of = ? AND kind = ?", [as_of, kind])
     con.executemany("INSERT INTO ops.quality_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [(as_of, kind, r["suite"], r["type"], r["column"], r["description"], r["success"],

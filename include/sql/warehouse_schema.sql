@@ -1,0 +1,39 @@
+-- The warehouse's own tables, every one defined here once. Every writing connection creates what
+-- is missing (warehouse.connect); the night's data (the load slots, the core and staging views,
+-- facts.*, reporting.*) is made by the step that fills it, from the export contract or its SQL.
+{% for schema in schemas %}
+CREATE SCHEMA IF NOT EXISTS {{ schema }};
+{%- endfor %}
+
+-- ops: the load slots and what each publication held (load.py)
+CREATE TABLE IF NOT EXISTS ops.slots (
+    slot VARCHAR PRIMARY KEY, as_of DATE, export_id VARCHAR, published BOOLEAN);
+CREATE TABLE IF NOT EXISTS ops.published (
+    as_of DATE, export_id VARCHAR, table_name VARCHAR, rows BIGINT);
+
+-- quarantine: the rows the gate set aside, by slot and line (quality/gate.py)
+CREATE TABLE IF NOT EXISTS quarantine.rows (
+    slot VARCHAR, as_of DATE, table_name VARCHAR, line BIGINT, reason VARCHAR, expectation VARCHAR);
+
+-- ops: what Great Expectations found for each expectation of a night (quality/gx.py)
+CREATE TABLE IF NOT EXISTS ops.quality_results (
+    as_of DATE, kind VARCHAR, suite VARCHAR, expectation VARCHAR, column_name VARCHAR,
+    description VARCHAR, success BOOLEAN, unexpected_count BIGINT);
+
+-- ops: the send log of the digests, and the lines each listed (digests/; the view
+-- ops.email_items, the lines of the digests sent, is made by digest.ensure_send_log)
+CREATE TABLE IF NOT EXISTS ops.email_sends (
+    as_of DATE, staff_id VARCHAR, digest VARCHAR, message_id VARCHAR, PRIMARY KEY (as_of, staff_id));
+CREATE TABLE IF NOT EXISTS ops.digest_lines (
+    recipient VARCHAR, rule_id VARCHAR, student_id VARCHAR, meeting_key VARCHAR, status VARCHAR, as_of DATE);
+
+-- compliance: the nights' exceptions, what each night resolved, every evaluated night
+-- (exceptions.sql, exceptions_history.sql)
+CREATE TABLE IF NOT EXISTS compliance.exceptions (
+    as_of DATE, rule_id VARCHAR, status VARCHAR, severity VARCHAR, student_id VARCHAR, meeting_id VARCHAR,
+    school_id VARCHAR, case_manager_staff_id VARCHAR, due_date DATE, event_date DATE, days_overdue INTEGER,
+    detail VARCHAR, first_detected_on DATE);
+CREATE TABLE IF NOT EXISTS compliance.resolved (
+    as_of DATE, rule_id VARCHAR, student_id VARCHAR, meeting_id VARCHAR, school_id VARCHAR,
+    last_status VARCHAR, first_detected_on DATE);
+CREATE TABLE IF NOT EXISTS compliance.nights (as_of DATE PRIMARY KEY);
