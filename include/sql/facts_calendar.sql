@@ -8,6 +8,9 @@
 -- year's end, cannot say where that year's first or last instructional day lies: the days it
 -- cannot place (summer or not, long break or not) are NULL, and a running count of them per unit
 -- (u_*) lets a count that crosses one be told apart (a calendar gap, never a guess).
+{#- a school year sy's first and last date (sy starts on school_year_start) -#}
+{%- set year_start = 'make_date(sy, %d, %d)' % (r.school_year_start[:2] | int, r.school_year_start[3:] | int) %}
+{%- set year_end = 'make_date(sy + 1, %d, %d) - 1' % (r.school_year_start[:2] | int, r.school_year_start[3:] | int) %}
 CREATE OR REPLACE TEMP TABLE calendar AS
 WITH c AS (
     SELECT coalesce(school_id, '') AS cal, calendar_date AS d, in_session = 'Y' AS school_day, note,
@@ -20,9 +23,9 @@ WITH c AS (
 span AS (SELECT cal, min(d) AS cal_start, max(d) AS cal_end FROM c GROUP BY ALL),
 years AS (   -- a year's first (last) instructional day is known when the calendar covers its start (end)
     SELECT cal, sy, min(d) FILTER (WHERE school_day) AS first_day, max(d) FILTER (WHERE school_day) AS last_day,
-           min(d) <= make_date(sy, {{ r.school_year_start[:2] | int }}, {{ r.school_year_start[3:] | int }})
+           min(d) <= {{ year_start }}
              AS first_known,
-           max(d) >= make_date(sy + 1, {{ r.school_year_start[:2] | int }}, {{ r.school_year_start[3:] | int }}) - 1
+           max(d) >= {{ year_end }}
              AS last_known
     FROM c GROUP BY cal, sy
 ),
@@ -67,9 +70,9 @@ WINDOW w AS (PARTITION BY cal ORDER BY d);
 CREATE OR REPLACE TEMP TABLE calendar_years AS
 SELECT cal, sy, min(first_day) AS first_day, min(last_day) AS last_day,
        min(d) AS year_start, max(d) AS year_end,
-       max(d) >= make_date(sy + 1, {{ r.school_year_start[:2] | int }}, {{ r.school_year_start[3:] | int }}) - 1
+       max(d) >= {{ year_end }}
          AS last_known,
-       make_date(sy + 1, {{ r.school_year_start[:2] | int }}, {{ r.school_year_start[3:] | int }}) - 1 AS full_year_end,
+       {{ year_end }} AS full_year_end,
        max(k_school_days) FILTER (WHERE d = last_day) AS k_last_day,
        max(k_school_days) AS k_year_end
 FROM temp.calendar GROUP BY cal, sy;
