@@ -14,7 +14,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 export PYTHONPATH := $(CURDIR)/include:$(CURDIR)
 CLI := $(PY) -m tools.cli
 
-.PHONY: help venv demo nightly airflow stop cluster cluster-stop email-preview test test-fast lint bench clean
+.PHONY: help venv demo nightly airflow stop cluster cluster-stop email-preview test test-fast rule-docs lint bench clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -58,6 +58,9 @@ test: venv ## the whole test suite (what CI runs)
 
 test-fast: venv ## the fast tier: no Airflow server, no browser, no cluster, no bench
 	$(PY) -m pytest -q -m "not (dag_run or airflow_server or browser or cluster or bench)"
+
+rule-docs: venv ## write docs/rules.md's rule tables from the rule catalog (include/iepwatch/rules/catalog.yaml)
+	$(PY) -m tools.rule_docs
 
 lint: venv ## ruff, with Airflow 3's rules on the DAGs
 	$(CURDIR)/.venv/bin/ruff check . && $(CURDIR)/.venv/bin/ruff check --select AIR3 dags/

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from iepwatch.packs import Pack
+from iepwatch.rules.packs import Pack
 
 DAY = timedelta(days=1)
 UNKNOWN = None   # a day a calendar cannot place (summer or not, long break or not)

@@ -75,9 +75,9 @@ def floor(export: Path, as_of: date) -> dict:
     is the rules' own work and how much the night's way of doing it."""
     import duckdb
 
-    from iepwatch import rules
     from iepwatch.contract import TABLES
     from iepwatch.district import load_config
+    from iepwatch.rules import evaluate as rules
     from iepwatch.warehouse import literal
 
     con = duckdb.connect()
@@ -163,8 +163,9 @@ def database_read(export: Path) -> dict:
 
 def rules_stage(pack: str) -> dict:
     """(Child process.) The rules stage on the night's warehouse under ``pack``."""
-    from iepwatch import rules, warehouse
+    from iepwatch import warehouse
     from iepwatch.district import load_config
+    from iepwatch.rules import evaluate as rules
 
     cfg = load_config(overrides={"rules": {"state_pack": pack}})
     with warehouse.connect(cfg) as con:

@@ -172,64 +172,46 @@ class AlertsConfig:
     deadline_local_time: str = _opt("06:00", _pattern(r"([01]\d|2[0-3]):[0-5]\d", "HH:MM"))
 
 
-@dataclass(frozen=True)
-class Eval60Config:
-    initial_evaluation_days: int = _opt(60, _POSITIVE)
-    warn_days: int = _opt(14, _DAYS)
-    exempt_delay_reasons: list[str] = _opt(factory=lambda: ["parent_did_not_produce_child",
-                                                            "transfer_agreed_timeline"])
+def _rule_section(rule) -> type:
+    """A rule's section (``rules.<ID>``): its catalog settings as typed, checked keys."""
+    types_ = {"int": int, "bool": bool, "text": str, "list": list[str]}
+    fields = []
+    for s in rule.settings:
+        tp = Literal[s.choices] if s.type == "choice" else types_[s.type]
+        check = _at_least(s.min) if s.min is not None else None
+        f = _opt(factory=lambda v=s.default: list(v), check=check) if s.type == "list" else _opt(s.default, check)
+        fields.append((s.name, tp, f))
+    return _module_class(dataclasses.make_dataclass(f"{rule.rule_id}Settings", fields, frozen=True))
 
 
-@dataclass(frozen=True)
-class InitialIepConfig:
-    initial_iep_days: int = _opt(30, _POSITIVE)
-    warn_days: int = _opt(14, _DAYS)
+def _module_class(cls: type) -> type:
+    """A generated class made a module attribute, as a class statement makes it: the configuration
+    pickles (the digests' renderer processes receive it)."""
+    cls.__module__ = __name__
+    globals()[cls.__name__] = cls
+    return cls
 
 
-@dataclass(frozen=True)
-class AnnualReviewConfig:
-    annual_review_basis: Literal["365_days", "anniversary"] = "365_days"
-    warn_days: int = _opt(30, _DAYS)
+def _rules_config() -> type:
+    """``rules``: the settings every rule shares, then one section per rule of the catalog
+    (``iepwatch/rules/catalog.yaml``); the SQL receives these values and restates none of them."""
+    from iepwatch.rules import catalog
+
+    shared = [
+        ("school_year_start", str,
+         _opt("07-01", _pattern(r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])", "MM-DD"))),
+        ("transition_age", int, _opt(16, _POSITIVE)),
+        ("state_pack", str, _opt("federal")),   # federal | california | illinois | texas | pennsylvania | own
+        ("packs", dict, _opt(factory=dict)),      # a district's own packs, or overrides of a built-in one's numbers
+    ]
+    sections = [(r.rule_id, section, _opt(factory=section))
+                for r in catalog.rules().values() for section in [_rule_section(r)]]
+    cls = _module_class(dataclasses.make_dataclass("RulesConfig", shared + sections, frozen=True))
+    cls.__doc__ = _rules_config.__doc__
+    return cls
 
 
-@dataclass(frozen=True)
-class ReevaluationConfig:
-    reevaluation_years: int = _opt(3, _POSITIVE)
-    warn_days: int = _opt(60, _DAYS)
-
-
-@dataclass(frozen=True)
-class ParentRequestConfig:
-    enabled: bool = True
-    parent_request_days: int = _opt(30, _POSITIVE)
-    warn_days: int = _opt(7, _DAYS)
-
-
-@dataclass(frozen=True)
-class TeamParentConfig:
-    parent_contact_attempts_min: int = _opt(2, _DAYS)
-
-
-@dataclass(frozen=True)
-class NoticeLeadConfig:
-    notice_lead_days: int = _opt(10, _DAYS)
-
-
-@dataclass(frozen=True)
-class RulesConfig:
-    """Every rule setting; the SQL receives these values and restates none of them."""
-
-    school_year_start: str = _opt("07-01", _pattern(r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])", "MM-DD"))
-    transition_age: int = _opt(16, _POSITIVE)
-    state_pack: str = "federal"            # federal | california | illinois | texas | pennsylvania | a pack of packs
-    packs: dict = _opt(factory=dict)       # a district's own packs, or overrides of a built-in one's numbers
-    EVAL_60_DAY: Eval60Config = _opt(factory=Eval60Config)
-    IEP_INITIAL_30_DAY: InitialIepConfig = _opt(factory=InitialIepConfig)
-    IEP_ANNUAL_REVIEW: AnnualReviewConfig = _opt(factory=AnnualReviewConfig)
-    REEVALUATION_3_YEAR: ReevaluationConfig = _opt(factory=ReevaluationConfig)
-    PARENT_REQUEST_RESPONSE: ParentRequestConfig = _opt(factory=ParentRequestConfig)
-    TEAM_PARENT: TeamParentConfig = _opt(factory=TeamParentConfig)
-    NOTICE_LEAD_TIME: NoticeLeadConfig = _opt(factory=NoticeLeadConfig)
+RulesConfig = _rules_config()
 
 
 @dataclass(frozen=True)
@@ -289,7 +271,7 @@ class Config:
     @property
     def pack(self):
         """The state timeline pack in force (``rules.state_pack``), built and checked on load."""
-        from iepwatch import packs
+        from iepwatch.rules import packs
 
         return packs.build(self.rules.state_pack, self.rules.packs)
 
@@ -413,7 +395,7 @@ def build_config(path: Path, own: dict, where: str = "", env_paths: bool = True)
         export_root=resolve(export_root, ("paths", "export_root"), "IEPWATCH_EXPORT_ROOT", data_dir / "exports"),
         extracts_dir=resolve(cfg.paths.extracts_dir, ("paths", "extracts_dir"), None, data_dir / "extracts"),
         outbox_dir=resolve(cfg.paths.outbox_dir, ("paths", "outbox_dir"), None, data_dir / "outbox"))
-    from iepwatch import packs
+    from iepwatch.rules import packs
 
     for name in {cfg.rules.state_pack, *cfg.rules.packs}:
         try:

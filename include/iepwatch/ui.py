@@ -147,7 +147,7 @@ def _page(name: str, user, cfg: Config, **ctx) -> str:
 def index(user: User) -> str:
     from iepwatch import dashboard
     from iepwatch.extracts.engine import definitions
-    from iepwatch.statuses import STATUSES
+    from iepwatch.rules.statuses import STATUSES
 
     cfg = load_config()
     try:
@@ -177,8 +177,8 @@ def index(user: User) -> str:
 def exceptions(request: Request, user: User, as_of: str | None = None, sort: str = "urgency") -> str:
     """The drill-down: a night's exception rows, filtered and sorted (student-level, audited)."""
     from iepwatch import dashboard
-    from iepwatch.rules import catalog
-    from iepwatch.statuses import NAMES
+    from iepwatch.rules.evaluate import catalog
+    from iepwatch.rules.statuses import NAMES
 
     cfg = load_config()
     _require_students(user, cfg)
@@ -322,7 +322,7 @@ def deployment_app(dep) -> FastAPI:
         if rollups:
             (file,) = [f["name"] for f in rollups[0]["files"] if f["name"].startswith("rollup_indicators")]
             indicators = _csv_rows(dep.rollup_dir / rollups[0]["as_of"] / file)
-        from iepwatch.statuses import NAMES
+        from iepwatch.rules.statuses import NAMES
 
         cfg = configs[0]
         return _env().get_template("deployment.html.j2").render(

@@ -106,6 +106,11 @@ def sql(name: str, **params) -> str:
     return _sql_env().get_template(f"{name}.sql").render(**params)
 
 
+def sql_text(text: str, **params) -> str:
+    """Render a SQL snippet held as data (a rule's detail in the rule catalog) like a file."""
+    return _sql_env().from_string(text).render(**params)
+
+
 _ENV = None
 
 
@@ -114,7 +119,7 @@ def _sql_env():
     if _ENV is None:
         from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-        from iepwatch import statuses
+        from iepwatch.rules import statuses
 
         _ENV = Environment(loader=FileSystemLoader(SQL_DIR), undefined=StrictUndefined, keep_trailing_newline=True)
         _ENV.globals["statuses"] = statuses   # the one status list, for every template

@@ -1,4 +1,4 @@
-{% import 'reporting_window.sql' as window with context %}
+{% import 'rules/reporting_window.sql' as window with context %}
 -- Indicator B11 (child find, 300.301(c)(1)), the student-level detail: one row per child whose
 -- parent consented to an initial evaluation in the reporting window (the consent of the
 -- child's latest initial evaluation with consent, one row per child), judged against the timeline in

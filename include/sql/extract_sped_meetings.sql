@@ -1,4 +1,4 @@
-{% import 'reporting_window.sql' as window with context %}
+{% import 'rules/reporting_window.sql' as window with context %}
 -- Held IEP meetings in the reporting window with the student and school fields of a
 -- CALPADS-style SPED meeting record. Meeting types outside the definition's code map
 -- (amendments, parent requests, ...) are not state-reported meetings and are left out.

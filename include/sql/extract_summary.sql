@@ -18,7 +18,7 @@ timelines AS (
            coalesce(sum(n) FILTER (WHERE rule_id = '{{ rule }}' AND phase = 'open' AND status IN ('ok', 'due_soon')), 0) AS {{ prefix }}_pending,
            coalesce(sum(n) FILTER (WHERE rule_id = '{{ rule }}' AND status = 'exempt'), 0) AS {{ prefix }}_exempt,
 {% endfor %}
-{% for rule in meeting_rules %}
+{% for rule in pass_rates %}
            coalesce(sum(n) FILTER (WHERE rule_id = '{{ rule }}'), 0) AS "{{ rule }}_evaluated",
            coalesce(sum(n) FILTER (WHERE rule_id = '{{ rule }}' AND status = 'ok'), 0) AS "{{ rule }}_passed",
 {% endfor %}
@@ -55,7 +55,7 @@ SELECT DATE '{{ as_of }}' AS as_of, scope.level, scope.school_id, scope.school_n
        round(100.0 * p.transition_with_plan / nullif(p.transition_age_students, 0), 1) AS transition_pct_with_plan,
        coalesce(i.transition_meeting_students, 0) AS transition_meeting_students,
        round(100.0 * i.transition_student_invited / nullif(i.transition_meeting_students, 0), 1) AS transition_pct_student_invited,
-{% for rule in meeting_rules %}
+{% for rule in pass_rates %}
        coalesce(t."{{ rule }}_evaluated", 0) AS "{{ rule | lower }}_evaluated",
        round(100.0 * t."{{ rule }}_passed" / nullif(t."{{ rule }}_evaluated", 0), 1) AS "{{ rule | lower }}_pass_pct"{{ "," if not loop.last }}
 {% endfor %}

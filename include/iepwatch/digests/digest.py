@@ -12,10 +12,10 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from iepwatch import statuses
 from iepwatch.config import Config
 from iepwatch.contract import CONTROL_CHARS, DIRECTION_OVERRIDES
-from iepwatch.rules import catalog
+from iepwatch.rules import statuses
+from iepwatch.rules.evaluate import catalog
 from iepwatch.warehouse import formula_guard_sql, literal, rows, sql, transaction
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"

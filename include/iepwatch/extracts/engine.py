@@ -1,7 +1,8 @@
 """Build, check and publish one extract from its declarative definition.
 
 A definition (``definitions/<name>.yaml``, or a district's own folder) names the SQL
-model, the fields (source column or constant, type, code mapping, allowed codes,
+model, the fields (``{rules: timeline}`` or ``{rules: meeting}`` stands for the rule catalog's
+state-summary columns) (source column or constant, type, code mapping, allowed codes,
 required, max length), the date format, delimiter, quoting, header and line endings,
 and the file name. Adding a state format is adding a definition.
 
@@ -30,6 +31,7 @@ from iepwatch.config import Config
 from iepwatch.contract import DIRECTION_OVERRIDES
 from iepwatch.errors import ConfigError, DataError, lines_phrase
 from iepwatch.files import replace_folder
+from iepwatch.rules import catalog as rule_catalog
 from iepwatch.sources import sha256_file
 from iepwatch.warehouse import formula_guard_sql, literal, quote, sql
 
@@ -79,8 +81,10 @@ def all_definitions(cfg: Config) -> dict[str, Definition]:
     out = {}
     for folder in folders:
         for p in sorted(folder.glob("*.yaml")):
-            d = Definition(yaml.safe_load(p.read_text(encoding="utf-8")))
-            out[d.name] = d
+            raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+            raw["fields"] = [g for f in raw.get("fields") or [] for g in
+                             (rule_catalog.summary_fields(f["rules"]) if "rules" in f else [f])]
+            out[raw["name"]] = Definition(raw)
     return out
 
 
@@ -89,7 +93,7 @@ def definitions(cfg: Config) -> dict[str, Definition]:
     California) only for a district of that pack; every other format for every district; then
     ``extracts.add_formats`` added and ``extracts.drop_formats`` left out. A format that does not
     apply is neither built nor validated, so another state's field lengths never stop a night."""
-    from iepwatch import packs
+    from iepwatch.rules import packs
 
     everything = all_definitions(cfg)
     unknown = sorted(set(cfg.extracts.add_formats + cfg.extracts.drop_formats) - set(everything))
@@ -104,12 +108,12 @@ def definitions(cfg: Config) -> dict[str, Definition]:
 
 def model_params(cfg: Config, as_of: date, d: Definition) -> dict:
     """The rules' template parameters (one home: ``rules.params``) plus what a model selects."""
-    from iepwatch.rules import params
+    from iepwatch.rules.evaluate import params
 
     selected = [k for f in d.fields if f.get("selects") for k in f["codes"]]
     return {**params(cfg, as_of), "selected_codes": ", ".join(literal(k) for k in selected) or "NULL",
-            "timelines": [(cfg.pack.initial_rule, "initial_evaluations"), ("IEP_ANNUAL_REVIEW", "annual_reviews"),
-                          ("REEVALUATION_3_YEAR", "reevaluations")]}
+            "timelines": rule_catalog.summary_timelines(cfg.pack.initial_rule),
+            "pass_rates": rule_catalog.summary_pass_rates()}
 
 
 def forbidden_pattern(d: Definition) -> str:

@@ -1,4 +1,5 @@
-"""The expectation suites: ``expectations/<kind>/*.json``, one per export table (or rule set).
+"""The expectation suites: ``expectations/<kind>/*.json``, one per export table; the compliance
+suite is generated from the rule catalog (one expectation per rule).
 
 Each expectation's ``meta.iepwatch`` says what a failure does: ``fail_load`` (a whole-file
 problem), ``quarantine`` (the row is set aside with ``reason``) or ``report`` (Data Docs only).
@@ -35,23 +36,25 @@ def load_suites(kind: str, as_of: date, cfg=None) -> dict[str, dict]:
         for name, value in bound.items():
             text = text.replace(name, value.replace("\\", "\\\\"))
         suite = json.loads(text)
-        if kind == "compliance":
-            suite["expectations"] += [pack_expectation(rule) for rule in cfg.pack.rules]
-            for e in suite["expectations"]:
-                report_only(e)
+        out[suite["meta"]["iepwatch"]["table"]] = suite
+    if kind == "compliance":
+        suite = compliance_suite(cfg)
         out[suite["meta"]["iepwatch"]["table"]] = suite
     return out
 
 
-def pack_expectation(rule) -> dict:
-    """A state pack rule's compliance expectation, shaped as the federal timelines' in rules.json."""
-    from iepwatch.packs import catalog_entry
+def compliance_suite(cfg) -> dict:
+    """One expectation per rule: every federal rule of the catalog, then the pack's own; each
+    counts its items and never fails (``report_only``)."""
+    from iepwatch.rules import catalog
+    from iepwatch.rules.packs import catalog_entry
 
-    return {"type": "expect_column_values_to_be_in_set",
-            "kwargs": {"column": "status", "value_set": ["ok", "due_soon", "exempt"],
-                       "row_condition": f'col("rule_id")=="{rule.rule_id}"', "condition_parser": "great_expectations",
-                       "description": f"{rule.rule_id}: {rule.title} ({rule.citation})"},
-            "meta": {"iepwatch": {**catalog_entry(rule.rule_id, rule.citation, rule.title), "on_fail": "report"}}}
+    entries = [r.entry() for r in catalog.rules().values()]
+    entries += [catalog_entry(p.rule_id, p.citation, p.title) for p in cfg.pack.rules]
+    suite = catalog.suite(entries)
+    for e in suite["expectations"]:
+        report_only(e)
+    return suite
 
 
 def report_only(exp: dict) -> None:

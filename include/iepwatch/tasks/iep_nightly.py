@@ -134,8 +134,10 @@ def publish_core(night: Night, outlet_events=None) -> Night:
 
 @fail_fast
 def evaluate_rules(night: Night) -> Night:
-    """Facts and every compliance rule as of the night (include/sql/facts_*.sql, rule_results.sql)."""
-    from iepwatch import rules, warehouse
+    """Facts and every compliance rule as of the night (include/sql/rules/: facts_*.sql, a file per
+    rule, rule_results.sql)."""
+    from iepwatch import warehouse
+    from iepwatch.rules import evaluate as rules
 
     with warehouse.session() as (cfg, con):
         counts = rules.evaluate(con, cfg, night.as_of, _source_schema(night))
@@ -150,7 +152,8 @@ def evaluate_rules(night: Night) -> Night:
 @fail_fast
 def build_exceptions(night: Night, outlet_events=None) -> Night:
     """compliance.exceptions (first_detected_on kept), resolutions, exceptions.csv; emits the compliance Asset."""
-    from iepwatch import rules, sources, warehouse
+    from iepwatch import sources, warehouse
+    from iepwatch.rules import evaluate as rules
 
     with warehouse.session() as (cfg, con):
         counts = rules.build_exceptions(con, cfg, night.as_of)

@@ -34,9 +34,10 @@ def resolve_as_of(params: dict | None = None, triggering_asset_events=None,
 @fail_fast
 def prepare_facts(night: Night) -> list[str]:
     """The published data must be the night's; the rule facts are re-evaluated on it if they are not the night's."""
-    from iepwatch import rules, warehouse
+    from iepwatch import warehouse
     from iepwatch.errors import DataError
     from iepwatch.extracts import engine
+    from iepwatch.rules import evaluate as rules
 
     with warehouse.session() as (cfg, con):
         if not warehouse.exists(con, "core", "export"):

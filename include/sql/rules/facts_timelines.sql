@@ -1,8 +1,11 @@
-{% import 'reporting_window.sql' as window with context %}
+{% import 'rules/reporting_window.sql' as window with context %}
 -- Timeline cycles: one row per deadline of a student. A cycle is *closed* when its event happened
--- (event_date) and *open* otherwise. Status is decided in rule_results.sql. start_kind says what
--- started the clock; detail is set by the rules of a state pack (facts_pack.sql), which explain
--- their own due dates. Federal rules a state pack replaces are left out.
+-- (event_date) and *open* otherwise. Each federal timeline rule's cycles are its own file
+-- (rules/timeline/<ID>.sql), reading the shared CTEs below (initial, eligible_initial, held,
+-- reviews, reeval); a rule whose section says enabled: false gives none. Status is decided in
+-- rule_results.sql. start_kind says what started the clock; detail is set by the rules of a state
+-- pack (facts_pack.sql), which explain their own due dates. Federal rules a state pack replaces
+-- are left out.
 -- The working tables of one evaluation (timelines, the calendar's) are TEMP tables of the task's
 -- connection: only facts.students, facts.meetings and facts.rule_results are read later, and not
 -- writing the rest to the warehouse file is a large share of the rules stage (docs/performance.md).
@@ -53,61 +56,12 @@ SELECT NULL::VARCHAR AS rule_id, NULL::VARCHAR AS student_id, NULL::VARCHAR AS i
        NULL::DATE AS start_date, NULL::VARCHAR AS start_kind, NULL::DATE AS due_date, NULL::DATE AS event_date,
        NULL::VARCHAR AS exempt_reason
 WHERE false
-{% if 'EVAL_60_DAY' not in pack.replaces %}
+{% for rule in federal_timelines %}{% set s = r[rule.rule_id] %}{% if s.enabled is not defined or s.enabled %}
 UNION ALL
--- EVAL_60_DAY: consent C, due C + N, event = evaluation completed
-SELECT 'EVAL_60_DAY', student_id, evaluation_id, NULL, consent_received_date, 'consent',
-       consent_received_date + {{ r.EVAL_60_DAY.initial_evaluation_days }}, evaluation_completed_date,
-       CASE WHEN delay_reason_code IN ({{ exempt_reasons }}) THEN delay_reason_code END
-FROM initial
-{% endif %}
-{% if 'IEP_INITIAL_30_DAY' not in pack.replaces %}
-UNION ALL
--- IEP_INITIAL_30_DAY: eligibility E, due E + N, event = the first held initial meeting on or after the consent;
--- none when the parent refused consent for services (300.300(b)(3))
-SELECT 'IEP_INITIAL_30_DAY', e.student_id, e.evaluation_id, NULL, e.eligibility_determination_date, 'eligibility',
-       e.eligibility_determination_date + {{ r.IEP_INITIAL_30_DAY.initial_iep_days }},
-       (SELECT min(h.held_date) FROM held h WHERE h.student_id = e.student_id AND h.meeting_type = 'initial'
-          AND h.held_date >= coalesce(e.consent_received_date, e.referral_date, e.eligibility_determination_date)),
-       NULL
-FROM eligible_initial e
-WHERE e.services_consent_refused_date IS NULL
-{% endif %}
-UNION ALL
--- IEP_ANNUAL_REVIEW, closed: every counted review against the counted review before it
-SELECT 'IEP_ANNUAL_REVIEW', student_id, meeting_id, meeting_id, prev_held, 'review',
-       {% if r.IEP_ANNUAL_REVIEW.annual_review_basis == 'anniversary' %}CAST(prev_held + INTERVAL 1 YEAR AS DATE){% else %}prev_held + 365{% endif %},
-       held_date, NULL
-FROM reviews WHERE prev_held IS NOT NULL
-UNION ALL
--- IEP_ANNUAL_REVIEW, open: the next review is due one span after the latest counted one
-SELECT 'IEP_ANNUAL_REVIEW', student_id, meeting_id, NULL, held_date, 'review',
-       {% if r.IEP_ANNUAL_REVIEW.annual_review_basis == 'anniversary' %}CAST(held_date + INTERVAL 1 YEAR AS DATE){% else %}held_date + 365{% endif %},
-       NULL, NULL
-FROM reviews WHERE latest
-UNION ALL
--- REEVALUATION_3_YEAR, closed: a completed reevaluation against the clock start (or waiver) before it
-SELECT 'REEVALUATION_3_YEAR', student_id, evaluation_id, NULL,
-       coalesce(waived_before, prev_start), CASE WHEN waived_before IS NULL THEN 'evaluation' ELSE 'waiver' END,
-       CAST(coalesce(waived_before, prev_start) + INTERVAL {{ r.REEVALUATION_3_YEAR.reevaluation_years }} YEAR AS DATE),
-       completed, NULL
-FROM reeval WHERE evaluation_type = 'reevaluation' AND prev_start IS NOT NULL
-UNION ALL
--- REEVALUATION_3_YEAR, open: N years (anniversary) after the latest clock start, or after a later waiver
-SELECT 'REEVALUATION_3_YEAR', student_id, evaluation_id, NULL,
-       coalesce(waived_after, completed), CASE WHEN waived_after IS NULL THEN 'evaluation' ELSE 'waiver' END,
-       CAST(coalesce(waived_after, completed) + INTERVAL {{ r.REEVALUATION_3_YEAR.reevaluation_years }} YEAR AS DATE),
-       NULL, NULL
-FROM reeval WHERE latest
-{% if r.PARENT_REQUEST_RESPONSE.enabled %}
-UNION ALL
--- PARENT_REQUEST_RESPONSE: written request Q, due Q + N, event = first held meeting on or after Q
-SELECT 'PARENT_REQUEST_RESPONSE', q.student_id, q.request_id, NULL, q.received_date, 'request',
-       q.received_date + {{ r.PARENT_REQUEST_RESPONSE.parent_request_days }},
-       (SELECT min(h.held_date) FROM held h WHERE h.student_id = q.student_id AND h.held_date >= q.received_date),
-       NULL
-FROM {{ src }}.parent_requests q WHERE q.in_writing = 'Y'
-{% endif %}
+SELECT '{{ rule.rule_id }}', student_id, item_id, meeting_id, start_date, start_kind, due_date, event_date, exempt_reason
+FROM ({% filter indent(4) %}
+{% include rule.sql_file %}{% endfilter %}) AS {{ rule.rule_id | lower }}
+{% endif %}{% endfor %}
 )
 -- Closed cycles older than the reporting window are never reported: dropped where they are made,
 -- they are more than half of all cycles.

@@ -1,4 +1,4 @@
-{% import 'reporting_window.sql' as window with context %}
+{% import 'rules/reporting_window.sql' as window with context %}
 -- One row per held meeting in the reporting window, with what the meeting rules need.
 CREATE OR REPLACE TABLE facts.meetings AS
 WITH m AS (

@@ -203,7 +203,7 @@ def state_formats() -> frozenset[str]:
 
 
 def catalog_entry(rule_id: str, citation: str, title: str) -> dict:
-    """A pack rule in the rule catalog (the shape of the federal rules' meta in rules.json)."""
+    """A pack rule as the rule catalog shows a rule (``catalog.Rule.entry``): a timeline."""
     return {"rule_id": rule_id, "citation": citation, "title": title, "kind": "timeline"}
 
 

@@ -1,49 +1,38 @@
 """Evaluate every compliance rule as of the run's date and keep the exceptions.
 
-The rule catalog (ids, citations, plain-words titles) is the compliance suite
-``expectations/compliance/rules.json``; conditions and thresholds live in
-``include/sql/facts_*.sql`` and ``rule_results.sql``, rendered from the config.
+What each rule is (id, citation, title, kind, settings, detail, summary columns) is its entry in
+the rule catalog (``catalog.yaml``); its rows are its SQL (``include/sql/rules/<kind>/<ID>.sql``),
+put together by ``include/sql/rules/facts_*.sql`` and ``rule_results.sql`` and rendered from the
+configuration.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import date
-from functools import cache
 from pathlib import Path
 
 from iepwatch.config import Config
 from iepwatch.files import write_json
 from iepwatch.night import school_year_start
-from iepwatch.warehouse import formula_guard_sql, literal, sql, transaction
+from iepwatch.rules import catalog as rule_catalog
+from iepwatch.rules import packs
+from iepwatch.warehouse import formula_guard_sql, literal, sql, sql_text, transaction
 from iepwatch.warehouse import rows as dict_rows
 
-SUITE = Path(__file__).resolve().parents[2] / "expectations" / "compliance" / "rules.json"
-TEAM_ROLES = {  # role -> (rule, plain words)
-    "general_education_teacher": ("TEAM_GENERAL_ED_TEACHER", "general education teacher"),
-    "special_education_teacher": ("TEAM_SPECIAL_ED_TEACHER", "special education teacher"),
-    "lea_representative": ("TEAM_LEA_REPRESENTATIVE", "LEA representative"),
-    "evaluation_interpreter": ("TEAM_EVALUATION_INTERPRETER", "person who can interpret evaluation results"),
-}
-ROLE_NAMES = {"parent": "parent", **{role: name for role, (_, name) in TEAM_ROLES.items()}}
 EXCEPTION_COLUMNS = ("as_of", "rule_id", "status", "severity", "student_id", "meeting_id", "school_id",
                      "case_manager_staff_id", "due_date", "event_date", "days_overdue", "detail",
                      "first_detected_on")
 
 
-@cache
 def json_catalog() -> dict[str, dict]:
-    """The federal rules: rule_id -> {citation, title, kind}, in the order of docs/rules.md."""
-    suite = json.loads(SUITE.read_text(encoding="utf-8"))
-    return {e["meta"]["iepwatch"]["rule_id"]: e["meta"]["iepwatch"] for e in suite["expectations"]}
+    """The federal rules: rule_id -> {rule_id, citation, title, kind}, in the order of docs/rules.md."""
+    return {k: r.entry() for k, r in rule_catalog.rules().items()}
 
 
 def catalog(cfg: Config | None = None) -> dict[str, dict]:
     """Every rule's id, citation, title and kind: the federal rules, every built-in state pack's
     rules, and the rules of the district's own pack when ``cfg`` is given."""
-    from iepwatch import packs
-
     out = {**json_catalog(), **packs.catalog_entries()}
     if cfg is not None:
         for p in cfg.pack.rules:
@@ -67,22 +56,26 @@ def params(cfg: Config, as_of: date, src: str = "core") -> dict:
     r = cfg.rules
     pack = cfg.pack
     in_force = rules_in_force(cfg)
-    warn_days = {**{k: getattr(r, k).warn_days for k, v in json_catalog().items() if v["kind"] == "timeline"},
+    warn_days = {**{rule.rule_id: getattr(r, rule.rule_id).warn_days for rule in rule_catalog.of_kind("timeline")},
                  **{p.rule_id: p.warn_days for p in pack.rules}}
+    federal = [rule for k, rule in rule_catalog.rules().items() if k in in_force]
+    base = {"as_of": as_of.isoformat(), "src": src, "transition_age": r.transition_age}
+    team = rule_catalog.team_roles()
     return {
-        "as_of": as_of.isoformat(),
-        "src": src,
+        **base,
         "pack": pack,
         "warn_days": warn_days,
         "window_start": school_year_start(as_of, r.school_year_start),
-        "transition_age": r.transition_age,
         "r": r,
-        "exempt_reasons": ", ".join(literal(x) for x in r.EVAL_60_DAY.exempt_delay_reasons) or "NULL",
+        "exempt_reasons": ", ".join(literal(x) for x in r.EVAL_60_DAY.exempt_delay_reasons) or "NULL",   # packs too
         "timeline_rules": [k for k, v in in_force.items() if v["kind"] == "timeline"],
-        "meeting_rules": [k for k, v in in_force.items() if v["kind"] == "meeting"],
-        "team_rules": [(rule, role, name) for role, (rule, name) in TEAM_ROLES.items()],
-        "roles": ["parent", *TEAM_ROLES],
-        "role_names": ROLE_NAMES,
+        "federal_timelines": [rule for rule in federal if rule.kind == "timeline"],
+        "meeting_catalog": [rule for rule in federal if rule.kind == "meeting"],
+        "plan_catalog": [rule for rule in federal if rule.kind == "plan"],
+        "details": {rule.rule_id: sql_text(rule.detail, s=getattr(r, rule.rule_id), **base) for rule in federal},
+        "team_rules": team,
+        "roles": ["parent", *(role for _, role, _ in team)],
+        "role_names": {"parent": "parent", **{role: name for _, role, name in team}},
     }
 
 
@@ -94,7 +87,7 @@ def evaluate(con, cfg: Config, as_of: date, src: str = "core") -> dict[str, dict
         steps += ["facts_calendar", "facts_pack"]
     with transaction(con):
         for name in (*steps, "facts_meetings", "rule_results"):
-            con.execute(sql(name, **p))
+            con.execute(sql(f"rules/{name}", **p))
     counts: dict[str, dict[str, int]] = {}
     for rule, status, n in con.execute("SELECT rule_id, status, count(*) FROM facts.rule_results GROUP BY 1, 2"
                                        " ORDER BY 1, 2").fetchall():
@@ -145,8 +138,8 @@ def build_exceptions(con, cfg: Config, as_of: date) -> dict[str, int]:
     night and every later one (first_detected_on, compliance.resolved), all in one transaction."""
     earliest_due = ", ".join(literal(p.rule_id) for p in cfg.pack.rules) or "NULL"
     with transaction(con):
-        con.execute(sql("exceptions", as_of=as_of.isoformat(), earliest_due=earliest_due))
-        con.execute(sql("exceptions_history", since=as_of.isoformat()))
+        con.execute(sql("rules/exceptions", as_of=as_of.isoformat(), earliest_due=earliest_due))
+        con.execute(sql("rules/exceptions_history", since=as_of.isoformat()))
     counts = dict(con.execute("SELECT status, count(*) FROM compliance.exceptions WHERE as_of = ? GROUP BY 1",
                               [as_of]).fetchall())
     counts["resolved"] = con.execute("SELECT count(*) FROM compliance.resolved WHERE as_of = ?",
@@ -192,6 +185,6 @@ def write_summary(con, as_of: date, path: Path, warnings: list[str], src: str = 
                "counts": [{"school_id": r[0], "school_name": r[1], "rule_id": r[2], "status": r[3], "n": r[4]}
                           for r in rows],
                "resolved": [{"school_id": r[0], "n": r[1]} for r in resolved],
-               "lookahead": dict_rows(con, sql("summary_lookahead", as_of=as_of.isoformat(), src=src,
+               "lookahead": dict_rows(con, sql("rules/summary_lookahead", as_of=as_of.isoformat(), src=src,
                                                windows=LOOKAHEAD_DAYS))}
     return write_json(path, summary)

@@ -1,4 +1,4 @@
-{% import 'reporting_window.sql' as window with context %}
+{% import 'rules/reporting_window.sql' as window with context %}
 {#- The timelines of the state pack in force, one INSERT per pack rule into temp.timelines.
     Each rule is data (iepwatch/packs.py); the SQL never names a state. Due dates not counted in
     plain calendar days come from temp.calendar (facts_calendar.sql) by joins on running counts.
