@@ -1,15 +1,14 @@
 -- What each recipient's digest lists for the night: the open statuses every night while open;
 -- the once statuses (late, violation, warning) until they were emailed to this recipient
 -- (ops.email_items, the lines of sent digests); never exited students; never exempt rows.
--- One row per recipient and exception with its section, and its line of the digest already
--- written in DuckDB (not rendered row by row in Python): as HTML
--- (escaped as Jinja's autoescape does) and text when it is among the `most` most urgent of its
--- school's section (`shown`), and always as a CSV line (the attachment of a long digest).
+-- One row per recipient and exception with its section and the values its line shows (made safe
+-- for a mail here: plain(), initials); whether it is among the `most` most urgent of its school's
+-- section (`shown`: the templates write those lines, escaped by Jinja's autoescape); and its line
+-- of the CSV attachment of a long digest, for every row (data, not markup: RFC 4180 quoting).
 -- is_new: first detected after the recipient's last email (on a nightly cadence, first detected
 -- tonight); never on a recipient's first report, where everything would be "new".
 -- rn numbers the lines in digest order: school, section, case manager, then urgency (every reader
 -- orders by it; the table itself is not sorted).
-{%- set esc = "replace(replace(replace(replace(replace(%s, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '\"', '&#34;'), '''', '&#39;')" %}
 {%- set csv = "'\"' || replace(%s, '\"', '\"\"') || '\"'" %}
 {%- macro plain(x, most) -%}   {#- digest.plain: control characters and direction overrides become '?' (one
                                   for one, so the length is the raw value's); cut to ``most`` characters #}
@@ -91,22 +90,7 @@ lines AS (   -- (a group and a join: a window partitioned so finely sorted every
     SELECT *, rn IN (SELECT rn FROM firsts) AS cm_first
     FROM ranked
 )
-SELECT recipient, school_id, school_name, section, rule_id, rule, status, student_id, meeting_id, due_date, shown,
-       is_new, due_this_week, rn,
-       CASE WHEN shown THEN
-       CASE WHEN cm_first THEN '<tr><td colspan="4" class="cm">' || {{ esc % "case_manager" }} || E'</td></tr>\n' ELSE '' END
-       || '<tr><td class="student">' || {{ esc % "student_id" }} || ' ' || {{ esc % "student" }}
-       || CASE WHEN is_new THEN ' <span class="badge-new">NEW</span>' ELSE '' END
-       || '</td><td>' || {{ esc % "rule" }} || '<br><span class="sev sev-' || severity || '">' || severity || E'</span></td>\n'
-       || '<td class="date">' || coalesce(CAST(due_date AS VARCHAR), '')
-       || coalesce('<br><span class="late">' || nullif(days_overdue, 0) || ' days overdue</span>', '')
-       || '</td><td>' || {{ esc % "detail" }} || E'</td></tr>\n' END AS html,
-       CASE WHEN shown THEN
-       CASE WHEN cm_first THEN E'\n  ' || case_manager || E'\n' ELSE '' END
-       || '  - ' || student_id || ' ' || student || CASE WHEN is_new THEN ' [NEW]' ELSE '' END || ': ' || rule
-       || ' (' || severity || E')\n      ' || CASE WHEN due_date IS NOT NULL
-                           THEN 'due ' || due_date || coalesce(', ' || nullif(days_overdue, 0) || ' days overdue', '') || '; '
-                           ELSE '' END
-       || detail || E'\n' END AS text,
+SELECT recipient, school_id, school_name, section, rule_id, rule, status, severity, student_id, student, meeting_id,
+       due_date, days_overdue, detail, case_manager, cm_first, shown, is_new, due_this_week, rn,
        concat_ws(',', {% for c in csv_columns %}{{ csv_fields[c] }}{{ ", " if not loop.last }}{% endfor %}) || E'\r\n' AS csv
 FROM lines

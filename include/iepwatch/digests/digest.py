@@ -9,8 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-
-from markupsafe import Markup
+from typing import NamedTuple
 
 from iepwatch.config import Config
 from iepwatch.contract import CONTROL_CHARS, DIRECTION_OVERRIDES
@@ -33,16 +32,30 @@ WEEK_DAYS = 7         # "due this week": open items due within 7 days of the as-
 CALENDAR_DAYS = 30    # the calendar attachment: open items due within 30 days
 
 
+class Line(NamedTuple):
+    """One item shown in a digest's body: the values the templates write (made safe for a mail in
+    ``email_rows.sql``; the HTML template escapes them)."""
+    cm_first: bool        # the first line of its case manager's group in the section
+    case_manager: str
+    student_id: str
+    student: str          # initials, or the full name (email.email_student_names)
+    is_new: bool
+    rule: str             # the rule's title
+    severity: str
+    due_date: date | None
+    days_overdue: int | None
+    detail: str
+
+
 @dataclass
 class School:
     """One school of a digest: per section, its number of items, how many are shown in the body
-    and their lines (written in DuckDB)."""
+    and their lines (most urgent first)."""
     school_id: str
     name: str
     counts: dict[str, int] = field(default_factory=lambda: {k: 0 for k, _, _ in SECTIONS})
     shown: dict[str, int] = field(default_factory=lambda: {k: 0 for k, _, _ in SECTIONS})
-    html: dict[str, Markup] = field(default_factory=lambda: {k: Markup("") for k, _, _ in SECTIONS})
-    text: dict[str, str] = field(default_factory=lambda: {k: "" for k, _, _ in SECTIONS})
+    lines: dict[str, list[Line]] = field(default_factory=lambda: {k: [] for k, _, _ in SECTIONS})
 
 
 @dataclass(frozen=True)
@@ -150,9 +163,10 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
     """One Digest per coordinator with assigned schools (and one for the fallback address), in
     recipient order, ``BATCH`` recipients' lines in memory at a time.
 
-    ``email_rows.sql`` selects and writes every line of the night in one pass (into the
-    connection's temporary ``digest_rows``); here they are only joined per school and section,
-    and a long digest's CSV and every digest's calendar are attached.
+    ``email_rows.sql`` selects every line of the night in one pass (into the connection's
+    temporary ``digest_rows``), with its values and its CSV line; here the shown ones are grouped
+    per school and section for the templates, and a long digest's CSV and every digest's
+    calendar are attached.
     """
     titles = {k: v["title"] for k, v in catalog(cfg).items()}
     ensure_send_log(con)
@@ -173,13 +187,16 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
         batch = recipients[start:start + BATCH]
         ids = [[r["recipient"] for r in batch]]
         blocks: dict[tuple[str, str], dict[str, tuple]] = {}
-        for rec, school, section, n, shown, html, text, new, week, *per_status in con.execute(
+        for rec, school, section, n, shown, new, week, *per_status in con.execute(
                 f"""SELECT recipient, school_id, section, count(*), count_if(shown),
-                           coalesce(string_agg(html, '' ORDER BY rn), ''),
-                           coalesce(string_agg(text, '' ORDER BY rn), ''),
                            count_if(is_new), count_if(due_this_week), {by_status}
                     FROM digest_rows WHERE recipient IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL""", ids).fetchall():
-            blocks.setdefault((rec, school), {})[section] = (n, shown, html, text, new, week, per_status)
+            blocks.setdefault((rec, school), {})[section] = (n, shown, new, week, per_status)
+        lines: dict[tuple[str, str, str], list[Line]] = {}
+        for rec, school, section, *values in con.execute(
+                f"""SELECT recipient, school_id, section, {", ".join(Line._fields)} FROM digest_rows
+                    WHERE shown AND recipient IN (SELECT unnest(?::VARCHAR[])) ORDER BY rn""", ids).fetchall():
+            lines.setdefault((rec, school, section), []).append(Line(*values))
         csvs = dict(con.execute(
             """SELECT recipient, string_agg(csv, '' ORDER BY rn) FROM digest_rows
                WHERE recipient IN (SELECT unnest(?::VARCHAR[])) GROUP BY recipient HAVING NOT bool_and(shown)""",
@@ -197,8 +214,9 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
                        first_report=rec["last_as_of"] is None)
             for i, name in zip(rec["school_ids"], rec["school_names"], strict=True):
                 s = School(i, plain(name, 80))
-                for key, (n, shown, html, text, new, week, sts) in blocks.get((rec["recipient"], i), {}).items():
-                    s.counts[key], s.shown[key], s.html[key], s.text[key] = n, shown, Markup(html), text
+                for key, (n, shown, new, week, sts) in blocks.get((rec["recipient"], i), {}).items():
+                    s.counts[key], s.shown[key] = n, shown
+                    s.lines[key] = lines.get((rec["recipient"], i, key), [])
                     d.new, d.due_this_week = d.new + new, d.due_this_week + week
                     for st, k in zip(DIGEST_STATUSES, sts, strict=True):
                         d.by_status[st] += k
