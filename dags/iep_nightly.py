@@ -2,15 +2,16 @@
 the coordinators' digests. Wiring only: each task is a function of ``iepwatch.tasks.iep_nightly``.
 
 One DAG per district: ``iep_nightly`` for a single district, ``iep_nightly__<id>`` for each
-district of a deployment file (``IEPWATCH_DEPLOYMENT``; see ``iepwatch.deployment``)."""
+district of a deployment file (``IEPWATCH_DEPLOYMENT``; see ``iepwatch.deployment.districts``)."""
 
 from __future__ import annotations
 
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
-from iepwatch import alerts, assets, deployment
+from iepwatch import alerts, assets
 from iepwatch.config import Config
+from iepwatch.deployment import districts
 from iepwatch.district import district_configs
 from iepwatch.tasks import iep_nightly as t
 
@@ -47,7 +48,7 @@ def nightly(cfg: Config) -> None:
     core, compliance = assets.core_tables(district), assets.compliance(district)
 
     @dag(
-        dag_id=deployment.dag_id("iep_nightly", district),
+        dag_id=districts.dag_id("iep_nightly", district),
         schedule=CronTriggerTimetable(cfg.district.schedule, timezone=cfg.district.timezone),
         start_date=pendulum.datetime(2026, 7, 1, tz=cfg.district.timezone),
         catchup=False,

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from iepwatch import alerts, assets, deployment
+from iepwatch import alerts, assets
+from iepwatch.deployment import districts
 from iepwatch.tasks import rollup as t
 
 DOC = """
@@ -18,12 +19,12 @@ published files (never its warehouse) and writes `rollup/<as-of>/`: counts by di
 rule and status, and the B11 / B13 percents of each district and of the deployment. Counts only.
 """
 
-DEPLOYMENT = deployment.active()
+DEPLOYMENT = districts.active()
 if DEPLOYMENT is not None:
     CONFIGS = DEPLOYMENT.configs()
 
     @dag(
-        dag_id=deployment.ROLLUP_DAG,
+        dag_id=districts.ROLLUP_DAG,
         schedule=[assets.extracts(cfg.district_id) for cfg in CONFIGS],   # all of them
         start_date=pendulum.datetime(2026, 7, 1, tz="UTC"),
         catchup=False,

@@ -8,8 +8,9 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from iepwatch import alerts, assets, deployment
+from iepwatch import alerts, assets
 from iepwatch.config import Config
+from iepwatch.deployment import districts
 from iepwatch.district import district_configs
 from iepwatch.tasks import state_reporting as t
 
@@ -18,7 +19,7 @@ DOC = """
 
 Runs when `iep_nightly` has built the night's exceptions (Asset `{compliance}`), or on
 demand with the `as_of` param. One mapped `build_extract` per format definition
-(`include/iepwatch/extracts/definitions/*.yaml`) builds the rows in DuckDB and checks them with the
+(`include/sql/extracts/*.yaml`) builds the rows in DuckDB and checks them with the
 format's suite (required fields, code sets, lengths, date range, row count; failures name the
 field and lines). `publish_extracts` then validates every format with Great Expectations in one
 run and writes each accepted format's file and `manifest.json` to `extracts/<format>/<as-of>/` in
@@ -33,7 +34,7 @@ def reporting(cfg: Config) -> None:
     compliance, extracts = assets.compliance(district), assets.extracts(district)
 
     @dag(
-        dag_id=deployment.dag_id("state_reporting", district),
+        dag_id=districts.dag_id("state_reporting", district),
         schedule=[compliance],
         start_date=pendulum.datetime(2026, 7, 1, tz=cfg.district.timezone),
         catchup=False,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from iepwatch import listeners
-from iepwatch.ui import plugin_app
+from iepwatch.ui import listeners
+from iepwatch.ui.page import plugin_app
 
 
 class IepwatchPlugin(AirflowPlugin):

@@ -6,7 +6,7 @@ import csv
 from datetime import date, timedelta
 from pathlib import Path
 
-from iepwatch.contract import TABLES
+from iepwatch.ingest.contract import TABLES
 
 AS_OF = date(2026, 11, 27)
 

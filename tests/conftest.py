@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))   # tools/: the development tools (demo generator,
 sys.path.insert(0, str(ROOT / "include"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from iepwatch import airflow_env  # noqa: E402  (light: no Airflow import)
+from iepwatch.deployment import airflow_env  # noqa: E402  (light: no Airflow import)
 
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="iepwatch-airflow-"))
 os.environ.update({

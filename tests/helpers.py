@@ -90,7 +90,7 @@ SECRET_FIRST, SECRET_LAST = "Zqxjfirstname", "Vvkwlastname"
 def snapshot(warehouse: Path) -> dict[str, list]:
     import duckdb
 
-    from iepwatch.contract import TABLES
+    from iepwatch.ingest.contract import TABLES
 
     con = duckdb.connect(str(warehouse), read_only=True)
     try:

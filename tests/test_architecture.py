@@ -80,3 +80,23 @@ def test_the_checker_finds_a_circle():
 def test_no_private_name_is_taken_across_modules():
     _, private = _imports()
     assert private == []
+
+
+FEATURES = ("ingest", "quality", "rules", "digests", "extracts", "ui", "deployment")
+
+
+def test_the_feature_folders_are_the_packages_and_the_tests_mirror_them():
+    """Each feature is a folder of the package, and its tests are the folder of that name in tests/."""
+    tests = PACKAGE.parents[1] / "tests"
+    folders = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()} - {"tasks"}
+    assert folders == set(FEATURES)
+    for feature in FEATURES:
+        assert list((tests / feature).glob("test_*.py")), f"tests/{feature}/ holds no tests"
+
+
+def test_the_package_never_imports_the_development_tools():
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            modules = [node.module] if isinstance(node, ast.ImportFrom) else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            assert not any(m and m.split(".")[0] in ("tools", "tests") for m in modules), name

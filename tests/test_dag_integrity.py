@@ -36,10 +36,11 @@ def test_tags_owner_retries_docs(dagbag):
             assert t.retry_exponential_backoff, (dag_id, t.task_id)
             assert t.owner and t.owner != "airflow", (dag_id, t.task_id)
             assert t.pool == "iepwatch_warehouse", (dag_id, t.task_id)
-    from iepwatch import deployment, district
+    from iepwatch import district
+    from iepwatch.deployment import districts
 
-    assert district.pools() == {"iepwatch_warehouse": deployment.pool_entry("the district")}
-    assert deployment.pool_entry("x")["slots"] == 1
+    assert district.pools() == {"iepwatch_warehouse": districts.pool_entry("the district")}
+    assert districts.pool_entry("x")["slots"] == 1
 
 
 def test_failures_and_late_runs_alert_the_data_team_by_smtp(dagbag):

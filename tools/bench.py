@@ -75,8 +75,8 @@ def floor(export: Path, as_of: date) -> dict:
     is the rules' own work and how much the night's way of doing it."""
     import duckdb
 
-    from iepwatch.contract import TABLES
     from iepwatch.district import load_config
+    from iepwatch.ingest.contract import TABLES
     from iepwatch.rules import evaluate as rules
     from iepwatch.warehouse import literal
 
@@ -139,7 +139,7 @@ def database_read(export: Path) -> dict:
     import airflow.sdk  # noqa: F401
 
     from iepwatch.district import load_config
-    from iepwatch.sources import pull_database
+    from iepwatch.ingest.sources import pull_database
     from tools.demo import load_into_postgres, postgres
 
     schema = "iepwatch_bench_sis"
@@ -201,7 +201,7 @@ def airflow_floor(dags: Path) -> None:
 
 def nightly_command(root: Path, students: int = 50, as_of: date = DEMO_AS_OF) -> None:
     """``make nightly`` for a small district end to end, next to Airflow's floor, printed."""
-    from iepwatch import airflow_env
+    from iepwatch.deployment import airflow_env
 
     export = _export(root, students, as_of)
     data, dags = root / f"nightly-{students}", root / "airflow-floor-dags"

@@ -31,8 +31,9 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from iepwatch import airflow_env, errors, run_record
+from iepwatch import errors, run_record
 from iepwatch.config import Config
+from iepwatch.deployment import airflow_env
 from iepwatch.district import load_config
 from iepwatch.errors import ConfigError
 from iepwatch.night import logical_date
@@ -195,7 +196,7 @@ def night_lock(cfg: Config, as_of: date, wait: bool, most_seconds: float = 6 * 3
 def night(as_of: date, export: Path | None, wait: bool = True, env_extra: dict | None = None,
           conf: dict | None = None) -> None:
     """Run both DAGs for one night, in order; the data folder is locked meanwhile."""
-    from iepwatch.deployment import dag_id
+    from iepwatch.deployment.districts import dag_id
 
     cfg = load_config()
     env = airflow_env.environment(IEPWATCH_DISABLE_DEADLINE="1", **(env_extra or {}))
@@ -240,7 +241,7 @@ def summary(as_of: date) -> str:
                     lines.append(f"  exceptions.csv   {cfg.run_dir(as_of) / run_record.EXCEPTIONS}")
         except (duckdb.Error, errors.WarehouseBusy) as e:
             lines.append(f"  (warehouse not readable for this date: {e.__class__.__name__})")
-    from iepwatch.sources import night_warnings
+    from iepwatch.ingest.sources import night_warnings
 
     for line in night_warnings(cfg, as_of):
         lines.append(f"  WARNING          {line}")

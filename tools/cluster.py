@@ -26,8 +26,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from iepwatch import airflow_env
 from iepwatch.config import PROJECT_ROOT
+from iepwatch.deployment import airflow_env
 
 SETTINGS_FILE = PROJECT_ROOT / "deploy" / "airflow.env"
 WORKERS = ("worker1", "worker2")

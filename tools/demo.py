@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
-from iepwatch.contract import TABLES
+from iepwatch.ingest.contract import TABLES
 from iepwatch.warehouse import literal
 
 GENERATOR = Path(__file__).resolve().with_name("demo_generate.sql")   # the generator's SQL, beside it
@@ -95,7 +95,7 @@ def load_into_postgres(export: Path, dsn: str, schema: str) -> None:
     as a table of ``schema`` (dates typed DATE, the rest TEXT), loaded with COPY."""
     import csv
 
-    from iepwatch.contract import DATE
+    from iepwatch.ingest.contract import DATE
 
     with postgres(dsn) as cur:
         cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")

@@ -6,7 +6,7 @@ A single district keeps the names ``iepwatch_core_tables`` / ``iepwatch_complian
 
 from airflow.sdk import Asset
 
-from iepwatch.deployment import dag_id
+from iepwatch.deployment.districts import dag_id
 
 
 def _asset(name: str, path: str, district: str | None) -> Asset:

@@ -25,6 +25,7 @@ import yaml
 
 from iepwatch import run_record
 from iepwatch.errors import ConfigError
+from iepwatch.rules import catalog, packs
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = PROJECT_ROOT / "iepwatch.yaml"
@@ -195,8 +196,6 @@ def _module_class(cls: type) -> type:
 def _rules_config() -> type:
     """``rules``: the settings every rule shares, then one section per rule of the catalog
     (``iepwatch/rules/catalog.yaml``); the SQL receives these values and restates none of them."""
-    from iepwatch.rules import catalog
-
     shared = [
         ("school_year_start", str,
          _opt("07-01", _pattern(r"(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])", "MM-DD"))),
@@ -271,8 +270,6 @@ class Config:
     @property
     def pack(self):
         """The state timeline pack in force (``rules.state_pack``), built and checked on load."""
-        from iepwatch.rules import packs
-
         return packs.build(self.rules.state_pack, self.rules.packs)
 
 
@@ -395,8 +392,6 @@ def build_config(path: Path, own: dict, where: str = "", env_paths: bool = True)
         export_root=resolve(export_root, ("paths", "export_root"), "IEPWATCH_EXPORT_ROOT", data_dir / "exports"),
         extracts_dir=resolve(cfg.paths.extracts_dir, ("paths", "extracts_dir"), None, data_dir / "extracts"),
         outbox_dir=resolve(cfg.paths.outbox_dir, ("paths", "outbox_dir"), None, data_dir / "outbox"))
-    from iepwatch.rules import packs
-
     for name in {cfg.rules.state_pack, *cfg.rules.packs}:
         try:
             packs.build(name, cfg.rules.packs)

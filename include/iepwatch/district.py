@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
-from iepwatch import deployment
 from iepwatch.config import DEFAULT_CONFIG, Config, build_config, deep_merge, read_yaml
+from iepwatch.deployment import districts
 
 _DISTRICT: ContextVar[str | None] = ContextVar("iepwatch_district", default=None)
 
@@ -47,18 +47,18 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None,
     """
     district = district or current_district()
     if path is None and (district or os.environ.get("IEPWATCH_DEPLOYMENT")):
-        return deployment.load().config(district, overrides)
+        return districts.load().config(district, overrides)
     path = Path(path or os.environ.get("IEPWATCH_CONFIG") or DEFAULT_CONFIG).resolve()
     return build_config(path, deep_merge(read_yaml(path), overrides or {}))
 
 
 def district_configs() -> list[Config]:
     """The configuration of every district the DAG files generate DAGs for."""
-    dep = deployment.active()
+    dep = districts.active()
     return dep.configs() if dep else [load_config()]
 
 
 def pools() -> dict:
     """The pools Airflow needs: each district's one slot (the single district's ``district.pool``)."""
-    dep = deployment.active()
-    return dep.pools() if dep else {load_config().district.pool: deployment.pool_entry("the district")}
+    dep = districts.active()
+    return dep.pools() if dep else {load_config().district.pool: districts.pool_entry("the district")}

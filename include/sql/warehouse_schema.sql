@@ -11,7 +11,7 @@ CREATE TABLE IF NOT EXISTS ops.slots (
 CREATE TABLE IF NOT EXISTS ops.published (
     as_of DATE, export_id VARCHAR, table_name VARCHAR, rows BIGINT);
 
--- quarantine: the rows the gate set aside, by slot and line (quality/gate.py)
+-- quarantine: the rows the gate set aside, by slot and line (ingest/gate.py)
 CREATE TABLE IF NOT EXISTS quarantine.rows (
     slot VARCHAR, as_of DATE, table_name VARCHAR, line BIGINT, reason VARCHAR, expectation VARCHAR);
 

@@ -1,10 +1,11 @@
 """Build, check and publish one extract from its declarative definition.
 
-A definition (``definitions/<name>.yaml``, or a district's own folder) names the SQL
-model, the fields (``{rules: timeline}`` or ``{rules: meeting}`` stands for the rule catalog's
-state-summary columns) (source column or constant, type, code mapping, allowed codes,
-required, max length), the date format, delimiter, quoting, header and line endings,
-and the file name. Adding a state format is adding a definition.
+A definition (``include/sql/extracts/<name>.yaml``, beside its SQL model ``<name>.sql``, or a
+district's own folder) names the SQL model, the fields (source column or constant, type, code
+mapping, allowed codes, required, max length; ``{rules: timeline}`` or ``{rules: meeting}``
+stands for the rule catalog's state-summary columns), the date format, delimiter, quoting,
+header and line endings, and the file name. Adding a state format is adding a definition and
+its model.
 
 1. ``build``: the model's rows, mapped, into ``reporting.<name>`` (``_line`` = file line);
 2. ``check``: the definition's suite (required fields, code sets, lengths, date range, row
@@ -28,14 +29,18 @@ from pathlib import Path
 import yaml
 
 from iepwatch.config import Config
-from iepwatch.contract import DIRECTION_OVERRIDES
 from iepwatch.errors import ConfigError, DataError, lines_phrase
+from iepwatch.extracts import history
 from iepwatch.files import replace_folder
+from iepwatch.ingest.contract import DIRECTION_OVERRIDES
+from iepwatch.ingest.sources import sha256_file
+from iepwatch.quality.compile import failing_lines_sql
 from iepwatch.rules import catalog as rule_catalog
-from iepwatch.sources import sha256_file
-from iepwatch.warehouse import formula_guard_sql, literal, quote, sql
+from iepwatch.rules import packs
+from iepwatch.rules.evaluate import params
+from iepwatch.warehouse import SQL_DIR, formula_guard_sql, literal, quote, sql
 
-DEFINITIONS = Path(__file__).resolve().parent / "definitions"
+DEFINITIONS = SQL_DIR / "extracts"   # each format: <name>.yaml beside its model <name>.sql
 EOL = {"crlf": "\r\n", "lf": "\n"}
 
 
@@ -93,8 +98,6 @@ def definitions(cfg: Config) -> dict[str, Definition]:
     California) only for a district of that pack; every other format for every district; then
     ``extracts.add_formats`` added and ``extracts.drop_formats`` left out. A format that does not
     apply is neither built nor validated, so another state's field lengths never stop a night."""
-    from iepwatch.rules import packs
-
     everything = all_definitions(cfg)
     unknown = sorted(set(cfg.extracts.add_formats + cfg.extracts.drop_formats) - set(everything))
     if unknown:
@@ -108,8 +111,6 @@ def definitions(cfg: Config) -> dict[str, Definition]:
 
 def model_params(cfg: Config, as_of: date, d: Definition) -> dict:
     """The rules' template parameters (one home: ``rules.params``) plus what a model selects."""
-    from iepwatch.rules.evaluate import params
-
     selected = [k for f in d.fields if f.get("selects") for k in f["codes"]]
     return {**params(cfg, as_of), "selected_codes": ", ".join(literal(k) for k in selected) or "NULL",
             "timelines": rule_catalog.summary_timelines(cfg.pack.initial_rule),
@@ -193,8 +194,6 @@ def suite(d: Definition, as_of: date, selected: int) -> dict:
 
 def check(con, d: Definition, s: dict) -> None:
     """Run the suite in DuckDB; DataError naming each failing field and its lines."""
-    from iepwatch.quality.compile import failing_lines_sql
-
     problems = []
     for exp in s["expectations"]:
         reason = exp["meta"]["iepwatch"]["reason"]
@@ -309,7 +308,5 @@ def publish(con, cfg: Config, as_of: date, d: Definition) -> Path:
                 "source_export_id": export[1], "source_export_as_of": str(export[0]),
                 "files": [{"name": name, "rows": rows, "bytes": (incoming / name).stat().st_size, "sha256": sha}]}
     (incoming / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    from iepwatch.extracts import history
-
     history.record(d, base, as_of, incoming, name, sha)   # kept for good, with its changes, before it is served
     return replace_folder(incoming, target)

@@ -20,6 +20,9 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+from iepwatch.files import write_json
+from iepwatch.warehouse import literal, quote
+
 GENERATIONS = ".generations"
 CHANGES = "changes.csv"
 
@@ -97,8 +100,6 @@ def key_fields(d) -> list[str]:
 
 def _read(d, path: Path) -> str:
     """DuckDB's reader for a file of format ``d``: every field as text, named as the definition."""
-    from iepwatch.warehouse import literal
-
     cols = ", ".join(f"{literal(f['name'])}: 'VARCHAR'" for f in d.fields)
     quote = "'\"'" if d.quoting == "rfc4180" else "''"
     header = "true" if d.raw.get("header") else "false"
@@ -110,8 +111,6 @@ def changes(d, old: Path | None, new: Path, out: Path) -> dict:
     """Records added, removed and changed (same key, another value) from ``old`` to ``new``,
     written to ``out`` (key fields, change, changed fields); returns the counts."""
     import duckdb
-
-    from iepwatch.warehouse import literal, quote
 
     key = key_fields(d)
     others = [f["name"] for f in d.fields if f["name"] not in key]
@@ -143,8 +142,6 @@ def changes(d, old: Path | None, new: Path, out: Path) -> dict:
 def mark_submitted(base: Path, as_of: str, number: int, by: str, at: str) -> dict:
     """Mark a generation as submitted to the state (by whom, when). It stays forever; marking it
     again keeps the first mark."""
-    from iepwatch.files import write_json
-
     kept = folder(base, as_of, number)
     if not (kept / "generation.json").is_file():
         raise FileNotFoundError(kept)

@@ -11,6 +11,11 @@ import json
 from datetime import date
 from pathlib import Path
 
+from iepwatch.district import load_config
+from iepwatch.rules import catalog
+from iepwatch.rules.packs import catalog_entry
+from iepwatch.warehouse import literal
+
 SUITES_DIR = Path(__file__).resolve().parents[3] / "expectations"
 
 
@@ -20,12 +25,8 @@ def load_suites(kind: str, as_of: date, cfg=None) -> dict[str, dict]:
     ``email.recipient_domains``; false when the list is empty). The compliance suite gains one
     expectation per rule of the state pack in force."""
     if cfg is None:
-        from iepwatch.district import load_config
-
         cfg = load_config()
     recipient_domains = cfg.email.recipient_domains
-    from iepwatch.warehouse import literal
-
     allowed = ", ".join(literal(d.lower()) for d in recipient_domains)
     bound = {"$AS_OF": f"DATE '{as_of.isoformat()}'",
              "$RECIPIENT_DOMAIN_NOT_ALLOWED": f"lower(regexp_extract(email, '@([^@]*)$', 1)) NOT IN ({allowed})"
@@ -46,9 +47,6 @@ def load_suites(kind: str, as_of: date, cfg=None) -> dict[str, dict]:
 def compliance_suite(cfg) -> dict:
     """One expectation per rule: every federal rule of the catalog, then the pack's own; each
     counts its items and never fails (``report_only``)."""
-    from iepwatch.rules import catalog
-    from iepwatch.rules.packs import catalog_entry
-
     entries = [r.entry() for r in catalog.rules().values()]
     entries += [catalog_entry(p.rule_id, p.citation, p.title) for p in cfg.pack.rules]
     suite = catalog.suite(entries)

@@ -155,7 +155,7 @@ def summary_pass_rates() -> list[str]:
 
 def summary_fields(kind: str) -> list[dict]:
     """The state summary's field definitions (extract definition shape) of one kind of rule, in
-    the order of the columns ``extract_summary.sql`` writes."""
+    the order of the columns ``extracts/compliance_summary.sql`` writes."""
     out = []
     if kind == "timeline":
         for r in of_kind("timeline"):

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 def running_district() -> str | None:
     """The district of the running task: its DAG id says (``iep_nightly__<id>``); None for a
     single district, or outside Airflow (the bench calls the task functions itself)."""
-    from iepwatch.deployment import split_dag_id
+    from iepwatch.deployment.districts import split_dag_id
     from iepwatch.district import current_district
 
     try:

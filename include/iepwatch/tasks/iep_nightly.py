@@ -25,7 +25,7 @@ def find_export(params: dict | None = None, logical_date: datetime | None = None
     A night older than the published one is a backfill: it needs the ``backfill`` param, is
     evaluated beside the published night (which stays published), and sends no email.
     """
-    from iepwatch import load, sources
+    from iepwatch.ingest import load, sources
 
     cfg = load_config()
     params = params or {}
@@ -52,7 +52,7 @@ def find_export(params: dict | None = None, logical_date: datetime | None = None
 @fail_fast
 def archive_export(night: Night) -> Night:
     """Copied unchanged to ``landing/<as-of>/<export_id>/`` with checksums; downstream reads the copy."""
-    from iepwatch import sources
+    from iepwatch.ingest import sources
 
     cfg = load_config()
     night.require("export_dir")
@@ -68,7 +68,7 @@ def archive_export(night: Night) -> Night:
 
 def _warn(cfg, night: Night, message: str) -> None:
     """A warning about the night: in the log, and in the night's warnings for the summary and the page."""
-    from iepwatch import sources
+    from iepwatch.ingest import sources
 
     log.warning("WARNING: %s", message)
     sources.add_warning(cfg, night.as_of, message)
@@ -77,7 +77,8 @@ def _warn(cfg, night: Night, message: str) -> None:
 @fail_fast
 def load_staging(night: Night) -> Night:
     """Each CSV into the free load slot with DuckDB's reader; the slot travels on with the night."""
-    from iepwatch import load, sources, warehouse
+    from iepwatch import warehouse
+    from iepwatch.ingest import load, sources
 
     night.require("export_id", "archive_dir")
     with warehouse.session() as (cfg, con):
@@ -94,8 +95,8 @@ def load_staging(night: Night) -> Night:
 @fail_fast
 def validate_export(night: Night, params: dict | None = None) -> Night:
     """The gate: primary keys, every row-level expectation of the ingest suites run in DuckDB, table sizes."""
-    from iepwatch import load, warehouse
-    from iepwatch.quality import gate
+    from iepwatch import warehouse
+    from iepwatch.ingest import gate, load
     from iepwatch.quality.suites import load_suites
 
     night.require("slot", "export_id")
@@ -121,7 +122,8 @@ def validate_export(night: Night, params: dict | None = None) -> Night:
 @fail_fast
 def publish_core(night: Night, outlet_events=None) -> Night:
     """All ``core`` views swapped to the checked slot in one transaction; emits the core-tables Asset."""
-    from iepwatch import load, warehouse
+    from iepwatch import warehouse
+    from iepwatch.ingest import load
 
     night.require("slot", "export_id")
     with warehouse.session() as (_, con):
@@ -152,7 +154,8 @@ def evaluate_rules(night: Night) -> Night:
 @fail_fast
 def build_exceptions(night: Night, outlet_events=None) -> Night:
     """compliance.exceptions (first_detected_on kept), resolutions, exceptions.csv; emits the compliance Asset."""
-    from iepwatch import sources, warehouse
+    from iepwatch import warehouse
+    from iepwatch.ingest import sources
     from iepwatch.rules import evaluate as rules
 
     with warehouse.session() as (cfg, con):
@@ -172,7 +175,7 @@ def build_exceptions(night: Night, outlet_events=None) -> Night:
 
 
 def _source_schema(night: Night) -> str:
-    from iepwatch.load import BACKFILL
+    from iepwatch.ingest.load import BACKFILL
 
     return BACKFILL if night.backfill else "core"
 
@@ -186,7 +189,8 @@ def send_coordinator_emails(night: Night) -> dict:
     if night.backfill:
         log.info("backfill of %s: no emails (coordinators hear of tonight's published night only)", night.as_of)
         return {"sent": 0, "backfill": 1}
-    from iepwatch import alerts, sources
+    from iepwatch import alerts
+    from iepwatch.ingest import sources
 
     with warehouse.session() as (cfg, con):
         summary = send.send_all(con, cfg, night.as_of)
@@ -204,7 +208,8 @@ def build_data_docs(night: Night) -> dict:
     Fails (and is retried) if GX and the ingest gate disagree on any expectation's count.
     """
     from iepwatch import warehouse
-    from iepwatch.quality import gate, gx
+    from iepwatch.ingest import gate
+    from iepwatch.quality import gx
 
     night.require("slot")
     cfg = load_config()

@@ -1,4 +1,4 @@
-"""The task of ``iepwatch_rollup``: the deployment's roll-up of one night (``iepwatch.rollup``)."""
+"""The task of ``iepwatch_rollup``: the deployment's roll-up of one night (``iepwatch.deployment.rollup``)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ log = logging.getLogger(__name__)
 @fail_fast
 def build_rollup(params: dict | None = None) -> dict:
     """The ``as_of`` param's night, else the newest night every district has published."""
-    from iepwatch import deployment, rollup
+    from iepwatch.deployment import districts, rollup
     from iepwatch.errors import DataError
 
-    dep = deployment.load()
+    dep = districts.load()
     as_of = (params or {}).get("as_of")
     night = date.fromisoformat(as_of) if as_of else rollup.latest_complete(dep)
     if night is None:

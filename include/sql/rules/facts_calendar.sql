@@ -8,14 +8,12 @@
 -- year's end, cannot say where that year's first or last instructional day lies: the days it
 -- cannot place (summer or not, long break or not) are NULL, and a running count of them per unit
 -- (u_*) lets a count that crosses one be told apart (a calendar gap, never a guess).
-{#- a school year sy's first and last date (sy starts on school_year_start) -#}
-{%- set year_start = 'make_date(sy, %d, %d)' % (r.school_year_start[:2] | int, r.school_year_start[3:] | int) %}
-{%- set year_end = 'make_date(sy + 1, %d, %d) - 1' % (r.school_year_start[:2] | int, r.school_year_start[3:] | int) %}
+{% import 'rules/school_year.sql' as school_year with context %}
+{%- set year_start, year_end = school_year.first_date('sy'), school_year.last_date('sy') %}
 CREATE OR REPLACE TEMP TABLE calendar AS
 WITH c AS (
     SELECT coalesce(school_id, '') AS cal, calendar_date AS d, in_session = 'Y' AS school_day, note,
-           CASE WHEN strftime(calendar_date, '%m-%d') >= '{{ r.school_year_start }}'
-                THEN year(calendar_date) ELSE year(calendar_date) - 1 END AS sy,
+           {{ school_year.of('calendar_date') }} AS sy,
            sum(CASE WHEN in_session = 'Y' THEN 1 ELSE 0 END)
                OVER (PARTITION BY coalesce(school_id, '') ORDER BY calendar_date) AS run
     FROM {{ src }}.school_calendar

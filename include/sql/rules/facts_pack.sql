@@ -1,4 +1,5 @@
 {% import 'rules/reporting_window.sql' as window with context %}
+{% import 'rules/school_year.sql' as school_year with context %}
 {#- The timelines of the state pack in force, one INSERT per pack rule into temp.timelines.
     Each rule is data (iepwatch/packs.py); the SQL never names a state. Due dates not counted in
     plain calendar days come from temp.calendar (facts_calendar.sql) by joins on running counts.
@@ -14,7 +15,6 @@
                  "calendar_days_excluding_long_breaks": "calendar days (breaks of more than 5 weekdays left out)"} %}
 {%- set excluded = {"school_days": "run_weekdays > 0", "calendar_days_excluding_summer": "summer",
                     "calendar_days_excluding_long_breaks": "long_break"} %}
-{%- set mm, dd = r.school_year_start[:2] | int, r.school_year_start[3:] | int %}
 {%- macro year_name(sy) %}({{ sy }}) || '-' || ({{ sy }} + 1){% endmacro %}
 {%- for p in pack.rules %}
 {%- set e = p.end_of_year %}
@@ -161,7 +161,7 @@ due AS (
     SELECT v.*,
            CASE WHEN v.applies IS NULL THEN NULL
 {%- if e.kind == "june_30" %}
-                WHEN v.applies THEN make_date(year(make_date(v.sy + 1, {{ mm }}, {{ dd }}) - 1), 6, 30)
+                WHEN v.applies THEN make_date(year({{ school_year.last_date('v.sy') }}), 6, 30)
 {%- elif e.kind == "few_school_days_left" %}
                 WHEN v.applies THEN v.next_first - 1
 {%- elif e.kind == "referral_near_year_end" %}
@@ -235,11 +235,9 @@ gaps AS (   -- why a due date could not be given, and the date the calendar woul
 gap_dates AS (
     SELECT g.*,
            CASE g.gap_kind WHEN 'none' THEN g.x WHEN 'start' THEN g.x WHEN 'anchor' THEN g.anchor
-                WHEN 'year_end' THEN g.full_year_end WHEN 'next_year' THEN make_date(g.sy + 1, {{ mm }}, {{ dd }})
+                WHEN 'year_end' THEN g.full_year_end WHEN 'next_year' THEN {{ school_year.first_date('g.sy + 1') }}
                 WHEN 'plain' THEN g.plain_due
-                WHEN 'plain_year_end' THEN make_date(
-                    CASE WHEN strftime(g.plain_due, '%m-%d') >= '{{ r.school_year_start }}' THEN year(g.plain_due)
-                         ELSE year(g.plain_due) - 1 END + 1, {{ mm }}, {{ dd }}) - 1
+                WHEN 'plain_year_end' THEN {{ school_year.last_date(school_year.of('g.plain_due')) }}
                 WHEN 'next_year_after_plain' THEN g.cal_end + 1
                 WHEN 'unplaced_start' THEN g.cal_start - 1
                 WHEN 'end' THEN g.cal_end + 1 END AS gap_date

@@ -1,0 +1,240 @@
+"""Load the archived export into a DuckDB load slot and publish it as ``core``.
+
+Two slots (schemas ``slot_a`` / ``slot_b``) alternate: a night loads into the slot that
+is not published, ``staging.*`` views show it to the quality gate, and publishing swaps
+the ``core.*`` views to it in one transaction. A failed night never touches the
+published slot, and nothing is copied twice.
+
+Each slot table keeps its file order, so ``rowid + 2`` is the file's line number
+(header = line 1). Dates are typed on load (``YYYY-MM-DD`` only); a date that does not
+parse becomes NULL with a ``<column>__unparseable`` flag, so the gate can quarantine the
+row with its line instead of failing the whole read. Flags are upper-cased.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from pathlib import Path
+
+from iepwatch.errors import DataError, lines_phrase
+from iepwatch.files import each_file
+from iepwatch.ingest.contract import DATE, FLAG, TABLES, Table
+from iepwatch.warehouse import literal, quote, transaction
+
+SLOTS = ("slot_a", "slot_b")
+BACKFILL = "backfill"   # schema of a backfilled night's tables (never the published ones)
+UNPARSEABLE = "__unparseable"
+
+
+def read_header(path: Path, table: Table) -> tuple[list[str], list[str]]:
+    """The file's header and its extra columns; DataError on a missing/empty/undecodable file."""
+    if not path.exists():
+        raise DataError(f"{table.file}: required file is missing from the export")
+    with path.open("rb") as f:
+        first = f.readline()
+    if not first.strip():
+        raise DataError(f"{table.file}: empty file without a header row "
+                        "(an empty table is a file with only the header)")
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{table.file}: line 1 (header) is not valid UTF-8 (byte {e.start})") from None
+    header = [h.strip() for h in next(csv.reader(io.StringIO(text)))]
+    dup = sorted({h for h in header if header.count(h) > 1})
+    if dup:
+        raise DataError(f"{table.file}: column {', '.join(dup)} appears more than once in the header")
+    missing = [c for c in table.required_columns if c not in header]
+    if missing:
+        raise DataError(f"{table.file}: missing required column{'s' if len(missing) > 1 else ''} "
+                        f"{', '.join(missing)}")
+    return header, [h for h in header if h not in table.columns]
+
+
+def _slot_select(table: Table, header: list[str]) -> str:
+    cols = []
+    for c, kind in table.columns.items():
+        q = quote(c)
+        if c not in header:   # an optional column the file does not have
+            cols.append(f"NULL::{'DATE' if kind == DATE else 'VARCHAR'} AS {q}")
+            if kind == DATE:
+                cols.append(f"false AS {quote(c + UNPARSEABLE)}")
+            continue
+        if kind == FLAG:
+            cols.append(f"upper(trim({q})) AS {q}")
+        elif kind == DATE:
+            # strict YYYY-MM-DD: the text must be exactly what the parsed date prints as
+            cast = f"TRY_CAST({q} AS DATE)"
+            parsed = f"CASE WHEN length({q}) = 10 AND strftime({cast}, '%Y-%m-%d') = {q} THEN {cast} END"
+            cols.append(f"{parsed} AS {q}")
+            cols.append(f"({q} IS NOT NULL AND {parsed} IS NULL) AS {quote(c + UNPARSEABLE)}")
+        else:
+            cols.append(q)
+    return ", ".join(cols)
+
+
+def load_table(con, folder: Path, table: Table, slot: str) -> dict:
+    """Read one CSV with DuckDB's reader into ``<slot>.<table>``; structural errors fail the load.
+
+    An optional file that the export does not have becomes an empty table of the contract's shape.
+    """
+    path = folder / table.file
+    present = not (table.optional_file and not path.exists())
+    if present:
+        extra = _read_into(con, path, table, slot)
+    else:
+        extra = []
+        con.execute(f"CREATE OR REPLACE TABLE {slot}.{table.name} AS SELECT {_slot_select(table, [])} LIMIT 0")
+    con.execute(f"CREATE OR REPLACE VIEW staging.{table.name} AS "
+                f"SELECT rowid + 2 AS _line, * FROM {slot}.{table.name}")
+    rows = con.execute(f"SELECT count(*) FROM {slot}.{table.name}").fetchone()[0]
+    return {"rows": rows, "extra_columns": extra, "present": present}
+
+
+def _read_into(con, path: Path, table: Table, slot: str) -> list[str]:
+    """The CSV into ``<slot>.<table>`` with DuckDB's reader; returns the file's extra columns."""
+    header, extra = read_header(path, table)
+    columns = "{" + ", ".join(f"'{h.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for h in header) + "}"
+    con.execute(f"""
+        CREATE OR REPLACE TABLE {slot}.{table.name} AS
+        SELECT {_slot_select(table, header)}
+        FROM read_csv({literal(path)}, header = true, columns = {columns}, auto_detect = false,
+                      delim = ',', quote = '"', escape = '"', encoding = 'utf-8',
+                      store_rejects = true, rejects_table = 'rejects_{table.name}',
+                      rejects_scan = 'rejects_scan_{table.name}')""")
+    rejects = con.execute(f"SELECT line, error_type, column_name FROM rejects_{table.name} ORDER BY line").fetchall()
+    if rejects:
+        kinds = sorted({r[1].lower() for r in rejects})
+        lines = sorted({r[0] for r in rejects})
+        cols = sorted({r[2] for r in rejects if r[2]})
+        where = f" in column {', '.join(cols)}" if cols else ""
+        raise DataError(f"{table.file}: cannot read {' / '.join(kinds)}{where} on {lines_phrase(lines)}")
+    return extra
+
+
+def published_slot(con) -> str | None:
+    row = con.execute("SELECT slot FROM ops.slots WHERE published").fetchone()
+    return row[0] if row else None
+
+
+def free_slot(con) -> str:
+    """The slot a new night loads into: never the published one."""
+    return SLOTS[1] if published_slot(con) == SLOTS[0] else SLOTS[0]
+
+
+def check_slot(con, slot: str, as_of: date, export_id: str) -> None:
+    """The slot still holds this night's export (another night run at the same time may have reloaded it)."""
+    held = con.execute("SELECT as_of, export_id FROM ops.slots WHERE slot = ?", [slot]).fetchone()
+    if held != (as_of, export_id):
+        other = f"the export {held[1]} of {held[0]}" if held else "nothing"
+        raise RuntimeError(f"load slot {slot} now holds {other}, not the export {export_id} of {as_of}: "
+                           "another night was loaded while this one ran; run this night again")
+
+
+def load_staging(con, folder: Path, as_of: date, export_id: str,
+                 needed: frozenset[str] = frozenset()) -> tuple[str, dict[str, dict]]:
+    """Every table of the contract into the free slot; returns the slot and per-table row counts.
+
+    ``needed`` names the optional files the configuration requires (the state pack's calendar).
+    Raises DataError on whole-file problems (all files' headers are checked first, so one
+    run reports every missing file or column at once).
+    """
+    problems = []
+    for t in TABLES:
+        if t.optional_file and not (folder / t.file).exists():
+            if t.name in needed:
+                problems.append(f"{t.file}: required by the configured state pack (rules.state_pack) but missing "
+                                "from the export")
+            continue
+        try:
+            read_header(folder / t.file, t)
+        except DataError as e:
+            problems.append(str(e))
+    if problems:
+        raise DataError("Export rejected: " + "; ".join(problems))
+    slot = free_slot(con)
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {slot}")
+    loaded = _load_tables(con, folder, slot)
+    con.execute("INSERT OR REPLACE INTO ops.slots VALUES (?, ?, ?, false)", [slot, as_of, export_id])
+    return slot, loaded
+
+
+def _load_tables(con, folder: Path, slot: str) -> dict[str, dict]:
+    """Every table into the slot, two files at a time, the largest first: one file read into
+    the warehouse file leaves a core idle a third of the time. Each table is one query on a
+    cursor of its own (DuckDB runs them side by side), so its rows keep their file order. Every
+    table that cannot be read is named, in the contract's order."""
+    tables = {folder / t.file: t for t in TABLES}
+
+    def one(path: Path) -> dict | DataError:
+        cur = con.cursor()
+        try:
+            return load_table(cur, folder, tables[path], slot)
+        except DataError as e:
+            return e
+        finally:
+            cur.close()
+
+    done = each_file(one, list(tables))
+    results = {t.name: done[path] for path, t in tables.items()}
+    errors = [str(r) for r in results.values() if isinstance(r, DataError)]
+    if errors:
+        raise DataError("; ".join(errors))
+    return results
+
+
+def published_night(con) -> date | None:
+    """The as-of date of the published night (None before the first); works on a read-only connection."""
+    from iepwatch.warehouse import exists
+
+    if not exists(con, "ops", "slots"):
+        return None
+    row = con.execute("SELECT as_of FROM ops.slots WHERE published").fetchone()
+    return row[0] if row else None
+
+
+def published_night_of(cfg) -> date | None:
+    """The published night's as-of date, read without taking the warehouse's write lock."""
+    from iepwatch import warehouse
+
+    if not cfg.warehouse.exists():
+        return None
+    with warehouse.connect(cfg, read_only=True) as con:
+        return published_night(con)
+
+
+def publish(con, slot: str, as_of: date, export_id: str, backfill: bool = False) -> dict[str, int]:
+    """Point the ``core`` views at the checked slot, in one transaction (all tables or none).
+
+    A backfill (a night older than the published one) gets the same views in schema
+    ``backfill`` instead: its rules read them, and the published night stays published.
+    """
+    check_slot(con, slot, as_of, export_id)
+    schema = BACKFILL if backfill else "core"
+    counts = {}
+    # A table with no quarantined row is published without the filter: every reader of the night
+    # scans these views, and would pay the filter on every scan.
+    # Publishing follows the slot's gate, so the views match its quarantine as checked.
+    quarantined = {r[0] for r in con.execute("SELECT DISTINCT table_name FROM quarantine.rows WHERE slot = ?",
+                                             [slot]).fetchall()}
+    with transaction(con):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        for t in TABLES:
+            cols = ", ".join(quote(c) for c in t.columns)
+            where = f"""WHERE rowid + 2 NOT IN (SELECT line FROM quarantine.rows
+                                        WHERE slot = '{slot}' AND table_name = '{t.name}')"""
+            con.execute(f"""
+                CREATE OR REPLACE VIEW {schema}.{t.name} AS
+                SELECT {cols} FROM {slot}.{t.name}
+                {where if t.name in quarantined else ""}""")
+            counts[t.name] = con.execute(f"SELECT count(*) FROM {schema}.{t.name}").fetchone()[0]
+        if backfill:
+            return counts
+        con.execute("UPDATE ops.slots SET published = (slot = ?)", [slot])
+        con.execute("DELETE FROM ops.published WHERE as_of = ?", [as_of])
+        con.executemany("INSERT INTO ops.published VALUES (?, ?, ?, ?)",
+                        [(as_of, export_id, k, v) for k, v in counts.items()])
+        con.execute(f"CREATE OR REPLACE VIEW core.export AS SELECT as_of, export_id FROM ops.slots "
+                    f"WHERE slot = '{slot}'")
+    return counts

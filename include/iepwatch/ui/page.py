@@ -1,0 +1,356 @@
+"""The data team's page inside the Airflow UI (served by the plugin in plugins/, behind Airflow's login).
+
+Run health first, then the extracts, the night's exceptions by school and by rule, trends and
+the look-ahead (counts: any signed-in user), and the drill-down to the exception rows
+(student-level: only users holding a role of ``ui.student_level_roles``, Op and Admin by
+default, never Viewer). Every student-level view or download is written to Airflow's audit log;
+no response is cached. Pages are Jinja templates (``templates/``); what they show is assembled
+in ``iepwatch.ui.dashboard`` from the nights' files and Airflow's run records.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+
+from iepwatch import run_record
+from iepwatch.config import Config
+from iepwatch.district import load_config
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")   # an as-of date in a path or a filter: checked before it is used
+COLORS = {"overdue": "#cf222e", "due_soon": "#bc4c00", "late": "#8250df", "violation": "#6639ba",
+          "warning": "#6e7781", "exempt": "#1a7f37"}
+
+
+def _user_dep():
+    from airflow.api_fastapi.core_api.security import get_user
+
+    return get_user
+
+
+User = Annotated[object, Depends(_user_dep())]
+app = FastAPI(title="iepwatch", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+@app.middleware("http")
+async def _no_store(request, call_next):
+    """Nothing this app serves is kept by a browser or a proxy: its pages and files describe students."""
+    response = await call_next(request)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@functools.cache
+def _env():
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
+                       trim_blocks=True, lstrip_blocks=True)
+
+
+def _name(user) -> str:
+    return user.get_name() if hasattr(user, "get_name") else str(user)
+
+
+def roles(user) -> set[str]:
+    """The user's Airflow roles, lower case: the simple auth manager's one ``role``, or the FAB
+    auth manager's ``roles``."""
+    found = {getattr(user, "role", None)} | {getattr(r, "name", r) for r in getattr(user, "roles", None) or []}
+    return {str(r).lower() for r in found if r}
+
+
+def students_allowed(user, cfg: Config) -> bool:
+    return bool(roles(user) & {r.lower() for r in cfg.ui.student_level_roles})
+
+
+def submit_allowed(user, cfg: Config) -> bool:
+    return bool(roles(user) & {r.lower() for r in cfg.ui.submit_roles})
+
+
+def _require_students(user, cfg: Config) -> None:
+    if not students_allowed(user, cfg):
+        raise HTTPException(status_code=403, detail="student-level data needs one of the roles "
+                                                    + ", ".join(cfg.ui.student_level_roles))
+
+
+def _audit(user, event: str, what: dict) -> None:
+    """A student-level view or download, in Airflow's audit log (Browse > Audit Log): who and what."""
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+
+    name = _name(user)
+    with create_session() as session:
+        session.add(Log(event=event, owner=name, owner_display_name=name, extra=json.dumps(what)))
+
+
+def _inside(base: Path, *parts: str) -> Path:
+    path = base.joinpath(*parts).resolve()
+    if not path.is_relative_to(base.resolve()) or not path.is_file():
+        raise HTTPException(status_code=404)
+    return path
+
+
+def _night(cfg: Config, as_of: str | None) -> str:
+    """A night that has files (the newest when none is asked for); a value that reaches a path is checked."""
+    if as_of is None:
+        nights = run_record.nights(cfg.data_dir)
+        if not nights:
+            raise HTTPException(status_code=404, detail="no night has been processed yet")
+        return nights[-1]
+    if not DATE.fullmatch(as_of) or not cfg.run_dir(as_of).is_dir():
+        raise HTTPException(status_code=404, detail="no such night")
+    return as_of
+
+
+def airflow_runs(limit: int = 60) -> list[dict]:
+    """The latest runs of the district's two DAGs from Airflow's metadata database, with their
+    failed tasks (each run's ``dag_id`` is the DAG's kind: ``iep_nightly`` or ``state_reporting``)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from iepwatch.deployment.districts import KINDS, dag_id, split_dag_id
+    from iepwatch.night import as_of_date
+
+    cfg = load_config()
+    tz = cfg.district.timezone
+    with create_session() as session:
+        runs = session.scalars(select(DagRun).where(DagRun.dag_id.in_([dag_id(k, cfg.district_id) for k in KINDS]))
+                               .order_by(DagRun.run_after.desc()).limit(limit)).all()
+        failed: dict[tuple, list[str]] = {}
+        for dag_id, run_id, task_id in session.execute(
+                select(TaskInstance.dag_id, TaskInstance.run_id, TaskInstance.task_id)
+                .where(TaskInstance.run_id.in_([r.run_id for r in runs]),
+                       TaskInstance.state.in_(["failed", "upstream_failed"]))):
+            failed.setdefault((dag_id, run_id), []).append(task_id)
+        return [{"dag_id": split_dag_id(r.dag_id)[0],
+                 "as_of": as_of_date(r.logical_date or r.run_after, tz).isoformat(),
+                 "state": str(getattr(r.state, "value", r.state)), "end_date": r.end_date,
+                 "failed_tasks": sorted(failed.get((r.dag_id, r.run_id), []))} for r in runs]
+
+
+def _page(name: str, user, cfg: Config, **ctx) -> str:
+    return _env().get_template(name).render(cfg=cfg, user_name=_name(user),
+                                            students_allowed=students_allowed(user, cfg), **ctx)
+
+
+@app.get("/", response_class=HTMLResponse)
+def index(user: User) -> str:
+    from iepwatch.extracts.engine import definitions
+    from iepwatch.rules.statuses import STATUSES
+    from iepwatch.ui import dashboard
+
+    cfg = load_config()
+    try:
+        runs, airflow_error = airflow_runs(), None
+    except Exception as e:  # noqa: BLE001 - the page still shows what the files say
+        runs, airflow_error = [], type(e).__name__
+    nights = dashboard.summaries(cfg, cfg.ui.trend_nights)
+    summary = nights[-1] if nights else None
+    h = dashboard.health(cfg, runs, datetime.now(UTC), summary)
+    level = {n: d.student_level for n, d in definitions(cfg).items()}
+    extracts = [{**m, "student_level": level.get(m["report"], True)} for m in dashboard.extracts(cfg)][:30]
+    from iepwatch.extracts import history
+
+    gens = {n: history.generations(cfg.paths.extracts_dir / n)[:5] for n in sorted(level)}
+    ctx = {"h": h, "airflow_error": airflow_error, "summary": summary, "extracts": extracts,
+           "statuses": STATUSES, "colors": COLORS, "generations": gens, "student_level": level,
+           "submit_allowed": submit_allowed(user, cfg)}
+    if summary:
+        t = dashboard.trends(nights)
+        ctx |= {"c": dashboard.counts(summary), "groups": dashboard.rule_groups(cfg), "t": t,
+                "charts": {"district": dashboard.chart({k: t["district"][k] for k in ("overdue", "due_soon")})},
+                "la": dashboard.lookahead(summary)}
+    return _page("page.html.j2", user, cfg, **ctx)
+
+
+@app.get("/exceptions", response_class=HTMLResponse)
+def exceptions(request: Request, user: User, as_of: str | None = None, sort: str = "urgency") -> str:
+    """The drill-down: a night's exception rows, filtered and sorted (student-level, audited)."""
+    from iepwatch.rules.evaluate import catalog
+    from iepwatch.rules.statuses import NAMES
+    from iepwatch.ui import dashboard
+
+    cfg = load_config()
+    _require_students(user, cfg)
+    as_of = _night(cfg, as_of)
+    filters = {k: v for k in dashboard.FILTERS if (v := request.query_params.get(k))}
+    if filters.get("new_since") and not DATE.fullmatch(filters["new_since"]):
+        raise HTTPException(status_code=422, detail="new_since: a date YYYY-MM-DD")
+    sort = sort if sort in dashboard.SORTS else "urgency"
+    total, rows, by_rule = dashboard.exception_rows(cfg, as_of, filters, sort)
+    _audit(user, "iepwatch.exceptions_view", {"as_of": as_of, "filters": filters, "rows": len(rows)})
+    summary = json.loads((cfg.run_dir(as_of) / run_record.SUMMARY).read_text())
+    titles = {k: v["title"] for k, v in catalog(cfg).items()}
+    schools = sorted({(c["school_id"], c["school_name"] or c["school_id"]) for c in summary["counts"]})
+    managers = sorted({(r["case_manager_id"], r["case_manager"] or r["case_manager_id"])
+                       for r in summary.get("lookahead", []) if r["case_manager_id"]}
+                      | {(r["case_manager_staff_id"], r["case_manager_staff_id"]) for r in rows
+                         if r["case_manager_staff_id"]})
+    choices = [("school", "school", schools),
+               ("rule", "rule", [(r["rule_id"], r["title"]) for _, rs in dashboard.rule_groups(cfg) for r in rs]),
+               ("status", "status", [(n, n.replace("_", " ")) for n in NAMES]),
+               ("severity", "severity", [(s, s) for s in ("high", "medium", "low")]),
+               ("case_manager", "case manager", managers)]
+    from urllib.parse import urlencode
+
+    rule_links = {r: "exceptions?" + urlencode({"as_of": as_of, **filters, "rule": r, "sort": sort}) for r in by_rule}
+    return _page("exceptions.html.j2", user, cfg, as_of=as_of, rows=rows, total=total, filters=filters,
+                 sort=sort, sorts=list(dashboard.SORTS), choices=choices, titles=titles, by_rule=by_rule,
+                 rule_links=rule_links, statuses=NAMES)
+
+
+@app.get("/exceptions.csv")
+def exceptions_csv(user: User, as_of: str | None = None) -> FileResponse:
+    """A night's exceptions.csv (student-level, audited)."""
+    cfg = load_config()
+    _require_students(user, cfg)
+    as_of = _night(cfg, as_of)
+    path = _inside(run_record.root(cfg.data_dir), as_of, run_record.EXCEPTIONS)
+    _audit(user, "iepwatch.exceptions_download", {"as_of": as_of, "file": "exceptions.csv"})
+    return FileResponse(path, filename=f"exceptions_{as_of}.csv")
+
+
+@app.get("/datadocs/{path:path}")
+def datadocs(path: str, user: User) -> FileResponse:
+    return FileResponse(_inside(load_config().paths.datadocs_dir, path))
+
+
+@app.get("/extracts/{report}/{as_of}/{name}")
+def extract(report: str, as_of: str, name: str, user: User) -> FileResponse:
+    """An extract file: a student-level one only for allowed roles; every download is in the audit log."""
+    from iepwatch.extracts.engine import definitions
+
+    cfg = load_config()
+    d = definitions(cfg).get(report)
+    if d is None or d.student_level:
+        _require_students(user, cfg)
+    path = _inside(cfg.paths.extracts_dir, report, as_of, name)
+    _audit(user, "iepwatch.extract_download", {"report": report, "as_of": as_of, "file": name})
+    return FileResponse(path, filename=name)
+
+
+def _generation(cfg: Config, report: str, as_of: str, n: int) -> Path:
+    """A generation's folder, every part of its path checked."""
+    from iepwatch.extracts import history
+    from iepwatch.extracts.engine import definitions
+
+    if report not in definitions(cfg) or not DATE.fullmatch(as_of) or not 0 < n < 1000:
+        raise HTTPException(status_code=404)
+    kept = history.folder(cfg.paths.extracts_dir / report, as_of, n)
+    if not (kept / "generation.json").is_file():
+        raise HTTPException(status_code=404)
+    return kept
+
+
+@app.get("/generations/{report}/{as_of}/{n}/{name}")
+def generation_file(report: str, as_of: str, n: int, name: str, user: User) -> FileResponse:
+    """A kept generation's file or its change report (student-level unless the format is counts)."""
+    from iepwatch.extracts.engine import definitions
+
+    cfg = load_config()
+    folder = _generation(cfg, report, as_of, n)
+    if definitions(cfg)[report].student_level:
+        _require_students(user, cfg)
+    path = _inside(folder, name)
+    _audit(user, "iepwatch.extract_download", {"report": report, "as_of": as_of, "generation": n, "file": name})
+    return FileResponse(path, filename=f"{report}_{as_of}_g{n:03d}_{name}" if name == "changes.csv" else name)
+
+
+@app.post("/generations/{report}/{as_of}/{n}/submit")
+def submit(request: Request, report: str, as_of: str, n: int, user: User) -> RedirectResponse:
+    """Mark a generation as submitted to the state: kept for good, never overwritten; audited.
+    Only from this page (the request's Origin must be this server)."""
+    from iepwatch.extracts import history
+
+    cfg = load_config()
+    if not submit_allowed(user, cfg):
+        raise HTTPException(status_code=403, detail="marking a submission needs one of the roles "
+                                                    + ", ".join(cfg.ui.submit_roles))
+    origin = request.headers.get("origin") or request.headers.get("referer") or ""
+    if not origin.startswith(f"{request.url.scheme}://{request.url.netloc}"):
+        raise HTTPException(status_code=403, detail="a submission is marked from the iepwatch page only")
+    _generation(cfg, report, as_of, n)   # checked: 404 unless it exists
+    at = datetime.now(UTC).isoformat(timespec="seconds")   # when a person marked it: the clock is the fact
+    mark = history.mark_submitted(cfg.paths.extracts_dir / report, as_of, n, _name(user), at)
+    _audit(user, "iepwatch.extract_submitted", {"report": report, "as_of": as_of, "generation": n, "by": mark["by"]})
+    return RedirectResponse(url=str(request.url_for("index")) + "#history", status_code=303)
+
+
+# --- a deployment of many districts: its page, each district's page below d/<id>/ -------------
+
+def _for_district(district: str, inner):
+    """``inner`` (the district page's app) working for ``district``: every ``load_config()`` of
+    the request is that district's, so no page ever mixes two districts' files."""
+    from iepwatch.district import district_context
+
+    async def asgi(scope, receive, send):
+        with district_context(district):
+            await inner(scope, receive, send)
+
+    return asgi
+
+
+def deployment_app(dep) -> FastAPI:
+    """The deployment's page (districts and the roll-up: counts only) with each district's page
+    mounted at ``d/<id>/``."""
+    root = FastAPI(title="iepwatch deployment", docs_url=None, redoc_url=None, openapi_url=None)
+    root.middleware("http")(_no_store)
+
+    @root.get("/", response_class=HTMLResponse)
+    def deployment_index(user: User) -> str:
+        from iepwatch.deployment import rollup
+        from iepwatch.ui import dashboard
+
+        configs, districts = dep.configs(), []
+        for cfg in configs:
+            nights = dashboard.summaries(cfg, 1)
+            last = nights[-1] if nights else None
+            districts.append({"id": cfg.district_id, "name": cfg.district.name, "tz": cfg.district.timezone,
+                              "pack": cfg.rules.state_pack, "as_of": last["as_of"] if last else None,
+                              "by_status": dashboard.counts(last)["district"] if last else {}})
+        rollups = rollup.published(dep)
+        indicators = []
+        if rollups:
+            (file,) = [f["name"] for f in rollups[0]["files"] if f["name"].startswith("rollup_indicators")]
+            indicators = _csv_rows(dep.rollup_dir / rollups[0]["as_of"] / file)
+        from iepwatch.rules.statuses import NAMES
+
+        cfg = configs[0]
+        return _env().get_template("deployment.html.j2").render(
+            cfg=cfg, page_name=dep.name, user_name=_name(user), students_allowed=students_allowed(user, cfg),
+            districts=districts, rollups=rollups[:10], indicators=indicators, statuses=NAMES, colors=COLORS)
+
+    @root.get("/rollup/{as_of}/{name}")
+    def rollup_file(as_of: str, name: str, user: User) -> FileResponse:
+        if not DATE.fullmatch(as_of):
+            raise HTTPException(status_code=404)
+        return FileResponse(_inside(dep.rollup_dir, as_of, name), filename=name)
+
+    for district in dep.districts:
+        root.mount(f"/d/{district}", _for_district(district, app))
+    return root
+
+
+def _csv_rows(path: Path) -> list[dict]:
+    import csv
+
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def plugin_app() -> FastAPI:
+    """What the plugin serves at /iepwatch: the district's page, or a deployment's."""
+    from iepwatch.deployment import districts
+
+    dep = districts.active()
+    return deployment_app(dep) if dep else app

@@ -1,0 +1,58 @@
+"""The loader (``iepwatch.ingest.load``) on its own: its tables are loaded two at a time, so each must
+still keep its file's line numbers, and every file that cannot be read is named at once."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from builder import AS_OF
+
+from iepwatch import warehouse
+from iepwatch.errors import DataError
+from iepwatch.ingest import load
+
+
+def test_every_staged_row_keeps_its_file_line(district, tmp_path, cfg):
+    folder = district.write(tmp_path / "export")
+    with warehouse.connect(cfg) as con:
+        slot, loaded = load.load_staging(con, folder, AS_OF, "e1")
+        for table, info in loaded.items():
+            with (folder / f"{table}.csv").open(newline="", encoding="utf-8") as f:
+                data = list(csv.reader(f))
+            first = data[0][0]
+            staged = con.execute(f'SELECT _line, "{first}" FROM staging.{table} ORDER BY _line').fetchall()
+            assert info["rows"] == len(data) - 1 == len(staged)
+            assert staged == [(n, row[0] or None) for n, row in enumerate(data[1:], start=2)], table
+
+
+def test_every_file_that_cannot_be_read_is_named_in_one_error(district, tmp_path, cfg):
+    folder = district.write(tmp_path / "export")
+    for name in ("meetings.csv", "students.csv"):   # a row of the wrong width in each
+        path = folder / name
+        path.write_text(path.read_text(encoding="utf-8") + "only,three,fields\n", encoding="utf-8")
+    with warehouse.connect(cfg) as con, pytest.raises(DataError) as failed:
+        load.load_staging(con, folder, AS_OF, "e1")
+    message = str(failed.value)
+    assert message.index("students.csv: cannot read") < message.index("meetings.csv: cannot read"), message
+
+
+def test_published_views_leave_out_the_quarantined_lines_only(district, tmp_path, cfg):
+    from iepwatch.ingest import gate
+    from iepwatch.quality.suites import load_suites
+
+    district.student()
+    bad = district.student()
+    student = next(s for s in district.tables["students"] if s["student_id"] == bad)
+    student["sped_status"] = "not-a-status"   # quarantined: a code outside the suite's set
+    folder = district.write(tmp_path / "export")
+    with warehouse.connect(cfg) as con:
+        slot, loaded = load.load_staging(con, folder, AS_OF, "e1")
+        gate.quarantine(con, load_suites("ingest", AS_OF), slot, AS_OF, threshold_pct=100)
+        load.publish(con, slot, AS_OF, "e1")
+        published = {t: con.execute(f"SELECT count(*) FROM core.{t}").fetchone()[0] for t in loaded}
+        held_back = dict(con.execute("SELECT table_name, count(*) FROM quarantine.rows GROUP BY 1").fetchall())
+        assert con.execute("SELECT count(*) FROM core.students WHERE student_id = ?",
+                           [student["student_id"]]).fetchone()[0] == 0
+    assert held_back["students"] == 1 and set(held_back) < set(loaded), held_back
+    assert published == {t: info["rows"] - held_back.get(t, 0) for t, info in loaded.items()}

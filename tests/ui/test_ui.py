@@ -1,0 +1,246 @@
+"""The iepwatch page's content, rendered by its FastAPI app (login and serving: test_airflow_ui)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from builder import AS_OF
+
+
+@pytest.fixture(autouse=True)
+def no_airflow_runs(monkeypatch):
+    """The page's content from the night's files alone: the Airflow runs of other tests (one
+    metadata database for the session) are not this district's. The real runs: test_airflow_ui."""
+    from iepwatch.ui import page as ui
+
+    monkeypatch.setattr(ui, "airflow_runs", lambda: [])
+
+
+def page(data_dir) -> str:
+    from fastapi.testclient import TestClient
+
+    from iepwatch.ui import page as ui
+
+    ui.app.dependency_overrides[ui._user_dep()] = lambda: object()
+    try:
+        response = TestClient(ui.app).get("/")
+    finally:
+        ui.app.dependency_overrides.clear()
+    assert response.status_code == 200
+    return response.text
+
+
+def test_the_nights_warnings_are_shown_escaped(data_dir):
+    run = data_dir / "runs" / str(AS_OF)
+    run.mkdir(parents=True)
+    (run / "summary.json").write_text(json.dumps({
+        "as_of": str(AS_OF), "counts": [],
+        "warnings": ["tonight's export is byte-identical to the export of 2026-11-26 <b>"]}))
+    html = page(data_dir)
+    assert "Warning for 2026-11-27:</b> tonight&#39;s export is byte-identical to the export of 2026-11-26 &lt;b&gt;" \
+        in html
+
+
+def test_no_response_is_kept_by_a_cache(data_dir):
+    """Cache-Control: no-store on the page and on the files it serves (Data Docs, extracts)."""
+    from fastapi.testclient import TestClient
+
+    from iepwatch.ui import page as ui
+
+    docs = data_dir / "datadocs"
+    docs.mkdir(parents=True)
+    (docs / "index.html").write_text("<html></html>")
+    ui.app.dependency_overrides[ui._user_dep()] = lambda: object()
+    try:
+        client = TestClient(ui.app)
+        for path in ("/", "/datadocs/index.html", "/datadocs/missing.html"):
+            assert client.get(path).headers["cache-control"] == "no-store", path
+    finally:
+        ui.app.dependency_overrides.clear()
+
+
+class Member:
+    """An Airflow user as the simple auth manager gives it to the page (a login and one role)."""
+
+    def __init__(self, role: str) -> None:
+        self.username, self.role = role, role
+
+    def get_name(self) -> str:
+        return self.username
+
+
+def client_as(role: str):
+    from fastapi.testclient import TestClient
+
+    from iepwatch.ui import page as ui
+
+    ui.app.dependency_overrides[ui._user_dep()] = lambda: Member(role)
+    return TestClient(ui.app)
+
+
+def test_a_viewer_sees_counts_and_gets_403_for_student_rows_an_op_sees_them_audited(
+        district, evaluate, data_dir, airflow_db):
+    from datetime import timedelta
+
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from iepwatch.ui import page as ui
+
+    s = district.student(school="SCH1")
+    district.meeting(s, held=AS_OF - timedelta(days=400), kind="annual")            # overdue
+    soon = district.student(school="SCH2")
+    district.meeting(soon, held=AS_OF - timedelta(days=320), kind="annual")         # due in 45 days
+    evaluate(district)
+    try:
+        viewer = client_as("viewer")
+        page = viewer.get("/")
+        assert page.status_code == 200 and f"Exceptions as of {AS_OF}" in page.text
+        assert s not in page.text and "counts only" in page.text
+        assert "Timelines" in page.text and "300.324(b)(1)(i)" in page.text   # rules by group, with citations
+        for path in (f"/exceptions?as_of={AS_OF}", f"/exceptions.csv?as_of={AS_OF}"):
+            assert viewer.get(path).status_code == 403, path
+        op = client_as("op")
+        rows = op.get(f"/exceptions?as_of={AS_OF}&status=overdue&school=SCH1")
+        assert rows.status_code == 200 and s in rows.text and "1 row." in rows.text
+        assert 'id="by-rule"' in rows.text and "rule=IEP_ANNUAL_REVIEW" in rows.text   # school -> rule -> rows
+        by_rule = op.get(f"/exceptions?as_of={AS_OF}&status=overdue&school=SCH1&rule=IEP_ANNUAL_REVIEW")
+        assert s in by_rule.text and 'id="by-rule"' not in by_rule.text
+        assert op.get(f"/exceptions?as_of={AS_OF}&status=due_soon").text.count(s) == 0
+        assert op.get(f"/exceptions?as_of={AS_OF}&new_since=bad").status_code == 422
+        assert op.get("/exceptions?as_of=../../etc").status_code == 404
+        csv = op.get(f"/exceptions.csv?as_of={AS_OF}")
+        assert csv.status_code == 200 and s in csv.text
+        look = op.get("/").text.split('id="lookahead-schools"')[1].split("</table>")[0]
+        assert "SCH2" in look and "<td class=\"n\">0</td><td class=\"n\">1</td><td class=\"n\">1</td>" in look
+    finally:
+        ui.app.dependency_overrides.clear()
+    with create_session() as session:
+        seen = session.execute(select(Log.event, Log.owner).where(Log.event.like("iepwatch.%"))).all()
+    assert ("iepwatch.exceptions_view", "op") in seen and ("iepwatch.exceptions_download", "op") in seen
+    assert all(owner == "op" for _, owner in seen), "a refused request is not a view"
+
+
+def test_run_health_names_a_failed_night_and_a_stale_one(data_dir):
+    from datetime import UTC, datetime
+
+    from iepwatch.district import load_config
+    from iepwatch.ui import dashboard
+
+    cfg = load_config()
+    run = data_dir / "runs" / str(AS_OF)
+    run.mkdir(parents=True)
+    (run / "summary.json").write_text(json.dumps({"as_of": str(AS_OF), "counts": [], "warnings": []}))
+    (run / "emails.json").write_text(json.dumps({"sent": 3, "failed": 1, "failed_ids": ["C9"], "already_sent": 0,
+                                                 "nothing_to_report": 0}))
+    (run / "quarantine.csv").write_text("table,line,reason\nstudents,4,x\nstudents,9,y\n")
+    finished = datetime(2026, 11, 27, 10, 30, tzinfo=UTC)   # 02:30 in Los Angeles
+    runs = [{"dag_id": "iep_nightly", "as_of": str(AS_OF), "state": "failed", "end_date": finished,
+             "failed_tasks": ["send_coordinator_emails"]}]
+    # the schedule is 02:00 Los Angeles with a 06:00 deadline: on the 27th at 07:00 local the 27th is due
+    (latest,) = dashboard.summaries(cfg, 1)
+    h = dashboard.health(cfg, runs, datetime(2026, 11, 27, 15, 0, tzinfo=UTC), latest)
+    assert h.expected == str(AS_OF) and h.stale and not h.ok
+    assert h.failed_tasks == ["send_coordinator_emails"] and h.quarantined == 2 and h.emails["failed"] == 1
+    assert h.finished == "2026-11-27 02:30 PST"
+    # at 05:00 local the 27th's night may still be running: yesterday's is what is expected
+    early = dashboard.health(cfg, runs, datetime(2026, 11, 27, 13, 0, tzinfo=UTC), latest)
+    assert early.expected == "2026-11-26"
+    ok = dashboard.health(cfg, [{**runs[0], "state": "success", "failed_tasks": []}],
+                          datetime(2026, 11, 27, 15, 0, tzinfo=UTC), latest)
+    assert not ok.stale and not ok.ok, "a night with a failed email is not healthy"
+    (run / "emails.json").write_text(json.dumps({"sent": 4, "failed": 0, "failed_ids": [], "already_sent": 0,
+                                                 "nothing_to_report": 0}))
+    assert dashboard.health(cfg, [{**runs[0], "state": "success", "failed_tasks": []}],
+                            datetime(2026, 11, 27, 15, 0, tzinfo=UTC), latest).ok
+
+
+def test_the_page_shows_red_when_stale(data_dir):
+    from iepwatch.ui import page as ui
+
+    try:
+        html = client_as("viewer").get("/").text
+    finally:
+        ui.app.dependency_overrides.clear()
+    assert "No night has been processed yet." in html and 'id="stale"' in html
+
+
+def test_trends_over_nights_and_the_drill_down_sorts(district, evaluate, data_dir, airflow_db):
+    """Two nights: the trend table and chart carry both, with the resolved count; the rows sort."""
+    from datetime import timedelta
+
+    from iepwatch.ui import page as ui
+
+    late = district.student(school="SCH1")
+    m = district.meeting(late, held=AS_OF - timedelta(days=40), kind="annual", notice=False)   # a violation
+    a = district.student(school="SCH1")
+    district.meeting(a, held=AS_OF - timedelta(days=380), kind="annual")    # overdue 15 days
+    b = district.student(school="SCH2")
+    district.meeting(b, held=AS_OF - timedelta(days=420), kind="annual")    # overdue 55 days
+    evaluate(district)
+    district.notice(m, sent=AS_OF - timedelta(days=54))                     # resolved the next night
+    nxt = AS_OF + timedelta(days=1)
+    evaluate(district, as_of=nxt)
+    try:
+        op = client_as("op")
+        html = op.get("/").text
+        trend = html.split('id="trend-table"')[1].split("</table>")[0]
+        # newest first: overdue 2, violation 0, resolved 1; then the first night: violation 1
+        assert trend.index(str(nxt)) < trend.index(str(AS_OF))
+        rows = [r for r in trend.split("<tr>") if "<td>" in r]
+        assert rows[0].count('<td class="n">') == 5 and '<td class="n">1</td></tr>' in rows[0]   # resolved 1
+        assert 'id="trend-district"' in html and "<polyline" in html and "<script src" not in html
+        by_overdue = op.get(f"/exceptions?as_of={nxt}&status=overdue&sort=days_overdue").text
+        assert by_overdue.index(b) < by_overdue.index(a)
+        by_student = op.get(f"/exceptions?as_of={nxt}&status=overdue&sort=student").text
+        assert by_student.index(min(a, b)) < by_student.index(max(a, b))
+        assert op.get(f"/exceptions?as_of={nxt}&severity=high&case_manager=T22").text.count(b) >= 1
+        assert a not in op.get(f"/exceptions?as_of={nxt}&case_manager=T22").text.split('id="rows"')[1]
+    finally:
+        ui.app.dependency_overrides.clear()
+
+
+def test_a_generation_is_marked_submitted_from_the_page_by_an_allowed_role_only(district, evaluate, data_dir,
+                                                                                airflow_db):
+    from datetime import timedelta
+
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from iepwatch import warehouse
+    from iepwatch.district import load_config
+    from iepwatch.extracts import engine, history
+    from iepwatch.ui import page as ui
+
+    s = district.student(school="SCH1")
+    district.meeting(s, held=AS_OF - timedelta(days=30), kind="annual")
+    evaluate(district)
+    cfg = load_config()
+    d = engine.definitions(cfg)["compliance_student_list"]
+    with warehouse.connect(cfg) as con:
+        engine.build(con, cfg, AS_OF, d)
+        engine.publish(con, cfg, AS_OF, d)
+    url = f"/generations/compliance_student_list/{AS_OF}/1/submit"
+    try:
+        viewer = client_as("viewer")
+        assert "Mark submitted" not in viewer.get("/").text
+        assert viewer.post(url, headers={"origin": "http://testserver"}).status_code == 403
+        assert viewer.get(f"/generations/compliance_student_list/{AS_OF}/1/changes.csv").status_code == 403
+        op = client_as("op")
+        page = op.get("/").text
+        assert 'id="generations"' in page and "Mark submitted" in page
+        assert op.post(url, headers={"origin": "http://evil.example"}).status_code == 403, "not from the page"
+        done = op.post(url, headers={"origin": "http://testserver"}, follow_redirects=False)
+        assert done.status_code == 303
+        assert op.get("/generations/compliance_student_list/2026-11-27/9/changes.csv").status_code == 404
+        assert op.get(f"/generations/compliance_student_list/{AS_OF}/1/changes.csv").status_code == 200
+    finally:
+        ui.app.dependency_overrides.clear()
+    (g,) = history.generations(cfg.paths.extracts_dir / "compliance_student_list")
+    assert g["submitted"]["by"] == "op"
+    with create_session() as session:
+        events = session.execute(select(Log.event, Log.owner).where(Log.event == "iepwatch.extract_submitted")).all()
+    assert events == [("iepwatch.extract_submitted", "op")]
