@@ -16,10 +16,11 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-from iepwatch import run_record
+from iepwatch import files, run_record
 from iepwatch.config import Config
 from iepwatch.deployment.districts import Deployment
 from iepwatch.errors import DataError
+from iepwatch.warehouse import sql
 
 FILES = {"rollup_counts": "deployment/rollup_counts",   # the file -> its SQL
          "rollup_indicators": "deployment/rollup_indicators"}
@@ -65,9 +66,6 @@ def latest_complete(dep: Deployment) -> date | None:
 def build(dep: Deployment, as_of: date) -> Path:
     """Roll the night up, check it, publish it; returns the folder."""
     import duckdb
-
-    from iepwatch import files
-    from iepwatch.warehouse import sql
 
     gone = missing(dep, as_of)
     if gone:

@@ -39,7 +39,7 @@ case manager's group in the section, the case manager, the student's id and init
 name), whether it is new, the rule's title, the severity, the due date (text), the days overdue,
 the detail. The templates unpack it (``{% for cm_first, case_manager, ... in s.lines[key] %}``):
 plain tuples pickle to the rendering worker and unpack in Jinja at a fraction of a named
-tuple's cost, which at state scale (155,000 lines) was seconds."""
+tuple's cost (docs/performance.md, round 11)."""
 
 
 @dataclass

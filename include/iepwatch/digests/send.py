@@ -22,6 +22,7 @@ from iepwatch.digests.journal import Journal
 from iepwatch.digests.mailer import Courier, Mailer, check_connection
 from iepwatch.digests.renderer import Renderer
 from iepwatch.errors import ConfigError, SendError, Unrecorded
+from iepwatch.files import write_json
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,6 @@ log = logging.getLogger(__name__)
 def write_report(path, as_of: date, summary: dict[str, list[str]]) -> None:
     """The night's sending, for the data team's page: counts per outcome and the staff ids that
     failed (no addresses, no students), written atomically even when the task then fails."""
-    from iepwatch.files import write_json
-
     write_json(path, {"as_of": as_of.isoformat(), **{k: len(v) for k, v in summary.items()},
                       "failed_ids": summary["failed"]})
 

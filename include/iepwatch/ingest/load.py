@@ -18,10 +18,11 @@ import io
 from datetime import date
 from pathlib import Path
 
+from iepwatch import warehouse
 from iepwatch.errors import DataError, lines_phrase
 from iepwatch.files import each_file
 from iepwatch.ingest.contract import DATE, FLAG, TABLES, Table
-from iepwatch.warehouse import literal, quote, transaction
+from iepwatch.warehouse import exists, literal, quote, transaction
 
 SLOTS = ("slot_a", "slot_b")
 BACKFILL = "backfill"   # schema of a backfilled night's tables (never the published ones)
@@ -186,8 +187,6 @@ def _load_tables(con, folder: Path, slot: str) -> dict[str, dict]:
 
 def published_night(con) -> date | None:
     """The as-of date of the published night (None before the first); works on a read-only connection."""
-    from iepwatch.warehouse import exists
-
     if not exists(con, "ops", "slots"):
         return None
     row = con.execute("SELECT as_of FROM ops.slots WHERE published").fetchone()
@@ -196,8 +195,6 @@ def published_night(con) -> date | None:
 
 def published_night_of(cfg) -> date | None:
     """The published night's as-of date, read without taking the warehouse's write lock."""
-    from iepwatch import warehouse
-
     if not cfg.warehouse.exists():
         return None
     with warehouse.connect(cfg, read_only=True) as con:

@@ -31,8 +31,10 @@ from pathlib import Path
 
 from iepwatch import run_record
 from iepwatch.config import Config
-from iepwatch.errors import DataError, ExportNotReady, HostError
-from iepwatch.files import each_file
+from iepwatch.errors import ConfigError, DataError, ExportNotReady, HostError
+from iepwatch.files import each_file, replace_folder, write_json
+from iepwatch.ingest.contract import TABLES
+from iepwatch.warehouse import literal
 
 MANIFEST = "manifest.json"          # written by the archive
 MARKER = "export_complete.json"     # written by the student system, last
@@ -202,8 +204,6 @@ def database_uri(conn_id: str) -> str:
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
 
-    from iepwatch.errors import ConfigError
-
     try:
         conn = BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
@@ -234,8 +234,6 @@ def _pull_postgres(uri: str, schema: str, wanted: list, tmp: Path) -> dict:
     import hashlib
 
     import asyncpg
-
-    from iepwatch.warehouse import literal
 
     async def connect():
         # dates as the contract's; no named prepared statements (a connection pooler may sit in between)
@@ -291,8 +289,6 @@ def _pull_mysql(uri: str, schema: str, wanted: list, tmp: Path) -> dict:
     import connectorx
     import duckdb
 
-    from iepwatch.warehouse import literal
-
     def pull(t, cols) -> tuple[str, dict]:
         rows = connectorx.read_sql(uri, f"SELECT {', '.join(cols)} FROM {schema}.{t.name}", return_type="arrow")
         with duckdb.connect() as con:
@@ -316,9 +312,6 @@ def pull_database(cfg: Config, as_of: date) -> Path:
     reproducible from the landing archive. Optional tables and columns may be missing; a
     missing required one is a data error naming it."""
     import connectorx
-
-    from iepwatch.errors import ConfigError
-    from iepwatch.ingest.contract import TABLES
 
     src = cfg.export_source
     if not src.conn_id:
@@ -356,7 +349,5 @@ def pull_database(cfg: Config, as_of: date) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    from iepwatch.files import replace_folder, write_json
-
     write_json(tmp / MARKER, {"files": marker, "source": f"database {src.conn_id}"})   # last: the export is whole
     return replace_folder(tmp, folder)

@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import ClassVar
 
+from iepwatch.quality import offline
 from iepwatch.quality.suites import batch_query, load_suites, meta, suite_key
 
 
@@ -248,8 +249,6 @@ def run_suites(warehouse: Path, suites: list[dict], docs_dir: Path, run_name: st
                 raise RuntimeError(f"GX evaluated {got} of the {len(suite_json['expectations'])} expectations "
                                    f"of suite {suite_json['name']}")
         ctx.build_data_docs(site_names=["iepwatch"])
-        from iepwatch.quality import offline
-
         offline.localize(docs_dir)   # no CDN: the pages load the site's own copies
     finally:   # every connection GX opened is closed, so that the task can open the warehouse again
         ee = ds.get_execution_engine()

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from iepwatch import run_record
 from iepwatch.config import Config
 from iepwatch.rules import statuses
-from iepwatch.rules.evaluate import EXCEPTION_COLUMNS
+from iepwatch.rules.evaluate import EXCEPTION_COLUMNS, LOOKAHEAD_DAYS, rules_in_force
 from iepwatch.rules.statuses import NAMES
 
 KIND_GROUPS = (("timeline", "Timelines"), ("meeting", "Meetings: team and notice"), ("plan", "The IEP itself"))
@@ -131,8 +131,6 @@ def health(cfg: Config, runs: list[dict], now: datetime, latest: dict | None) ->
 
 def rule_groups(cfg: Config) -> list[tuple[str, list[dict]]]:
     """The rules in force, grouped (timelines, meetings, the IEP) in the order of the docs."""
-    from iepwatch.rules.evaluate import rules_in_force
-
     rules = list(rules_in_force(cfg).values())
     return [(label, [r for r in rules if r.get("kind") == kind]) for kind, label in KIND_GROUPS
             if any(r.get("kind") == kind for r in rules)]
@@ -181,8 +179,6 @@ def chart(series: dict[str, list[int]], width: int = 560, height: int = 140) -> 
 
 def lookahead(summary: dict) -> dict:
     """Open deadlines due within 30/60/90 days: by school and by case manager (counts only)."""
-    from iepwatch.rules.evaluate import LOOKAHEAD_DAYS
-
     by_school: dict[str, dict] = {}
     by_cm: dict[str, dict] = {}
     for r in summary.get("lookahead", []):

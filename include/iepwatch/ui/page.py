@@ -22,7 +22,15 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from iepwatch import run_record
 from iepwatch.config import Config
-from iepwatch.district import load_config
+from iepwatch.deployment import districts, rollup
+from iepwatch.deployment.districts import KINDS, dag_id, split_dag_id
+from iepwatch.district import district_context, load_config
+from iepwatch.extracts import history
+from iepwatch.extracts.engine import definitions
+from iepwatch.night import as_of_date
+from iepwatch.rules.evaluate import catalog
+from iepwatch.rules.statuses import NAMES, STATUSES
+from iepwatch.ui import dashboard
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")   # an as-of date in a path or a filter: checked before it is used
@@ -118,9 +126,6 @@ def airflow_runs(limit: int = 60) -> list[dict]:
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    from iepwatch.deployment.districts import KINDS, dag_id, split_dag_id
-    from iepwatch.night import as_of_date
-
     cfg = load_config()
     tz = cfg.district.timezone
     with create_session() as session:
@@ -145,10 +150,6 @@ def _page(name: str, user, cfg: Config, **ctx) -> str:
 
 @app.get("/", response_class=HTMLResponse)
 def index(user: User) -> str:
-    from iepwatch.extracts.engine import definitions
-    from iepwatch.rules.statuses import STATUSES
-    from iepwatch.ui import dashboard
-
     cfg = load_config()
     try:
         runs, airflow_error = airflow_runs(), None
@@ -159,8 +160,6 @@ def index(user: User) -> str:
     h = dashboard.health(cfg, runs, datetime.now(UTC), summary)
     level = {n: d.student_level for n, d in definitions(cfg).items()}
     extracts = [{**m, "student_level": level.get(m["report"], True)} for m in dashboard.extracts(cfg)][:30]
-    from iepwatch.extracts import history
-
     gens = {n: history.generations(cfg.paths.extracts_dir / n)[:5] for n in sorted(level)}
     ctx = {"h": h, "airflow_error": airflow_error, "summary": summary, "extracts": extracts,
            "statuses": STATUSES, "colors": COLORS, "generations": gens, "student_level": level,
@@ -176,10 +175,6 @@ def index(user: User) -> str:
 @app.get("/exceptions", response_class=HTMLResponse)
 def exceptions(request: Request, user: User, as_of: str | None = None, sort: str = "urgency") -> str:
     """The drill-down: a night's exception rows, filtered and sorted (student-level, audited)."""
-    from iepwatch.rules.evaluate import catalog
-    from iepwatch.rules.statuses import NAMES
-    from iepwatch.ui import dashboard
-
     cfg = load_config()
     _require_students(user, cfg)
     as_of = _night(cfg, as_of)
@@ -228,8 +223,6 @@ def datadocs(path: str, user: User) -> FileResponse:
 @app.get("/extracts/{report}/{as_of}/{name}")
 def extract(report: str, as_of: str, name: str, user: User) -> FileResponse:
     """An extract file: a student-level one only for allowed roles; every download is in the audit log."""
-    from iepwatch.extracts.engine import definitions
-
     cfg = load_config()
     d = definitions(cfg).get(report)
     if d is None or d.student_level:
@@ -241,9 +234,6 @@ def extract(report: str, as_of: str, name: str, user: User) -> FileResponse:
 
 def _generation(cfg: Config, report: str, as_of: str, n: int) -> Path:
     """A generation's folder, every part of its path checked."""
-    from iepwatch.extracts import history
-    from iepwatch.extracts.engine import definitions
-
     if report not in definitions(cfg) or not DATE.fullmatch(as_of) or not 0 < n < 1000:
         raise HTTPException(status_code=404)
     kept = history.folder(cfg.paths.extracts_dir / report, as_of, n)
@@ -255,8 +245,6 @@ def _generation(cfg: Config, report: str, as_of: str, n: int) -> Path:
 @app.get("/generations/{report}/{as_of}/{n}/{name}")
 def generation_file(report: str, as_of: str, n: int, name: str, user: User) -> FileResponse:
     """A kept generation's file or its change report (student-level unless the format is counts)."""
-    from iepwatch.extracts.engine import definitions
-
     cfg = load_config()
     folder = _generation(cfg, report, as_of, n)
     if definitions(cfg)[report].student_level:
@@ -270,8 +258,6 @@ def generation_file(report: str, as_of: str, n: int, name: str, user: User) -> F
 def submit(request: Request, report: str, as_of: str, n: int, user: User) -> RedirectResponse:
     """Mark a generation as submitted to the state: kept for good, never overwritten; audited.
     Only from this page (the request's Origin must be this server)."""
-    from iepwatch.extracts import history
-
     cfg = load_config()
     if not submit_allowed(user, cfg):
         raise HTTPException(status_code=403, detail="marking a submission needs one of the roles "
@@ -291,8 +277,6 @@ def submit(request: Request, report: str, as_of: str, n: int, user: User) -> Red
 def _for_district(district: str, inner):
     """``inner`` (the district page's app) working for ``district``: every ``load_config()`` of
     the request is that district's, so no page ever mixes two districts' files."""
-    from iepwatch.district import district_context
-
     async def asgi(scope, receive, send):
         with district_context(district):
             await inner(scope, receive, send)
@@ -308,9 +292,6 @@ def deployment_app(dep) -> FastAPI:
 
     @root.get("/", response_class=HTMLResponse)
     def deployment_index(user: User) -> str:
-        from iepwatch.deployment import rollup
-        from iepwatch.ui import dashboard
-
         configs, districts = dep.configs(), []
         for cfg in configs:
             nights = dashboard.summaries(cfg, 1)
@@ -323,8 +304,6 @@ def deployment_app(dep) -> FastAPI:
         if rollups:
             (file,) = [f["name"] for f in rollups[0]["files"] if f["name"].startswith("rollup_indicators")]
             indicators = _csv_rows(dep.rollup_dir / rollups[0]["as_of"] / file)
-        from iepwatch.rules.statuses import NAMES
-
         cfg = configs[0]
         return _env().get_template("deployment.html.j2").render(
             cfg=cfg, page_name=dep.name, user_name=_name(user), students_allowed=students_allowed(user, cfg),
@@ -350,7 +329,5 @@ def _csv_rows(path: Path) -> list[dict]:
 
 def plugin_app() -> FastAPI:
     """What the plugin serves at /iepwatch: the district's page, or a deployment's."""
-    from iepwatch.deployment import districts
-
     dep = districts.active()
     return deployment_app(dep) if dep else app
