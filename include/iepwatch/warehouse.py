@@ -19,6 +19,7 @@ import duckdb
 from iepwatch.config import Config
 from iepwatch.district import load_config
 from iepwatch.errors import WarehouseBusy
+from iepwatch.rules import statuses
 
 SCHEMAS = ("staging", "quarantine", "core", "facts", "compliance", "reporting", "ops")
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
@@ -118,8 +119,6 @@ def _sql_env():
     global _ENV
     if _ENV is None:
         from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
-        from iepwatch.rules import statuses
 
         _ENV = Environment(loader=FileSystemLoader(SQL_DIR), undefined=StrictUndefined, keep_trailing_newline=True)
         _ENV.globals["statuses"] = statuses   # the one status list, for every template

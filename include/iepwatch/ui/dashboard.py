@@ -13,6 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from iepwatch import run_record
+from iepwatch.alerts import deadline_interval
 from iepwatch.config import Config
 from iepwatch.rules import statuses
 from iepwatch.rules.evaluate import EXCEPTION_COLUMNS, LOOKAHEAD_DAYS, rules_in_force
@@ -65,8 +66,6 @@ def expected_as_of(cfg: Config, now: datetime) -> date:
     """The newest night that should be finished by ``now``: the as-of date of the latest
     scheduled fire time whose morning deadline (``alerts.deadline_local_time``) has passed."""
     from croniter import croniter
-
-    from iepwatch.alerts import deadline_interval
 
     tz = ZoneInfo(cfg.district.timezone)
     allowed = deadline_interval(cfg.district.schedule, cfg.alerts.deadline_local_time)
