@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 import pytest
 from builder import AS_OF
+from helpers import NEXT
 
 from iepwatch.errors import DataError
 
@@ -449,6 +450,27 @@ def test_submission_history_keeps_every_generation_and_reports_exactly_what_chan
     assert not any((f / g3["file"]).stat().st_mode & 0o222 for f in folders)
     history.mark_submitted(base, str(AS_OF), 2, "admin", "2026-11-29T09:00:00")   # the first mark stays
     assert history.generations(base)[1]["submitted"]["by"] == "op"
+
+
+def test_the_next_nights_generation_reports_only_records_whose_data_changed(tiny, district, evaluate, data_dir):
+    """The as-of date and the days overdue move with the night itself (``compare: false``): the
+    next night's student list, with one record really changed, reports that record alone, not
+    every record as changed because its as_of column did."""
+    from iepwatch.extracts import history
+
+    base = data_dir / "extracts" / "compliance_student_list"
+    produce("compliance_student_list")
+    next(r for r in district.tables["students"] if r["student_id"] == "S0001")["last_name"] = "Lopez-Ruiz"
+    evaluate(district, NEXT)
+    produce("compliance_student_list", as_of=NEXT)
+    g2, g1 = history.generations(base)[:2]
+    assert g2["previous"] == {"as_of": str(AS_OF), "generation": 1} and g2["not_compared"] == ["as_of", "days_overdue"]
+    rows = [r for r in csv.DictReader(io.StringIO((g2["folder"] / g2["file"]).read_text()))]
+    overdue = [r for r in rows if r["days_overdue"] and not r["event_date"]]
+    assert overdue, "an open overdue record, whose days overdue grew by one"
+    report = list(csv.DictReader(io.StringIO((g2["folder"] / "changes.csv").read_text())))
+    assert {(r["student_id"], r["change"], r["changed_fields"]) for r in report} == {
+        ("S0001", "changed", "last_name")} and g2["changed"] == len(report)
 
 
 def test_monitoring_categories_every_one_by_hand(district, evaluate, data_dir):

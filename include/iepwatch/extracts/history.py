@@ -77,7 +77,7 @@ def record(d, base: Path, as_of: date, incoming: Path, name: str, sha: str) -> d
     counts = changes(d, before[-1][2] / previous["file"] if previous else None, tmp / name, tmp / CHANGES)
     g = {"format": d.name, "as_of": as_of.isoformat(), "generation": number, "file": name, "sha256": sha,
          "previous": {"as_of": previous["as_of"], "generation": previous["generation"]} if previous else None,
-         "key": key_fields(d), **counts}
+         "key": key_fields(d), "not_compared": not_compared(d), **counts}
     (tmp / "generation.json").write_text(json.dumps(g, indent=2, sort_keys=True) + "\n")
     os.rename(tmp, kept)   # a new folder: a generation is never replaced
     return g
@@ -94,8 +94,15 @@ def _keep(src: Path, dst: Path) -> None:
 
 
 def key_fields(d) -> list[str]:
-    """The fields that identify a record of a format: its ``key``, else every field."""
-    return d.raw.get("key") or [f["name"] for f in d.fields]
+    """The fields that identify a record of a format: its ``key``, else every compared field."""
+    return d.raw.get("key") or [f["name"] for f in d.fields if f["name"] not in not_compared(d)]
+
+
+def not_compared(d) -> list[str]:
+    """The fields left out of the comparison of two generations (``compare: false``): values that
+    move with the night itself (the as-of date, days overdue while a cycle is open), so that a
+    record changed only when its data did."""
+    return [f["name"] for f in d.fields if f.get("compare") is False]
 
 
 def _read(d, path: Path) -> str:
@@ -113,7 +120,7 @@ def changes(d, old: Path | None, new: Path, out: Path) -> dict:
     import duckdb
 
     key = key_fields(d)
-    others = [f["name"] for f in d.fields if f["name"] not in key]
+    others = [f["name"] for f in d.fields if f["name"] not in key and f["name"] not in not_compared(d)]
     con = duckdb.connect()
     try:
         con.execute(f"CREATE TABLE new AS SELECT * FROM {_read(d, new)}")
