@@ -370,6 +370,37 @@ def test_new_marks_what_was_first_detected_since_the_last_report(district, evalu
     assert "New since the last report: 1" in text and "first iepwatch report" not in text
 
 
+def test_every_new_item_is_listed_beyond_the_cap_and_new_means_one_thing(district, evaluate, smtp, data_dir):
+    """New is one thing everywhere, first detected since the last report: the subject, the
+    summary, the badge and the CSV's column agree; and a new item is in the body even beyond its
+    section's cap, never only in the attachment."""
+    import csv
+    import io
+
+    old = []
+    for days in (440, 460, 480):   # overdue by 75, 95 and 115 days: more urgent than the new one
+        s = district.student(school="SCH1")
+        district.meeting(s, held=AS_OF - timedelta(days=days), kind="annual")
+        old.append(s)
+    evaluate(district)
+    send(data_dir, max_rows_per_section=2)
+    fresh = district.student(school="SCH1")
+    district.meeting(fresh, held=AS_OF - timedelta(days=370), kind="annual")   # overdue by 6 days
+    nxt = AS_OF + timedelta(days=1)
+    evaluate(district, as_of=nxt)
+    send(data_dir, as_of=nxt, max_rows_per_section=2)
+    msg = [x for x in smtp.messages() if x["X-IEPWatch-As-Of"] == str(nxt)][0]
+    text, html = parts(msg)
+    assert "[NEW]" in text.split(f"- {fresh} ")[1].splitlines()[0] and fresh in html
+    assert "Overdue (4)" in text and "showing 3 of 4: the most urgent, and every new one" in text
+    assert old[2] in text and old[1] in text and old[0] not in text   # the least urgent old one: CSV only
+    assert "New since the last report: 1" in text and msg["Subject"].endswith(f", 1 new ({nxt})")
+    assert "held late, violations and warnings: those not in an earlier report" in text
+    rows = list(csv.DictReader(io.StringIO(attachments(msg)[f"iepwatch-{nxt}-C1.csv"].decode())))
+    assert {r["student_id"]: r["new"] for r in rows} == {**{s: "N" for s in old}, fresh: "Y"}
+    assert {r["section"] for r in rows} == {"overdue"}
+
+
 def test_summary_counts_and_rows_grouped_by_case_manager_with_severity(district, evaluate, smtp, data_dir):
     a = overdue_student(district, "SCH1", first="Al", last="One")
     b = overdue_student(district, "SCH1", first="Bea", last="Two")
@@ -406,7 +437,7 @@ def test_a_long_section_lists_its_most_urgent_and_attaches_every_row_as_csv(dist
     send(data_dir, max_rows_per_section=2)
     msg = smtp.messages()[0]
     text, _ = parts(msg)
-    assert "Overdue (3)" in text and "showing the 2 most urgent of 3" in text
+    assert "Overdue (3)" in text and "showing 2 of 3: the most urgent, and every new one" in text
     assert ids[2] in text and ids[1] in text and ids[0] not in text   # the least overdue is in the CSV only
     files = attachments(msg)
     rows = list(csv.DictReader(io.StringIO(files["iepwatch-2026-11-27-C1.csv"].decode())))
@@ -441,7 +472,7 @@ def test_short_digest_has_no_csv_and_the_calendar_holds_the_next_30_days(distric
 
 def test_the_email_reads_at_390_px_and_on_a_desktop(district, evaluate, smtp, data_dir, tmp_path, chromium):
     """In headless Chromium: no sideways scrolling at 390 px, every section and the summary
-    visible, the NEW badge styled unlike the 'new' section (checked on the DOM, screenshots kept)."""
+    visible, the NEW badge styled unlike a section heading (checked on the DOM, screenshots kept)."""
     from cdp import browser
 
     for i in range(6):

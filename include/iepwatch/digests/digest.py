@@ -20,7 +20,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 SECTIONS = (  # (key, heading, statuses): every status a digest lists (statuses.OPEN + statuses.ONCE)
     ("overdue", "Overdue", ("overdue",)),
     ("due_soon", "Due soon", ("due_soon",)),
-    ("new", "New since the last email: late and violations", ("late", "violation")),
+    ("late_and_violations", "Late and violations", ("late", "violation")),   # listed once, when first found
     ("warnings", "Worth a look (warnings)", ("warning",)),
 )
 FALLBACK = "FALLBACK"

@@ -77,7 +77,8 @@ ranked AS (
     SELECT *,
            row_number() OVER (PARTITION BY recipient, school_id, section
                               ORDER BY {{ statuses.rank_sql('status') }}, days_overdue DESC NULLS LAST,
-                                       due_date NULLS LAST, student_id, rule_id, meeting_id NULLS FIRST) <= {{ most }} AS shown,
+                                       due_date NULLS LAST, student_id, rule_id, meeting_id NULLS FIRST) <= {{ most }}
+               OR is_new AS shown,   -- a new item is always in the body, never only in the CSV
            row_number() OVER (ORDER BY recipient, school_name, school_id, section_rank, cm_id IS NULL, case_manager, cm_id,
                                        {{ statuses.rank_sql('status') }}, days_overdue DESC NULLS LAST,
                                        due_date NULLS LAST, student_id, rule_id, meeting_id NULLS FIRST) AS rn
