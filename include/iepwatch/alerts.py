@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
@@ -23,11 +24,17 @@ from iepwatch.config import Config
 
 log = logging.getLogger(__name__)
 
-FAILURE_SUBJECT = "[iepwatch] {{ dag.dag_id }}.{{ ti.task_id }} failed ({{ run_id }})"
-FAILURE_BODY = """<p>Task <b>{{ ti.task_id }}</b> of <b>{{ dag.dag_id }}</b> failed
-(try {{ ti.try_number }}) in run {{ run_id }}.</p>
-<p>The first lines of its log say why (a DATA ERROR names the file, column and lines):
-<a href="{{ ti.log_url }}">task log</a>.</p>"""
+FAILURE_SUBJECT = "[iepwatch] {district}, night of {as_of}: {dag_id}.{task_id} failed ({error})"
+FAILURE_TEXT = """The night of {as_of} ({district}) stopped: task {task_id} of {dag_id} failed (try {try_number}).
+
+Why: {reason}
+
+Its log (the first ERROR line says the same, a DATA ERROR names the file, column and lines):
+{log_url}
+
+Run {run_id}, logical date {logical_date} ({timezone}).
+"""
+ERROR_KINDS = ("DATA ERROR", "CONFIG ERROR", "HOST ERROR")   # what tasks.fail_fast says first
 DEADLINE_SUBJECT = "[iepwatch] iep_nightly has not finished by {deadline} ({district})"
 DEADLINE_BODY = """<p>The nightly IEP compliance run {{{{ dag_run.run_id if dag_run else '' }}}} has not finished
 by {deadline} ({timezone}). Coordinators' emails and state extracts wait for it.</p>"""
@@ -48,10 +55,50 @@ def default_args(cfg: Config) -> dict:
     }
 
 
+def _plain(value: object, most: int = 300) -> str:
+    """A value for a header or a line: its first line, control characters out, cut to ``most``."""
+    line = (str(value).strip().splitlines() or [""])[0]
+    line = "".join(c if c.isprintable() else "?" for c in line)
+    return line if len(line) <= most else line[: most - 1] + "…"
+
+
+def failure_message(context, district: str, timezone: str) -> tuple[str, str, str]:
+    """Subject, plain text and HTML of a failed task's alert: the district, the night (the run's
+    as-of date, or its ``as_of`` param), the task, the error's kind and its first line, the log."""
+    import html
+
+    from iepwatch.night import as_of_date
+
+    ti, run = context.get("ti"), context.get("dag_run")
+    logical = getattr(run, "logical_date", None)
+    as_of = (context.get("params") or {}).get("as_of") or (as_of_date(logical, timezone) if logical else "unknown")
+    error = context.get("exception")
+    reason = _plain(error) if error is not None else "no error was handed to the alert: see the log"
+    kind = next((k for k in ERROR_KINDS if reason.startswith(k)), type(error).__name__ if error else "unknown")
+    values = {"district": _plain(district, 80), "as_of": as_of, "dag_id": getattr(context.get("dag"), "dag_id", "?"),
+              "task_id": getattr(ti, "task_id", "?"), "try_number": getattr(ti, "try_number", "?"),
+              "error": kind, "reason": reason, "log_url": getattr(ti, "log_url", "") or "(no link)",
+              "run_id": getattr(run, "run_id", "?"), "timezone": timezone,
+              "logical_date": logical.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M") if logical else "none"}
+    subject = _plain(FAILURE_SUBJECT.format(**values), 200)
+    text = FAILURE_TEXT.format(**values)
+    body = html.escape(text).replace("\n\n", "</p><p>").replace("\n", "<br>")
+    link = html.escape(values["log_url"])
+    body = body.replace(link, f'<a href="{link}">{link}</a>', 1) if values["log_url"] != "(no link)" else body
+    return subject, text, f"<html><body><p>{body}</p></body></html>"
+
+
 class RunAlertNotifier(SmtpNotifier):
-    """The provider's notifier, quiet about its own faults: they must not bury the task's reason."""
+    """The provider's notifier with a message of our own (the night, the reason, a plain-text part
+    beside the HTML), quiet about its own faults: they must not bury the task's reason."""
+
+    def __init__(self, *, district: str = "", timezone: str = "UTC", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.district, self.timezone = district, timezone
 
     def notify(self, context) -> None:
+        from email.message import EmailMessage
+
         from airflow.providers.smtp.hooks.smtp import SmtpHook
 
         try:
@@ -61,7 +108,15 @@ class RunAlertNotifier(SmtpNotifier):
                         self.smtp_conn_id)
             return
         try:
-            super().notify(context)
+            subject, text, html_body = failure_message(context, self.district, self.timezone)
+            with SmtpHook(smtp_conn_id=self.smtp_conn_id) as hook:
+                msg = EmailMessage()
+                msg["Subject"], msg["To"] = subject, self.to
+                msg["From"] = hook.from_email or self.from_email
+                msg.set_content(text)
+                msg.add_alternative(html_body, subtype="html")
+                # the hook's send_email_smtp writes HTML only: the message goes through the client it opened
+                hook._smtp_client.send_message(msg)
         except Exception as e:  # noqa: BLE001 - an alert must never replace the failure it reports
             log.warning("run alert to the data team not sent: %s", type(e).__name__)
 
@@ -84,7 +139,8 @@ class DeadlineNotifier(SmtpNotifier):
 
 def failure_notifier(cfg: Config) -> RunAlertNotifier:
     return RunAlertNotifier(to=cfg.alerts.data_team_address, smtp_conn_id=cfg.email.smtp_conn_id,
-                            from_email=cfg.email.from_address, subject=FAILURE_SUBJECT, html_content=FAILURE_BODY)
+                            from_email=cfg.email.from_address, district=cfg.district.name,
+                            timezone=cfg.district.timezone)
 
 
 def deadline_interval(schedule: str, deadline_local_time: str) -> timedelta:

@@ -79,8 +79,11 @@ def test_missing_file(after_good_night, data_dir, published_night, capfd, sessio
     new = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
            for p in set(session_mail_server.handler.folder.glob("*.eml")) - before]
     alerts = [m for m in new if m["To"] == "data-team@example.org"]
-    assert len(alerts) == 1 and alerts[0]["Subject"].startswith("[iepwatch] iep_nightly.load_staging failed (manual__")
-    assert "load_staging" in alerts[0].get_body(("html",)).get_content()
+    assert len(alerts) == 1 and alerts[0]["Subject"] == (
+        f"[iepwatch] Demo Unified School District, night of {NEXT}: iep_nightly.load_staging failed (DATA ERROR)")
+    text = alerts[0].get_body(("plain",)).get_content()
+    assert "Why: DATA ERROR: " in text and "ieps.csv" in text and "load_staging" in text
+    assert "ieps.csv" in alerts[0].get_body(("html",)).get_content()
     assert_nothing_published_and_raw_kept(data_dir, published_night, after_good_night)
 
 

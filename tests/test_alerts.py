@@ -1,0 +1,40 @@
+"""The data team's failure alert says which night failed and why, in text and HTML (its sending
+through a real SMTP server in a failed night: tests/ingest/test_ingest.py::test_missing_file)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from airflow.sdk.exceptions import AirflowFailException
+
+from iepwatch.alerts import failure_message
+from iepwatch.night import logical_date
+
+
+def context(error, as_of="2026-11-28", params=None):
+    run = SimpleNamespace(logical_date=logical_date(__import__("datetime").date.fromisoformat(as_of),
+                                                    "America/Los_Angeles"),
+                          run_id="manual__2026-11-28T20:00:00+00:00")
+    ti = SimpleNamespace(task_id="load_staging", try_number=1, log_url="http://127.0.0.1:8080/log?x=<1>")
+    return {"ti": ti, "dag_run": run, "dag": SimpleNamespace(dag_id="iep_nightly"), "exception": error,
+            "params": params or {}}
+
+
+def test_the_subject_names_the_district_the_night_the_task_and_the_kind_of_error():
+    error = AirflowFailException("DATA ERROR: ieps.csv: the file is missing\nTraceback (most recent call last):")
+    subject, text, html = failure_message(context(error), "Demo Unified", "America/Los_Angeles")
+    assert subject == "[iepwatch] Demo Unified, night of 2026-11-28: iep_nightly.load_staging failed (DATA ERROR)"
+    assert "Why: DATA ERROR: ieps.csv: the file is missing\n" in text and "Traceback" not in text
+    assert "http://127.0.0.1:8080/log?x=<1>" in text and "logical date 2026-11-28 12:00 (America/Los_Angeles)" in text
+    assert '<a href="http://127.0.0.1:8080/log?x=&lt;1&gt;">' in html and "<1>" not in html
+
+
+def test_another_error_is_named_by_its_class_and_a_night_by_its_param():
+    subject, text, _ = failure_message(context(ConnectionRefusedError(111, "Connection refused"),
+                                               params={"as_of": "2026-11-20"}), "Demo Unified", "UTC")
+    assert subject.endswith("night of 2026-11-20: iep_nightly.load_staging failed (ConnectionRefusedError)")
+
+
+def test_a_value_reaching_the_subject_is_one_printable_line():
+    subject, _, _ = failure_message(context(RuntimeError("x")), "North\r\nBcc: someone@example.org", "UTC")
+    assert "\n" not in subject and "\r" not in subject and "Bcc" not in subject
