@@ -470,6 +470,41 @@ def test_short_digest_has_no_csv_and_the_calendar_holds_the_next_30_days(distric
     assert "Ana" not in files["iepwatch-2026-11-27-C1-due.ics"].decode(), "no student names"
 
 
+def test_the_calendar_is_a_feed_what_to_do_a_stable_name_and_a_resolved_item_cancelled(district, evaluate, smtp,
+                                                                                       data_dir):
+    """Each event says what to do and by when; its UID stays and its SEQUENCE grows from night to
+    night; an item of the last calendar that is no longer open comes back cancelled; the
+    calendar's name is the same every night."""
+    from icalendar import Calendar
+
+    soon = district.student(school="SCH1")
+    district.meeting(soon, held=AS_OF - timedelta(days=340), kind="annual")   # review due in 25 days
+    stays = district.student(school="SCH1")
+    district.meeting(stays, held=AS_OF - timedelta(days=345), kind="annual")  # due in 20 days
+    evaluate(district)
+    send(data_dir)
+    nxt = AS_OF + timedelta(days=1)
+    district.meeting(soon, held=nxt, kind="annual")                           # the review is held
+    evaluate(district, as_of=nxt)
+    send(data_dir, as_of=nxt)
+
+    def events(as_of):
+        msg = next(m for m in smtp.messages() if m["X-IEPWatch-As-Of"] == str(as_of))
+        cal = Calendar.from_ical(attachments(msg)[f"iepwatch-{as_of}-C1-due.ics"])
+        return str(cal["x-wr-calname"]), {str(e["summary"]).split(" — student ")[1].split(",")[0]: e
+                                          for e in cal.walk("VEVENT")}
+
+    name1, first = events(AS_OF)
+    name2, second = events(nxt)
+    assert name1 == name2 == "IEP deadlines — Demo Unified School District"
+    assert "STATUS" not in first[soon] and str(first[soon]["description"]).startswith(
+        f"Hold the annual IEP review meeting by {AS_OF + timedelta(days=25)}.")
+    assert str(second[soon]["status"]) == "CANCELLED" and str(second[soon]["summary"]).startswith("Resolved: ")
+    assert second[soon]["uid"] == first[soon]["uid"] and second[stays]["uid"] == first[stays]["uid"]
+    assert second[soon]["sequence"] == second[stays]["sequence"] == first[stays]["sequence"] + 1
+    assert "STATUS" not in second[stays] and second[soon].decoded("dtstart") == AS_OF + timedelta(days=25)
+
+
 def test_the_email_reads_at_390_px_and_on_a_desktop(district, evaluate, smtp, data_dir, tmp_path, chromium):
     """In headless Chromium: no sideways scrolling at 390 px, every section and the summary
     visible, the NEW badge styled unlike a section heading (checked on the DOM, screenshots kept)."""
@@ -669,21 +704,27 @@ def test_lines_starting_with_a_period_arrive_as_they_were_built(smtp):
     assert smtp.catcher.received == 2
 
 
-def _icalendar_event(as_of, due_date, rule_id, student_id, meeting_key, rule, school) -> bytes:
+def _icalendar_event(as_of, due_date, rule_id, student_id, meeting_key, rule, school, action="",
+                     cancelled=False) -> bytes:
     """The event as the icalendar library writes it (what digest._event must write)."""
     import hashlib
     from datetime import UTC, datetime, time
 
     from icalendar import Event
 
-    from iepwatch.digests.digest import plain
+    from iepwatch.digests.digest import CALENDAR_EPOCH, plain
 
     e = Event()
     e.add("uid", hashlib.sha256("\x00".join((rule_id, student_id, meeting_key)).encode()).hexdigest()[:32]
           + "@iepwatch")
     e.add("dtstamp", datetime.combine(as_of, time(), UTC))
     e.add("dtstart", due_date)
-    e.add("summary", f"IEP due: {rule} — student {student_id}, {plain(school, 80)}")
+    e.add("summary", f"{'Resolved' if cancelled else 'IEP due'}: {rule} — student {student_id}, {plain(school, 80)}")
+    e.add("sequence", (as_of - CALENDAR_EPOCH).days)
+    todo = "no longer open: nothing to do" if cancelled else f"{action or rule} by {due_date.isoformat()}"
+    e.add("description", f"{todo}. Student {student_id}, {plain(school, 80)}; as of {as_of.isoformat()} (iepwatch).")
+    if cancelled:
+        e.add("status", "CANCELLED")
     return e.to_ical()
 
 
@@ -704,10 +745,11 @@ def test_a_calendar_event_is_written_as_icalendar_writes_it():
         cut = rng.randrange(0, len(text) + 1)
         cases.append((date(2026, 11, 27), date(2027, 1, 15), "TEAM_PARENT", f"S{rng.randrange(10**6)}", "M9",
                       text[:cut], text[cut:]))
-    for case in cases:
+    for i, case in enumerate(cases):
         as_of, due, rule_id, student, meeting, rule, school = case
-        assert _event(as_of, due, rule_id, student, meeting, "due_soon", rule, school) == \
-            _icalendar_event(as_of, due, rule_id, student, meeting, rule, school), case
+        action, cancelled = (rule[:20], i % 3 == 1) if i % 2 else ("", i % 3 == 0)
+        assert _event(as_of, due, rule_id, student, meeting, "due_soon", rule, school, action, cancelled=cancelled) == \
+            _icalendar_event(as_of, due, rule_id, student, meeting, rule, school, action, cancelled), case
 
 
 def test_a_digest_on_its_way_when_the_night_fails_is_still_recorded_sent(evaluate, smtp, data_dir, monkeypatch):

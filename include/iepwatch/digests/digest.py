@@ -75,6 +75,7 @@ class Digest:
     due_this_week: int = 0
     attachments: list[Attachment] = field(default_factory=list)   # the CSV of a long digest
     due: list[tuple] = field(default_factory=list)   # open items due within 30 days: the calendar (render)
+    cancelled: list[tuple] = field(default_factory=list)   # items of the last report's calendar no longer open
 
     def total(self, key: str) -> int:
         return sum(s.counts[key] for s in self.schools)
@@ -164,6 +165,7 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
     calendar are attached.
     """
     titles = {k: v["title"] for k, v in catalog(cfg).items()}
+    actions = {k: v.get("action", "") for k, v in catalog(cfg).items()}
     ensure_send_log(con)
     con.execute("CREATE OR REPLACE TEMP TABLE digest_rows AS "
                 + sql("digests/rows", as_of=as_of.isoformat(), titles=titles, sections=SECTIONS,
@@ -204,7 +206,13 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
                       AND status IN ({statuses.sql_list(statuses.OPEN)})
                       AND due_date BETWEEN ? AND ? + {CALENDAR_DAYS - 1} ORDER BY rn""",
                 [*ids, as_of, as_of]).fetchall():
-            due.setdefault(rec, []).append(tuple(event))
+            due.setdefault(rec, []).append((*event, actions.get(event[1], "")))
+        cancelled: dict[str, list[tuple]] = {}
+        for rec, *event in con.execute(sql("digests/calendar_cancelled", as_of=as_of.isoformat(),
+                                           days=CALENDAR_DAYS), ids).fetchall():
+            rule_id = event[1]
+            cancelled.setdefault(rec, []).append((*event[:5], titles.get(rule_id, rule_id), event[5],
+                                                  actions.get(rule_id, "")))
         for rec in batch:
             d = Digest(rec["recipient"], [], "", as_of, [], resolved.get(rec["recipient"], 0), cfg.district.name,
                        first_report=rec["last_as_of"] is None)
@@ -228,38 +236,50 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
                 d.attachments.append(Attachment(f"{d.file_stem}.csv", "text/csv",
                                                 (",".join(CSV_COLUMNS) + "\r\n" + csvs[rec["recipient"]]).encode()))
             d.due = due.get(rec["recipient"], [])
+            d.cancelled = cancelled.get(rec["recipient"], [])
             yield d
 
 
-def calendar(d: Digest, events: list[tuple]) -> bytes:
-    """The due dates of a digest's open items in the next 30 days as an iCalendar file: one
-    all-day event per item, its UID stable across nights (an updated event, not a new one), no
-    student names. Its timestamp is the as-of date's midnight (UTC), never the wall clock.
-    Each distinct event is written once per night (``_event``, cached): the same item is in the
-    digest of every coordinator of its school."""
+CALENDAR_EPOCH = date(2000, 1, 1)   # an event's SEQUENCE: the days from this to the night
+
+
+def calendar(d: Digest, events: list[tuple], cancelled: list[tuple] = ()) -> bytes:
+    """A digest's calendar, as a feed of its open items: one all-day event per item due in the
+    next 30 days, with what to do in its description, and every item of the last report's
+    calendar that is no longer open, cancelled (STATUS:CANCELLED). An item's UID is stable across
+    nights and its SEQUENCE grows with the night, so a calendar updates or cancels the event it
+    has rather than adding another; the calendar's name is the same every night. No student
+    names; the timestamp is the as-of date's midnight (UTC), never the wall clock. Each distinct
+    event is written once per night (``_event``, cached): the same item is in the digest of every
+    coordinator of its school."""
     from icalendar import Calendar
 
     cal = Calendar()
     cal.add("prodid", "-//iepwatch//IEP deadlines//EN")
     cal.add("version", "2.0")
     cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", f"IEP deadlines {d.as_of.isoformat()}")
+    cal.add("x-wr-calname", f"IEP deadlines — {plain(d.district, 80)}")
     head, end = cal.to_ical().rsplit(b"END:VCALENDAR", 1)
-    return b"".join([head, *(_event(d.as_of, *e) for e in events), b"END:VCALENDAR", end])
+    return b"".join([head, *(_event(d.as_of, *e) for e in events),
+                     *(_event(d.as_of, *e, cancelled=True) for e in cancelled), b"END:VCALENDAR", end])
 
 
 @functools.lru_cache(maxsize=20_000)
 def _event(as_of: date, due_date: date, rule_id: str, student_id: str, meeting_key: str, status: str, rule: str,
-           school: str) -> bytes:
+           school: str, action: str = "", cancelled: bool = False) -> bytes:
     """One all-day VEVENT, written here: the bytes icalendar's ``Event.to_ical()`` writes for it (a
     test compares the two on many values), at a small part of the cost: serialising through the
     library was most of the rendering of a night's mail at state scale."""
     uid = hashlib.sha256("\x00".join((rule_id, student_id, meeting_key)).encode()).hexdigest()[:32] + "@iepwatch"
-    summary = f"IEP due: {rule} — student {student_id}, {plain(school, 80)}"
+    summary = f"{'Resolved' if cancelled else 'IEP due'}: {rule} — student {student_id}, {plain(school, 80)}"
+    todo = "no longer open: nothing to do" if cancelled else f"{action or rule} by {due_date.isoformat()}"
+    description = f"{todo}. Student {student_id}, {plain(school, 80)}; as of {as_of.isoformat()} (iepwatch)."
     return b"".join([b"BEGIN:VEVENT\r\n", _fold("SUMMARY:" + _ical_text(summary)),
                      b"DTSTART;VALUE=DATE:", _ical_date(due_date), b"\r\n",
                      b"DTSTAMP:", _ical_date(as_of), b"T000000Z\r\n",
-                     _fold("UID:" + uid), b"END:VEVENT\r\n"])
+                     _fold("UID:" + uid), b"SEQUENCE:", str((as_of - CALENDAR_EPOCH).days).encode(), b"\r\n",
+                     _fold("DESCRIPTION:" + _ical_text(description)),
+                     b"STATUS:CANCELLED\r\n" if cancelled else b"", b"END:VEVENT\r\n"])
 
 
 def _ical_date(d: date) -> bytes:
@@ -306,9 +326,9 @@ def render(digest: Digest, cfg: Config) -> dict:
     due within 30 days), and a sha256 digest of them all. Pure: no I/O, so it can run in a
     worker process (``renderer.Renderer``) while the previous digest is on the wire."""
     attachments = list(digest.attachments)
-    if digest.due:
+    if digest.due or digest.cancelled:
         attachments.append(Attachment(f"{digest.file_stem}-due.ics", "text/calendar; method=PUBLISH",
-                                      calendar(digest, digest.due)))
+                                      calendar(digest, digest.due, digest.cancelled)))
     ctx = {"d": digest, "sections": SECTIONS}
     subject = plain(" ".join(_env(cfg.email.templates_dir, False).get_template("subject.txt.j2").render(**ctx).split()),
                     SUBJECT_MAX)

@@ -48,7 +48,7 @@ def compliance_suite(cfg) -> dict:
     """One expectation per rule: every federal rule of the catalog, then the pack's own; each
     counts its items and never fails (``report_only``)."""
     entries = [r.entry() for r in catalog.rules().values()]
-    entries += [catalog_entry(p.rule_id, p.citation, p.title) for p in cfg.pack.rules]
+    entries += [catalog_entry(p.rule_id, p.citation, p.title, p.measures) for p in cfg.pack.rules]
     suite = catalog.suite(entries)
     for e in suite["expectations"]:
         report_only(e)

@@ -43,6 +43,7 @@ class Rule:
     params: dict = field(default_factory=dict)
     fails_as: str | None = None
     summary: dict | str | None = None
+    action: str = ""   # what meets a timeline, said as what a coordinator does
 
     @property
     def sql_file(self) -> str:
@@ -51,7 +52,8 @@ class Rule:
 
     def entry(self) -> dict:
         """What the page, emails and Data Docs know of a rule: id, citation, title, kind."""
-        return {"rule_id": self.rule_id, "citation": self.citation, "title": self.title, "kind": self.kind}
+        return {"rule_id": self.rule_id, "citation": self.citation, "title": self.title, "kind": self.kind,
+                "action": self.action}
 
 
 def _setting(rule_id: str, name: str, spec: dict) -> Setting:
@@ -78,11 +80,12 @@ def rules() -> dict[str, Rule]:
             raise ValueError(f"{where}: a meeting or plan rule says fails_as (violation or warning); "
                              "a timeline does not")
         settings = tuple(_setting(rule_id, n, s) for n, s in (spec.get("settings") or {}).items())
-        if spec["kind"] == "timeline" and "warn_days" not in {s.name for s in settings}:
-            raise ValueError(f"{where}: a timeline rule has warn_days (when an open item is due soon)")
+        if spec["kind"] == "timeline" and ("warn_days" not in {s.name for s in settings} or not spec.get("action")):
+            raise ValueError(f"{where}: a timeline rule has warn_days (when an open item is due soon) and an "
+                             "action (what meets it, for the calendar)")
         out[rule_id] = Rule(rule_id, spec["citation"], spec["title"], spec["kind"], " ".join(spec["checks"].split()),
                             spec["detail"], settings, spec.get("sql", ""), spec.get("params") or {},
-                            spec.get("fails_as"), spec.get("summary"))
+                            spec.get("fails_as"), spec.get("summary"), spec.get("action", ""))
     return out
 
 
@@ -112,7 +115,7 @@ def suite(entries: list[dict]) -> dict:
                                   "note": "One expectation per compliance rule (docs/rules.md), generated from the "
                                           "rule catalog: Data Docs show per rule how many items were evaluated "
                                           "and how many are not compliant."}},
-            "expectations": [expectation(**e) for e in entries]}
+            "expectations": [expectation(e["rule_id"], e["citation"], e["title"], e["kind"]) for e in entries]}
 
 
 def _setting_words(s: Setting) -> str:

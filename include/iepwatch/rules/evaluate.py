@@ -36,7 +36,7 @@ def catalog(cfg: Config | None = None) -> dict[str, dict]:
     out = {**json_catalog(), **packs.catalog_entries()}
     if cfg is not None:
         for p in cfg.pack.rules:
-            out[p.rule_id] = packs.catalog_entry(p.rule_id, p.citation, p.title)
+            out[p.rule_id] = packs.catalog_entry(p.rule_id, p.citation, p.title, p.measures)
     return out
 
 

@@ -202,12 +202,20 @@ def state_formats() -> frozenset[str]:
     return frozenset(f for pack in BUILTIN.values() for f in pack.get("formats", []))
 
 
-def catalog_entry(rule_id: str, citation: str, title: str) -> dict:
+ACTIONS = {  # what meets a pack rule, said as what a coordinator does (the calendar's description)
+    "evaluation": "Complete the initial evaluation report",
+    "eligibility_meeting": "Hold the initial IEP meeting",
+    "ard_meeting": "Hold the ARD committee meeting",
+}
+
+
+def catalog_entry(rule_id: str, citation: str, title: str, measures: str = "") -> dict:
     """A pack rule as the rule catalog shows a rule (``catalog.Rule.entry``): a timeline."""
-    return {"rule_id": rule_id, "citation": citation, "title": title, "kind": "timeline"}
+    return {"rule_id": rule_id, "citation": citation, "title": title, "kind": "timeline",
+            "action": ACTIONS.get(measures, "")}
 
 
 def catalog_entries() -> dict[str, dict]:
     """Every built-in pack rule as a catalog entry."""
-    return {rid: catalog_entry(rid, spec["citation"], spec["title"])
+    return {rid: catalog_entry(rid, spec["citation"], spec["title"], spec["measures"])
             for pack in BUILTIN.values() for rid, spec in pack["rules"].items()}
