@@ -244,3 +244,20 @@ def test_a_generation_is_marked_submitted_from_the_page_by_an_allowed_role_only(
     with create_session() as session:
         events = session.execute(select(Log.event, Log.owner).where(Log.event == "iepwatch.extract_submitted")).all()
     assert events == [("iepwatch.extract_submitted", "op")]
+
+
+def test_run_health_tells_the_task_that_failed_from_those_not_run_and_links_its_log(data_dir, monkeypatch):
+    """One task failed and eight were not run because of it: run health names the one, with its
+    log, and lists the others apart."""
+    from iepwatch.ui import page as ui
+
+    log = "http://127.0.0.1:8080/dags/iep_nightly/runs/manual__x/tasks/find_export?try_number=1"
+    runs = [{"dag_id": "iep_nightly", "as_of": str(AS_OF), "state": "failed", "end_date": None,
+             "failed_tasks": ["find_export"], "task_logs": {"find_export": log},
+             "upstream_failed": ["archive_export", "load_staging"]}]
+    monkeypatch.setattr(ui, "airflow_runs", lambda: runs)
+    html = page(data_dir)
+    failed = html.split('id="health-failed">')[1].split("</td>")[0]
+    assert failed == f'<a href="{log.replace("&", "&amp;")}">find_export</a> (its log)'
+    not_run = html.split('id="health-upstream">')[1].split("</td>")[0]
+    assert not_run.startswith("archive_export, load_staging") and "an earlier task failed" in not_run

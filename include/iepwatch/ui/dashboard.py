@@ -82,7 +82,9 @@ class Health:
     as_of: str | None = None
     state: str | None = None              # the iep_nightly run's state (success, failed, running, ...)
     finished: str | None = None           # its end, in the district's time zone
-    failed_tasks: list[str] = field(default_factory=list)
+    failed_tasks: list[str] = field(default_factory=list)      # the tasks that failed themselves
+    upstream_failed: list[str] = field(default_factory=list)   # not run: a task before them failed
+    task_logs: dict[str, str] = field(default_factory=dict)    # a failed task's log in the Airflow UI
     reporting_state: str | None = None    # the state_reporting run of the same night
     quarantined: int | None = None
     emails: dict | None = None            # sent, failed, already_sent, nothing_to_report
@@ -103,7 +105,8 @@ class Health:
 
 
 def health(cfg: Config, runs: list[dict], now: datetime, latest: dict | None) -> Health:
-    """``runs``: Airflow's runs of both DAGs (dag_id, as_of, state, end_date, failed_tasks), any order;
+    """``runs``: Airflow's runs of both DAGs (dag_id, as_of, state, end_date, failed_tasks, and
+    upstream_failed and task_logs when known), any order;
     ``latest``: the newest night's summary.json (None before the first night)."""
     tz = ZoneInfo(cfg.district.timezone)
     nightly = sorted((r for r in runs if r["dag_id"] == "iep_nightly"), key=lambda r: r["as_of"])
@@ -114,6 +117,7 @@ def health(cfg: Config, runs: list[dict], now: datetime, latest: dict | None) ->
     h.last_success = successes[-1] if successes else None
     if last:
         h.state, h.failed_tasks = last["state"], last["failed_tasks"]
+        h.upstream_failed, h.task_logs = last.get("upstream_failed", []), last.get("task_logs", {})
         h.finished = last["end_date"].astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if last["end_date"] else None
         reporting = [r for r in runs if r["dag_id"] == "state_reporting" and r["as_of"] == h.as_of]
         h.reporting_state = reporting[-1]["state"] if reporting else None

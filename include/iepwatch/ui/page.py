@@ -131,16 +131,23 @@ def airflow_runs(limit: int = 60) -> list[dict]:
     with create_session() as session:
         runs = session.scalars(select(DagRun).where(DagRun.dag_id.in_([dag_id(k, cfg.district_id) for k in KINDS]))
                                .order_by(DagRun.run_after.desc()).limit(limit)).all()
-        failed: dict[tuple, list[str]] = {}
-        for dag_id, run_id, task_id in session.execute(
-                select(TaskInstance.dag_id, TaskInstance.run_id, TaskInstance.task_id)
-                .where(TaskInstance.run_id.in_([r.run_id for r in runs]),
-                       TaskInstance.state.in_(["failed", "upstream_failed"]))):
-            failed.setdefault((dag_id, run_id), []).append(task_id)
-        return [{"dag_id": split_dag_id(r.dag_id)[0],
-                 "as_of": as_of_date(r.logical_date or r.run_after, tz).isoformat(),
-                 "state": str(getattr(r.state, "value", r.state)), "end_date": r.end_date,
-                 "failed_tasks": sorted(failed.get((r.dag_id, r.run_id), []))} for r in runs]
+        failed: dict[tuple, dict[str, list]] = {}
+        for ti in session.scalars(select(TaskInstance).where(
+                TaskInstance.run_id.in_([r.run_id for r in runs]),
+                TaskInstance.state.in_(["failed", "upstream_failed"]))):
+            state = str(getattr(ti.state, "value", ti.state))
+            kind = failed.setdefault((ti.dag_id, ti.run_id), {"failed": [], "upstream_failed": []})
+            kind[state].append({"task_id": ti.task_id, "log_url": ti.log_url} if state == "failed" else ti.task_id)
+        out = []
+        for r in runs:
+            tasks = failed.get((r.dag_id, r.run_id), {"failed": [], "upstream_failed": []})
+            out.append({"dag_id": split_dag_id(r.dag_id)[0],
+                        "as_of": as_of_date(r.logical_date or r.run_after, tz).isoformat(),
+                        "state": str(getattr(r.state, "value", r.state)), "end_date": r.end_date,
+                        "failed_tasks": sorted(t["task_id"] for t in tasks["failed"]),
+                        "task_logs": {t["task_id"]: t["log_url"] for t in tasks["failed"]},
+                        "upstream_failed": sorted(tasks["upstream_failed"])})
+        return out
 
 
 def _page(name: str, user, cfg: Config, **ctx) -> str:
