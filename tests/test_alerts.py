@@ -38,3 +38,15 @@ def test_another_error_is_named_by_its_class_and_a_night_by_its_param():
 def test_a_value_reaching_the_subject_is_one_printable_line():
     subject, _, _ = failure_message(context(RuntimeError("x")), "North\r\nBcc: someone@example.org", "UTC")
     assert "\n" not in subject and "\r" not in subject and "Bcc" not in subject
+
+
+def test_a_failure_is_recorded_in_the_nights_run_record_for_run_health(tmp_path):
+    import json
+
+    from iepwatch.alerts import record_failure
+
+    error = AirflowFailException("DATA ERROR: ieps.csv: the file is missing")
+    record_failure(context(error), tmp_path, "America/Los_Angeles")
+    path = tmp_path / "runs" / "2026-11-28" / "failures.json"
+    assert json.loads(path.read_text()) == {"load_staging": {
+        "dag_id": "iep_nightly", "error": "DATA ERROR: ieps.csv: the file is missing", "try_number": 1}}

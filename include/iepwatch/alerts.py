@@ -13,8 +13,10 @@ Messages name the DAG, task, run and log link; never a student.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
@@ -62,19 +64,46 @@ def _plain(value: object, most: int = 300) -> str:
     return line if len(line) <= most else line[: most - 1] + "…"
 
 
+def _night_and_reason(context, timezone: str) -> tuple[str, str, str]:
+    """The failed run's night (its as-of date, or its ``as_of`` param), the error's first line, its kind."""
+    from iepwatch.night import as_of_date
+
+    run = context.get("dag_run")
+    logical = getattr(run, "logical_date", None)
+    as_of = (context.get("params") or {}).get("as_of") or (as_of_date(logical, timezone).isoformat()
+                                                             if logical else "unknown")
+    error = context.get("exception")
+    reason = _plain(error) if error is not None else "no error was handed to the alert: see the log"
+    kind = next((k for k in ERROR_KINDS if reason.startswith(k)), type(error).__name__ if error else "unknown")
+    return str(as_of), reason, kind
+
+
+def record_failure(context, data_dir, timezone: str) -> None:
+    """The failed task and the first line of its error in the night's run record (``failures.json``),
+    for run health on the page: what failed and why, without opening the log."""
+    import re
+
+    from iepwatch.files import write_json
+
+    as_of, reason, _ = _night_and_reason(context, timezone)
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", as_of):
+        return
+    path = run_record.folder(Path(data_dir), as_of) / run_record.FAILURES
+    failures = json.loads(path.read_text()) if path.exists() else {}
+    ti = context.get("ti")
+    failures[getattr(ti, "task_id", "?")] = {"dag_id": getattr(context.get("dag"), "dag_id", "?"), "error": reason,
+                                             "try_number": getattr(ti, "try_number", None)}
+    write_json(path, failures)
+
+
 def failure_message(context, district: str, timezone: str) -> tuple[str, str, str]:
     """Subject, plain text and HTML of a failed task's alert: the district, the night (the run's
     as-of date, or its ``as_of`` param), the task, the error's kind and its first line, the log."""
     import html
 
-    from iepwatch.night import as_of_date
-
     ti, run = context.get("ti"), context.get("dag_run")
     logical = getattr(run, "logical_date", None)
-    as_of = (context.get("params") or {}).get("as_of") or (as_of_date(logical, timezone) if logical else "unknown")
-    error = context.get("exception")
-    reason = _plain(error) if error is not None else "no error was handed to the alert: see the log"
-    kind = next((k for k in ERROR_KINDS if reason.startswith(k)), type(error).__name__ if error else "unknown")
+    as_of, reason, kind = _night_and_reason(context, timezone)
     values = {"district": _plain(district, 80), "as_of": as_of, "dag_id": getattr(context.get("dag"), "dag_id", "?"),
               "task_id": getattr(ti, "task_id", "?"), "try_number": getattr(ti, "try_number", "?"),
               "error": kind, "reason": reason, "log_url": getattr(ti, "log_url", "") or "(no link)",
@@ -92,15 +121,20 @@ class RunAlertNotifier(SmtpNotifier):
     """The provider's notifier with a message of our own (the night, the reason, a plain-text part
     beside the HTML), quiet about its own faults: they must not bury the task's reason."""
 
-    def __init__(self, *, district: str = "", timezone: str = "UTC", **kwargs) -> None:
+    def __init__(self, *, district: str = "", timezone: str = "UTC", data_dir: str | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.district, self.timezone = district, timezone
+        self.district, self.timezone, self.data_dir = district, timezone, data_dir
 
     def notify(self, context) -> None:
         from email.message import EmailMessage
 
         from airflow.providers.smtp.hooks.smtp import SmtpHook
 
+        if self.data_dir:
+            try:
+                record_failure(context, self.data_dir, self.timezone)
+            except Exception as e:  # noqa: BLE001 - the record must never replace the failure it reports
+                log.warning("the failure could not be added to the night's run record: %s", type(e).__name__)
         try:
             SmtpHook.get_connection(self.smtp_conn_id)
         except Exception:  # noqa: BLE001 - not found, whatever the Airflow version calls it
@@ -140,7 +174,7 @@ class DeadlineNotifier(SmtpNotifier):
 def failure_notifier(cfg: Config) -> RunAlertNotifier:
     return RunAlertNotifier(to=cfg.alerts.data_team_address, smtp_conn_id=cfg.email.smtp_conn_id,
                             from_email=cfg.email.from_address, district=cfg.district.name,
-                            timezone=cfg.district.timezone)
+                            timezone=cfg.district.timezone, data_dir=str(cfg.data_dir))
 
 
 def deadline_interval(schedule: str, deadline_local_time: str) -> timedelta:

@@ -17,6 +17,7 @@ EMAILS = "emails.json"            # the digests sent, failed, already sent, with
 EMAIL_JOURNAL = "emails-sent.jsonl"   # digests the server accepted, before they are in the warehouse (digests.send)
 WARNINGS = "warnings.txt"         # the night's warnings, one a line (sources.add_warning)
 WARNINGS_NOTIFIED = "warnings.notified"   # the data team was sent the warnings (alerts.notify_warnings)
+FAILURES = "failures.json"        # each failed task of the night, the first line of its error (alerts.record_failure)
 AIRFLOW_LOG = "airflow.log"       # the Airflow output of a night run by the CLI (tools/cli.py)
 
 

@@ -84,6 +84,9 @@ def test_missing_file(after_good_night, data_dir, published_night, capfd, sessio
     text = alerts[0].get_body(("plain",)).get_content()
     assert "Why: DATA ERROR: " in text and "ieps.csv" in text and "load_staging" in text
     assert "ieps.csv" in alerts[0].get_body(("html",)).get_content()
+    failures = json.loads((data_dir / "runs" / str(NEXT) / "failures.json").read_text())
+    why = failures["load_staging"]["error"]
+    assert why.startswith("DATA ERROR: ") and "ieps.csv" in why
     assert_nothing_published_and_raw_kept(data_dir, published_night, after_good_night)
 
 

@@ -256,7 +256,13 @@ def test_run_health_tells_the_task_that_failed_from_those_not_run_and_links_its_
              "failed_tasks": ["find_export"], "task_logs": {"find_export": log},
              "upstream_failed": ["archive_export", "load_staging"]}]
     monkeypatch.setattr(ui, "airflow_runs", lambda: runs)
+    night = data_dir / "runs" / str(AS_OF)
+    night.mkdir(parents=True)
+    (night / "failures.json").write_text(json.dumps({"find_export": {
+        "dag_id": "iep_nightly", "error": "DATA ERROR: no export <folder> for the night", "try_number": 1}}))
     html = page(data_dir)
+    reason = '<th>Why find_export failed</th><td class="reason">DATA ERROR: no export &lt;folder&gt; for the night'
+    assert reason in html
     failed = html.split('id="health-failed">')[1].split("</td>")[0]
     assert failed == f'<a href="{log.replace("&", "&amp;")}">find_export</a> (its log)'
     not_run = html.split('id="health-upstream">')[1].split("</td>")[0]

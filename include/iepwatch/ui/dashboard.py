@@ -85,6 +85,7 @@ class Health:
     failed_tasks: list[str] = field(default_factory=list)      # the tasks that failed themselves
     upstream_failed: list[str] = field(default_factory=list)   # not run: a task before them failed
     task_logs: dict[str, str] = field(default_factory=dict)    # a failed task's log in the Airflow UI
+    reasons: dict[str, str] = field(default_factory=dict)      # a failed task's error, first line (failures.json)
     reporting_state: str | None = None    # the state_reporting run of the same night
     quarantined: int | None = None
     emails: dict | None = None            # sent, failed, already_sent, nothing_to_report
@@ -125,6 +126,8 @@ def health(cfg: Config, runs: list[dict], now: datetime, latest: dict | None) ->
         h.quarantined = quarantined(cfg, h.as_of)
         h.emails = _json(cfg.run_dir(h.as_of) / run_record.EMAILS)
         h.extracts = extracts(cfg, h.as_of)
+        h.reasons = {t: f["error"] for t, f in (_json(cfg.run_dir(h.as_of) / run_record.FAILURES) or {}).items()
+                     if t in h.failed_tasks}
     if latest:
         h.warnings, h.warnings_as_of = latest.get("warnings", []), latest["as_of"]
     return h
