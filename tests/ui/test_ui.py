@@ -267,3 +267,30 @@ def test_run_health_tells_the_task_that_failed_from_those_not_run_and_links_its_
     assert failed == f'<a href="{log.replace("&", "&amp;")}">find_export</a> (its log)'
     not_run = html.split('id="health-upstream">')[1].split("</td>")[0]
     assert not_run.startswith("archive_export, load_staging") and "an earlier task failed" in not_run
+
+
+def test_run_health_shows_the_last_checked_nights_quarantine_with_its_file(data_dir, monkeypatch):
+    """A night that failed before its rows were checked has no quarantine of its own: run health
+    shows the last checked night's, with a link to its quarantine.csv, which any user may read
+    (file, line and reason: no values)."""
+    from fastapi.testclient import TestClient
+
+    from iepwatch.ui import page as ui
+
+    checked = data_dir / "runs" / "2026-11-26"
+    checked.mkdir(parents=True)
+    (checked / "quarantine.csv").write_text("file,line,reason\nstudents.csv,4,x\nstudents.csv,9,y\n")
+    runs = [{"dag_id": "iep_nightly", "as_of": str(AS_OF), "state": "failed", "end_date": None,
+             "failed_tasks": ["find_export"]}]
+    monkeypatch.setattr(ui, "airflow_runs", lambda: runs)
+    cell = page(data_dir).split('id="health-quarantine">')[1].split("</td>")[0]
+    assert cell.startswith("2 on the night of 2026-11-26, the last one checked")
+    assert 'href="quarantine.csv?as_of=2026-11-26"' in cell
+    ui.app.dependency_overrides[ui._user_dep()] = lambda: Member("viewer")
+    try:
+        client = TestClient(ui.app)
+        got = client.get("/quarantine.csv", params={"as_of": "2026-11-26"})
+        assert got.status_code == 200 and got.text.startswith("file,line,reason\nstudents.csv,4,x")
+        assert client.get("/quarantine.csv", params={"as_of": "../../etc"}).status_code == 404
+    finally:
+        ui.app.dependency_overrides.clear()

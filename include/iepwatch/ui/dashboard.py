@@ -88,6 +88,7 @@ class Health:
     reasons: dict[str, str] = field(default_factory=dict)      # a failed task's error, first line (failures.json)
     reporting_state: str | None = None    # the state_reporting run of the same night
     quarantined: int | None = None
+    quarantine_as_of: str | None = None   # the night those rows are of: the last night, else the last that was checked
     emails: dict | None = None            # sent, failed, already_sent, nothing_to_report
     extracts: list[dict] = field(default_factory=list)
     last_success: str | None = None
@@ -123,7 +124,10 @@ def health(cfg: Config, runs: list[dict], now: datetime, latest: dict | None) ->
         reporting = [r for r in runs if r["dag_id"] == "state_reporting" and r["as_of"] == h.as_of]
         h.reporting_state = reporting[-1]["state"] if reporting else None
     if h.as_of:
-        h.quarantined = quarantined(cfg, h.as_of)
+        checked = sorted(p.parent.name for p in run_record.root(cfg.data_dir).glob(f"*/{run_record.QUARANTINE}")
+                         if p.parent.name <= h.as_of)
+        h.quarantine_as_of = h.as_of if h.as_of in checked else (checked[-1] if checked else None)
+        h.quarantined = quarantined(cfg, h.quarantine_as_of) if h.quarantine_as_of else None
         h.emails = _json(cfg.run_dir(h.as_of) / run_record.EMAILS)
         h.extracts = extracts(cfg, h.as_of)
         h.reasons = {t: f["error"] for t, f in (_json(cfg.run_dir(h.as_of) / run_record.FAILURES) or {}).items()

@@ -222,6 +222,16 @@ def exceptions_csv(user: User, as_of: str | None = None) -> FileResponse:
     return FileResponse(path, filename=f"exceptions_{as_of}.csv")
 
 
+@app.get("/quarantine.csv")
+def quarantine_csv(user: User, as_of: str) -> FileResponse:
+    """A night's quarantine.csv: file, line and reason of each row set aside, no values (counts
+    level: any signed-in user)."""
+    cfg = load_config()
+    as_of = _night(cfg, as_of)
+    return FileResponse(_inside(run_record.root(cfg.data_dir), as_of, run_record.QUARANTINE),
+                        filename=f"quarantine_{as_of}.csv")
+
+
 @app.get("/datadocs/{path:path}")
 def datadocs(path: str, user: User) -> FileResponse:
     return FileResponse(_inside(load_config().paths.datadocs_dir, path))
