@@ -232,15 +232,35 @@ def test_a_generation_is_marked_submitted_from_the_page_by_an_allowed_role_only(
         op = client_as("op")
         page = op.get("/").text
         assert 'id="generations"' in page and "Mark submitted" in page
-        assert op.post(url, headers={"origin": "http://evil.example"}).status_code == 403, "not from the page"
-        done = op.post(url, headers={"origin": "http://testserver"}, follow_redirects=False)
+        form = {"confirm": "yes", "confirmation": "CA-2026-000123"}
+        evil = op.post(url, headers={"origin": "http://evil.example"}, data=form)
+        assert evil.status_code == 403, "not from the page"
+        assert op.post(url, headers={"origin": "http://testserver"},
+                       data={"confirmation": "CA-2026-000123"}).status_code == 400, "not confirmed"
+        assert op.post(url, headers={"origin": "http://testserver"},
+                       data={"confirm": "yes", "confirmation": "x\r\nBcc: a@b"}).status_code == 400
+        done = op.post(url, headers={"origin": "http://testserver"}, data=form, follow_redirects=False)
         assert done.status_code == 303
         assert op.get("/generations/compliance_student_list/2026-11-27/9/changes.csv").status_code == 404
         assert op.get(f"/generations/compliance_student_list/{AS_OF}/1/changes.csv").status_code == 200
     finally:
         ui.app.dependency_overrides.clear()
     (g,) = history.generations(cfg.paths.extracts_dir / "compliance_student_list")
-    assert g["submitted"]["by"] == "op"
+    assert g["submitted"]["by"] == "op" and g["submitted"]["confirmation"] == "CA-2026-000123"
+    # a newer generation of the night, with other bytes, is flagged against the submitted one
+    district.meeting(s, held=AS_OF - timedelta(days=3), kind="annual")
+    evaluate(district)
+    with warehouse.connect(cfg) as con:
+        engine.build(con, cfg, AS_OF, d)
+        engine.publish(con, cfg, AS_OF, d)
+    newer, submitted = history.generations(cfg.paths.extracts_dir / "compliance_student_list")
+    assert newer["differs_from_submitted"] == 1 and submitted["differs_from_submitted"] is None
+    try:
+        page = client_as("op").get("/").text
+    finally:
+        ui.app.dependency_overrides.clear()
+    assert "Differs from generation 1, the one submitted to the state." in page
+    assert "state confirmation CA-2026-000123" in page and " PST" in page.split("state confirmation")[0][-40:]
     with create_session() as session:
         events = session.execute(select(Log.event, Log.owner).where(Log.event == "iepwatch.extract_submitted")).all()
     assert events == [("iepwatch.extract_submitted", "op")]

@@ -43,7 +43,9 @@ def _folders(base: Path) -> list[tuple[str, int, Path]]:
 
 def generations(base: Path) -> list[dict]:
     """Every generation of a format (``extracts/<format>``), newest first, as generation.json
-    says, with ``submitted`` when it was marked."""
+    says, with ``submitted`` when it was marked and ``differs_from_submitted``: the number of an
+    older generation of the same as-of date that was submitted (this one has other bytes, so
+    the state holds something else than this file)."""
     out = []
     for _, _, folder in reversed(_folders(base)):
         g = json.loads((folder / "generation.json").read_text())
@@ -51,6 +53,9 @@ def generations(base: Path) -> list[dict]:
         g["submitted"] = json.loads(marker.read_text()) if marker.exists() else None
         g["folder"] = folder
         out.append(g)
+    for g in out:
+        older = [o for o in out if o["as_of"] == g["as_of"] and o["generation"] < g["generation"] and o["submitted"]]
+        g["differs_from_submitted"] = older[0]["generation"] if older and not g["submitted"] else None
     return out
 
 
@@ -146,13 +151,13 @@ def changes(d, old: Path | None, new: Path, out: Path) -> dict:
     return {"added": counts.get("added", 0), "removed": counts.get("removed", 0), "changed": counts.get("changed", 0)}
 
 
-def mark_submitted(base: Path, as_of: str, number: int, by: str, at: str) -> dict:
-    """Mark a generation as submitted to the state (by whom, when). It stays forever; marking it
-    again keeps the first mark."""
+def mark_submitted(base: Path, as_of: str, number: int, by: str, at: str, confirmation: str = "") -> dict:
+    """Mark a generation as submitted to the state (by whom, when, the state's confirmation
+    number). It stays forever; marking it again keeps the first mark."""
     kept = folder(base, as_of, number)
     if not (kept / "generation.json").is_file():
         raise FileNotFoundError(kept)
     marker = kept / "SUBMITTED.json"
     if not marker.exists():
-        write_json(marker, {"by": by, "at": at}, indent=2)
+        write_json(marker, {"by": by, "at": at, "confirmation": confirmation}, indent=2)
     return json.loads(marker.read_text())

@@ -16,6 +16,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
@@ -168,6 +169,10 @@ def index(user: User) -> str:
     level = {n: d.student_level for n, d in definitions(cfg).items()}
     extracts = [{**m, "student_level": level.get(m["report"], True)} for m in dashboard.extracts(cfg)][:30]
     gens = {n: history.generations(cfg.paths.extracts_dir / n)[:5] for n in sorted(level)}
+    tz = ZoneInfo(cfg.district.timezone)
+    for g in (g for gs in gens.values() for g in gs if g["submitted"]):   # when, in the district's time
+        g["submitted"]["local"] = datetime.fromisoformat(g["submitted"]["at"]).astimezone(tz).strftime(
+            "%Y-%m-%d %H:%M %Z")
     ctx = {"h": h, "airflow_error": airflow_error, "summary": summary, "extracts": extracts,
            "statuses": STATUSES, "colors": COLORS, "generations": gens, "student_level": level,
            "submit_allowed": submit_allowed(user, cfg)}
@@ -271,10 +276,14 @@ def generation_file(report: str, as_of: str, n: int, name: str, user: User) -> F
     return FileResponse(path, filename=f"{report}_{as_of}_g{n:03d}_{name}" if name == "changes.csv" else name)
 
 
+CONFIRMATION = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._/-]{0,39}")   # the state's confirmation number
+
+
 @app.post("/generations/{report}/{as_of}/{n}/submit")
-def submit(request: Request, report: str, as_of: str, n: int, user: User) -> RedirectResponse:
+async def submit(request: Request, report: str, as_of: str, n: int, user: User) -> RedirectResponse:
     """Mark a generation as submitted to the state: kept for good, never overwritten; audited.
-    Only from this page (the request's Origin must be this server)."""
+    Only from this page (the request's Origin must be this server), confirmed by the person
+    (``confirm=yes``) with the state's confirmation number."""
     cfg = load_config()
     if not submit_allowed(user, cfg):
         raise HTTPException(status_code=403, detail="marking a submission needs one of the roles "
@@ -283,9 +292,15 @@ def submit(request: Request, report: str, as_of: str, n: int, user: User) -> Red
     if not origin.startswith(f"{request.url.scheme}://{request.url.netloc}"):
         raise HTTPException(status_code=403, detail="a submission is marked from the iepwatch page only")
     _generation(cfg, report, as_of, n)   # checked: 404 unless it exists
+    form = await request.form()
+    confirmation = str(form.get("confirmation", "")).strip()
+    if form.get("confirm") != "yes" or not CONFIRMATION.fullmatch(confirmation):
+        raise HTTPException(status_code=400, detail="confirm the submission and give the state's confirmation "
+                                                    "number (letters, digits, space . _ / -; up to 40)")
     at = datetime.now(UTC).isoformat(timespec="seconds")   # when a person marked it: the clock is the fact
-    mark = history.mark_submitted(cfg.paths.extracts_dir / report, as_of, n, _name(user), at)
-    _audit(user, "iepwatch.extract_submitted", {"report": report, "as_of": as_of, "generation": n, "by": mark["by"]})
+    mark = history.mark_submitted(cfg.paths.extracts_dir / report, as_of, n, _name(user), at, confirmation)
+    _audit(user, "iepwatch.extract_submitted", {"report": report, "as_of": as_of, "generation": n, "by": mark["by"],
+                                                "confirmation": mark.get("confirmation", "")})
     return RedirectResponse(url=str(request.url_for("index")) + "#history", status_code=303)
 
 
