@@ -30,12 +30,13 @@ next one the night (as-of date, export id, load slot) through XCom; no student d
 5. `publish_core` — all `core` views swapped in one transaction; emits `{core.name}`
 6. `evaluate_rules` — every compliance rule as of the as-of date (`facts.*`, `facts.rule_results`)
 7. `build_exceptions` — `compliance.exceptions` (first_detected_on kept across nights),
-   `compliance.resolved`, `runs/<as-of>/exceptions.csv`; emits `{compliance.name}`, which
-   schedules `state_reporting`
+   `compliance.resolved`, `runs/<as-of>/exceptions.csv`
 8. `send_coordinator_emails` — one digest per coordinator over `{cfg.email.smtp_conn_id}`,
    each sent once per as-of date (`ops.email_sends`)
 9. `build_data_docs` — GX validates the ingest suites (must agree with the gate) and the
    compliance suite (one expectation per rule); Data Docs in `datadocs/`
+10. `finish_night` — once the emails are sent and the Data Docs built, emits `{compliance.name}`,
+   which schedules `state_reporting`: a night that failed never triggers its extracts
 
 A **DATA ERROR** or **CONFIG ERROR** in a task log names the file, column and lines (or the
 setting); such a task fails at once, without retries. Other failures are retried with backoff.
@@ -71,9 +72,9 @@ def nightly(cfg: Config) -> None:
         night = task(t.validate_export)(night)
         night = task(t.publish_core, outlets=[core])(night)
         night = task(t.evaluate_rules)(night)
-        night = task(t.build_exceptions, outlets=[compliance])(night)
-        task(t.send_coordinator_emails)(night)
-        task(t.build_data_docs)(night)
+        night = task(t.build_exceptions)(night)
+        emails, docs = task(t.send_coordinator_emails)(night), task(t.build_data_docs)(night)
+        [emails, docs] >> task(t.finish_night, outlets=[compliance])(night)   # only a whole night fires it
 
     iep_nightly()
 

@@ -41,7 +41,7 @@ from tools.demo import DEMO_AS_OF
 
 DEFAULT_SIZES = [100_000, 1_000_000]
 NIGHTLY = ["find_export", "archive_export", "load_staging", "validate_export", "publish_core", "evaluate_rules",
-           "build_exceptions", "send_coordinator_emails", "build_data_docs"]
+           "build_exceptions", "send_coordinator_emails", "build_data_docs", "finish_night"]
 LOAD_AND_RULES = ["archive_export", "load_staging", "validate_export", "publish_core", "evaluate_rules"]
 
 # The floor's one SQL pass: the three federal deadlines of every student, counted.

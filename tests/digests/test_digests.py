@@ -260,11 +260,13 @@ def test_a_night_without_smtp_connection_fails_at_once_naming_it(airflow_db, dat
     assert state == "failed"
     assert tis["send_coordinator_emails"] == ("failed", 1), "failed once, without a retry"
     assert tis["build_exceptions"][0] == "success" and tis["build_data_docs"][0] == "success"
+    assert tis["finish_night"][0] == "upstream_failed", "a failed night never fires the asset of state_reporting"
     errors = [ln for ln in log.splitlines() if "CONFIG ERROR" in ln and "raise " not in ln]
     assert errors and "the SMTP connection 'smtp_default' (email.smtp_conn_id) is not defined" in errors[0]
     assert "AIRFLOW_CONN_SMTP_DEFAULT" in errors[0]
-    notifier = [r.getMessage() for r in caplog.records if r.name == "iepwatch.alerts"]
-    assert notifier == ["run alert to the data team not sent: the SMTP connection 'smtp_default' is not defined"]
+    notifier = [ln for ln in log.splitlines() if "[iepwatch.alerts]" in ln]
+    assert len(notifier) == 1
+    assert "run alert to the data team not sent: the SMTP connection 'smtp_default' is not defined" in notifier[0]
 
 
 def test_one_smtp_connection_serves_every_digest_of_the_night(district, evaluate, smtp, data_dir):

@@ -152,8 +152,8 @@ def evaluate_rules(night: Night) -> Night:
 
 
 @fail_fast
-def build_exceptions(night: Night, outlet_events=None) -> Night:
-    """compliance.exceptions (first_detected_on kept), resolutions, exceptions.csv; emits the compliance Asset."""
+def build_exceptions(night: Night) -> Night:
+    """compliance.exceptions (first_detected_on kept), resolutions, exceptions.csv."""
     from iepwatch import warehouse
     from iepwatch.ingest import sources
     from iepwatch.rules import evaluate as rules
@@ -169,8 +169,16 @@ def build_exceptions(night: Night, outlet_events=None) -> Night:
     log.info("exceptions %s written to %s", counts, path)
     if later:
         log.info("history of the later nights %s recomputed", ", ".join(map(str, later)))
+    return night
+
+
+@fail_fast
+def finish_night(night: Night, outlet_events=None) -> Night:
+    """The night is whole (its emails sent, its Data Docs built): the compliance Asset fires now,
+    so state_reporting never runs for a night that failed."""
     if outlet_events is not None:
         outlet_events[assets.compliance(current_district())].extra = night.event_extra()
+    log.info("the night of %s is complete", night.as_of)
     return night
 
 
