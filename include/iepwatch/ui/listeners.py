@@ -1,5 +1,5 @@
-"""Airflow listeners (registered by the plugin): each nightly run carries its as-of date as its
-note, so nobody converts a UTC logical date by hand in the grid. They run in the scheduler, on
+"""Airflow listeners (registered by the plugin): each nightly and state-reporting run carries its
+as-of date as its note, so nobody converts a UTC logical date by hand in the grid. They run in the scheduler, on
 the run object it is saving; a fault here is logged and never stops a run."""
 
 from __future__ import annotations
@@ -12,10 +12,19 @@ log = logging.getLogger(__name__)
 
 
 def as_of_note(dag_run) -> str | None:
-    """``as-of YYYY-MM-DD`` for a run of a district's iep_nightly (its logical date in the district's time zone)."""
+    """``as-of YYYY-MM-DD`` for a run of a district's iep_nightly (its logical date in the
+    district's time zone) or state_reporting (its ``as_of`` param, else the night of the asset
+    event that triggered it)."""
+    import re
+
     from iepwatch.deployment.districts import split_dag_id
 
     kind, district = split_dag_id(dag_run.dag_id)
+    if kind == "state_reporting":
+        as_of = (getattr(dag_run, "conf", None) or {}).get("as_of")
+        for event in reversed(list(getattr(dag_run, "consumed_asset_events", None) or [])):
+            as_of = as_of or (event.extra or {}).get("as_of")
+        return f"as-of {as_of}" if isinstance(as_of, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", as_of) else None
     if kind != "iep_nightly" or dag_run.logical_date is None:
         return None
     from iepwatch.district import load_config
