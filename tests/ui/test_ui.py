@@ -101,7 +101,11 @@ def test_a_viewer_sees_counts_and_gets_403_for_student_rows_an_op_sees_them_audi
         assert s not in page.text and "counts only" in page.text
         assert "Timelines" in page.text and "300.324(b)(1)(i)" in page.text   # rules by group, with citations
         for path in (f"/exceptions?as_of={AS_OF}", f"/exceptions.csv?as_of={AS_OF}"):
-            assert viewer.get(path).status_code == 403, path
+            refused = viewer.get(path)
+            assert refused.status_code == 403, path
+            assert refused.headers["content-type"].startswith("text/html"), "a page a person can read, not JSON"
+            assert "<h1>Not for your role</h1>" in refused.text and "needs one of the roles op, admin" in refused.text
+            assert "Back to the IEP compliance page" in refused.text
         op = client_as("op")
         rows = op.get(f"/exceptions?as_of={AS_OF}&status=overdue&school=SCH1")
         assert rows.status_code == 200 and s in rows.text and "1 row." in rows.text
@@ -120,7 +124,8 @@ def test_a_viewer_sees_counts_and_gets_403_for_student_rows_an_op_sees_them_audi
     with create_session() as session:
         seen = session.execute(select(Log.event, Log.owner).where(Log.event.like("iepwatch.%"))).all()
     assert ("iepwatch.exceptions_view", "op") in seen and ("iepwatch.exceptions_download", "op") in seen
-    assert all(owner == "op" for _, owner in seen), "a refused request is not a view"
+    assert all(owner == "op" for event, owner in seen if event != "iepwatch.refused"), "a refused request is no view"
+    assert seen.count(("iepwatch.refused", "viewer")) >= 2, "each refused attempt is in the audit log"
 
 
 def test_run_health_names_a_failed_night_and_a_stale_one(data_dir):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from iepwatch import run_record
 from iepwatch.config import Config
@@ -39,6 +41,8 @@ COLORS = {"overdue": "#cf222e", "due_soon": "#bc4c00", "late": "#8250df", "viola
           "warning": "#6e7781", "exempt": "#1a7f37"}
 
 
+log = logging.getLogger(__name__)
+
 def _user_dep():
     from airflow.api_fastapi.core_api.security import get_user
 
@@ -47,6 +51,20 @@ def _user_dep():
 
 User = Annotated[object, Depends(_user_dep())]
 app = FastAPI(title="iepwatch", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+@app.exception_handler(StarletteHTTPException)
+async def _error_page(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
+    """A refusal or a missing night as a page a person can read (with the way back), not JSON."""
+    import html
+
+    detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+    title = {401: "Sign in first", 403: "Not for your role", 404: "Not found"}.get(exc.status_code, "Request refused")
+    body = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} — iepwatch</title></head>"
+            f"<body style=\"font-family: sans-serif; margin: 24px\"><h1>{title}</h1><p>{html.escape(detail)}</p>"
+            f"<p><a href=\"{html.escape(str(request.url_for('index')))}\">Back to the IEP compliance page</a></p>"
+            "</body></html>")
+    return HTMLResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
 @app.middleware("http")
@@ -84,8 +102,13 @@ def submit_allowed(user, cfg: Config) -> bool:
     return bool(roles(user) & {r.lower() for r in cfg.ui.submit_roles})
 
 
-def _require_students(user, cfg: Config) -> None:
+def _require_students(user, cfg: Config, what: dict) -> None:
+    """Student-level data for the allowed roles only; a refused attempt is in the audit log too."""
     if not students_allowed(user, cfg):
+        try:
+            _audit(user, "iepwatch.refused", what)
+        except Exception as e:  # noqa: BLE001 - the refusal stands whether or not it is recorded
+            log.warning("a refused request was not recorded in the audit log: %s", type(e).__name__)
         raise HTTPException(status_code=403, detail="student-level data needs one of the roles "
                                                     + ", ".join(cfg.ui.student_level_roles))
 
@@ -188,7 +211,7 @@ def index(user: User) -> str:
 def exceptions(request: Request, user: User, as_of: str | None = None, sort: str = "urgency") -> str:
     """The drill-down: a night's exception rows, filtered and sorted (student-level, audited)."""
     cfg = load_config()
-    _require_students(user, cfg)
+    _require_students(user, cfg, {"page": "exceptions", "as_of": str(as_of)})
     as_of = _night(cfg, as_of)
     filters = {k: v for k in dashboard.FILTERS if (v := request.query_params.get(k))}
     if filters.get("new_since") and not DATE.fullmatch(filters["new_since"]):
@@ -220,7 +243,7 @@ def exceptions(request: Request, user: User, as_of: str | None = None, sort: str
 def exceptions_csv(user: User, as_of: str | None = None) -> FileResponse:
     """A night's exceptions.csv (student-level, audited)."""
     cfg = load_config()
-    _require_students(user, cfg)
+    _require_students(user, cfg, {"file": "exceptions.csv", "as_of": str(as_of)})
     as_of = _night(cfg, as_of)
     path = _inside(run_record.root(cfg.data_dir), as_of, run_record.EXCEPTIONS)
     _audit(user, "iepwatch.exceptions_download", {"as_of": as_of, "file": "exceptions.csv"})
@@ -248,7 +271,7 @@ def extract(report: str, as_of: str, name: str, user: User) -> FileResponse:
     cfg = load_config()
     d = definitions(cfg).get(report)
     if d is None or d.student_level:
-        _require_students(user, cfg)
+        _require_students(user, cfg, {"report": report, "as_of": as_of, "file": name})
     path = _inside(cfg.paths.extracts_dir, report, as_of, name)
     _audit(user, "iepwatch.extract_download", {"report": report, "as_of": as_of, "file": name})
     return FileResponse(path, filename=name)
@@ -270,7 +293,7 @@ def generation_file(report: str, as_of: str, n: int, name: str, user: User) -> F
     cfg = load_config()
     folder = _generation(cfg, report, as_of, n)
     if definitions(cfg)[report].student_level:
-        _require_students(user, cfg)
+        _require_students(user, cfg, {"report": report, "as_of": as_of, "generation": n, "file": name})
     path = _inside(folder, name)
     _audit(user, "iepwatch.extract_download", {"report": report, "as_of": as_of, "generation": n, "file": name})
     return FileResponse(path, filename=f"{report}_{as_of}_g{n:03d}_{name}" if name == "changes.csv" else name)
