@@ -246,6 +246,25 @@ def test_nightly_dag_sends_once_per_coordinator_and_rerun_sends_nothing(demo_nig
     assert Path(smtp.outbox).exists()
 
 
+@pytest.mark.parametrize("uri, says", [
+    ("smtp://127.0.0.1:{port}", "disagree on SSL/TLS (WRONG_VERSION_NUMBER)"),   # SSL against a plain server
+    ("smtp://no-such-host.invalid:25?disable_ssl=true", "is not known"),
+])
+def test_an_smtp_connection_that_cannot_work_is_a_configuration_error_not_a_retry(district, evaluate, smtp, data_dir,
+                                                                                   monkeypatch, uri, says):
+    """A TLS mismatch or an unknown host is configuration: retrying cannot fix it, so the task
+    fails at once (ConfigError, never retried), naming the connection and what to set."""
+    from iepwatch.errors import ConfigError
+
+    overdue_student(district, "SCH1")
+    evaluate(district)
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", uri.format(port=smtp.port))
+    with pytest.raises(ConfigError, match="smtp_default") as e:
+        send(data_dir)
+    assert says in str(e.value)
+    assert smtp.messages() == []
+
+
 def test_a_night_without_smtp_connection_fails_at_once_naming_it(airflow_db, data_dir, tmp_path, monkeypatch, capfd,
                                                                   caplog):
     """A missing connection is configuration, not a transient fault: no retries, the connection named."""

@@ -129,7 +129,8 @@ def check_connection(conn_id: str) -> None:
     except AirflowNotFoundException:
         raise ConfigError(
             f"the SMTP connection '{conn_id}' (email.smtp_conn_id) is not defined: set it with "
-            f"AIRFLOW_CONN_{conn_id.upper()}='smtp://HOST:PORT' or `airflow connections add {conn_id} "
-            "--conn-type smtp --conn-host HOST --conn-port PORT`") from None
+            f"AIRFLOW_CONN_{conn_id.upper()}='smtp://HOST:PORT' (for a server without TLS: "
+            "'smtp://HOST:PORT?disable_ssl=true&disable_tls=true') or `airflow connections add "
+            f"{conn_id} --conn-type smtp --conn-host HOST --conn-port PORT`") from None
     if not conn.host:
         raise ConfigError(f"the SMTP connection '{conn_id}' (email.smtp_conn_id) has no host")

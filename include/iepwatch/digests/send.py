@@ -13,6 +13,8 @@ import contextlib
 import logging
 import re
 import smtplib
+import socket
+import ssl
 from datetime import date
 
 from iepwatch import run_record
@@ -72,6 +74,14 @@ def _send(con, cfg: Config, as_of: date, journal: Journal, already: set[str], su
             except smtplib.SMTPAuthenticationError:
                 raise ConfigError(f"the SMTP server refused the login of connection '{cfg.email.smtp_conn_id}' "
                                   "(email.smtp_conn_id): check its login and password") from None
+            except ssl.SSLError as e:   # the connection's SSL/TLS does not match the server's: retrying cannot help
+                raise ConfigError(f"the SMTP connection '{cfg.email.smtp_conn_id}' (email.smtp_conn_id) and its "
+                                  f"server disagree on SSL/TLS ({e.reason or type(e).__name__}): set disable_ssl / "
+                                  "disable_tls in the connection as the server expects (a server without TLS: "
+                                  "?disable_ssl=true&disable_tls=true)") from None
+            except socket.gaierror as e:   # the host name is not known
+                raise ConfigError(f"the SMTP server host of connection '{cfg.email.smtp_conn_id}' (email.smtp_conn_id) "
+                                  f"is not known: {e.strerror}") from None
             except Exception as e:  # noqa: BLE001 - every recipient is attempted; the failure is raised below
                 reason = re.sub(r"[^\s<>@,;:'\"]+@[^\s<>,;:'\"]+", "<address>", str(e))[:200]
                 log.error("sending to coordinator %s failed: %s: %s", d.recipient, type(e).__name__, reason)
