@@ -319,3 +319,17 @@ def test_run_health_shows_the_last_checked_nights_quarantine_with_its_file(data_
         assert client.get("/quarantine.csv", params={"as_of": "../../etc"}).status_code == 404
     finally:
         ui.app.dependency_overrides.clear()
+
+
+def test_trends_leave_a_missing_nights_gap_and_say_what_resolved_means():
+    """Nights of the 25th, 26th and 28th: the chart spaces them by date (the 27th's gap stays
+    open), the table says a night is missing, and resolved is explained."""
+    from iepwatch.ui import dashboard
+
+    nights = [{"as_of": d, "counts": [{"school_id": "S", "school_name": "S", "status": "overdue", "n": n}],
+               "resolved": []} for d, n in (("2026-11-25", 3), ("2026-11-26", 4), ("2026-11-28", 2))]
+    t = dashboard.trends(nights)
+    assert t["days"] == [0, 1, 3] and t["missing"] == [0, 0, 1]
+    xs = [float(p.split(",")[0]) for p in dashboard.chart({"overdue": t["district"]["overdue"]},
+                                                          days=t["days"])["lines"]["overdue"].split()]
+    assert abs((xs[2] - xs[1]) - 2 * (xs[1] - xs[0])) < 0.5, xs   # two days apart, not one step

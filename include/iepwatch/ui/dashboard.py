@@ -162,9 +162,13 @@ def counts(summary: dict) -> dict:
 
 def trends(nights: list[dict]) -> dict:
     """Per night (oldest first): open exceptions (overdue, due soon) and every status, for the
-    district and each school, and the exceptions resolved that night."""
+    district and each school, and the exceptions resolved that night; ``days``, each night's day
+    from the first (a chart spaces nights by date), and ``missing``, the nights without a run
+    before each one."""
+    dates = [date.fromisoformat(n["as_of"]) for n in nights]
     out: dict = {"nights": [n["as_of"] for n in nights], "district": {st: [] for st in NAMES}, "schools": {},
-                 "resolved": [], "names": {}}
+                 "resolved": [], "names": {}, "days": [(d - dates[0]).days for d in dates],
+                 "missing": [0] + [(b - a).days - 1 for a, b in zip(dates, dates[1:], strict=False)]}
     for i, n in enumerate(nights):
         for st in NAMES:
             out["district"][st].append(0)
@@ -177,12 +181,14 @@ def trends(nights: list[dict]) -> dict:
     return out
 
 
-def chart(series: dict[str, list[int]], width: int = 560, height: int = 140) -> dict:
-    """An inline SVG line chart's geometry (no script, no CDN): a polyline per series."""
+def chart(series: dict[str, list[int]], width: int = 560, height: int = 140, days: list[int] | None = None) -> dict:
+    """An inline SVG line chart's geometry (no script, no CDN): a polyline per series, its points
+    placed by ``days`` (a night missing leaves its gap), else evenly."""
     points = max((len(v) for v in series.values()), default=0)
     top = max([1, *(x for v in series.values() for x in v)])
-    step = (width - 40) / max(points - 1, 1)
-    lines = {name: " ".join(f"{30 + i * step:.1f},{height - 20 - (x / top) * (height - 30):.1f}"
+    xs = days if days is not None else list(range(points))
+    step = (width - 40) / max(max(xs, default=0), 1)
+    lines = {name: " ".join(f"{30 + xs[i] * step:.1f},{height - 20 - (x / top) * (height - 30):.1f}"
                             for i, x in enumerate(v)) for name, v in series.items()}
     return {"width": width, "height": height, "top": top, "lines": lines, "points": points}
 

@@ -202,7 +202,8 @@ def index(user: User) -> str:
     if summary:
         t = dashboard.trends(nights)
         ctx |= {"c": dashboard.counts(summary), "groups": dashboard.rule_groups(cfg), "t": t,
-                "charts": {"district": dashboard.chart({k: t["district"][k] for k in ("overdue", "due_soon")})},
+                "charts": {"district": dashboard.chart({k: t["district"][k] for k in ("overdue", "due_soon")},
+                                                       days=t["days"])},
                 "la": dashboard.lookahead(summary)}
     return _page("page.html.j2", user, cfg, **ctx)
 
