@@ -203,6 +203,11 @@ def test_trends_over_nights_and_the_drill_down_sorts(district, evaluate, data_di
         assert by_student.index(min(a, b)) < by_student.index(max(a, b))
         assert op.get(f"/exceptions?as_of={nxt}&severity=high&case_manager=T22").text.count(b) >= 1
         assert a not in op.get(f"/exceptions?as_of={nxt}&case_manager=T22").text.split('id="rows"')[1]
+        drill = op.get(f"/exceptions?as_of={nxt}").text
+        options = drill.split('name="case_manager"')[1].split("</select>")[0]
+        assert options.count('value="T22"') == 1 and ">Staff 22</option>" in options, "one option per staff member"
+        assert 'title="T22">Staff 22</td>' in drill.split('id="rows"')[1], "rows name the case manager"
+        assert 'title="SCH2">' in drill.split('id="rows"')[1] and 'title="SCH2">SCH2<' not in drill
     finally:
         ui.app.dependency_overrides.clear()
 

@@ -180,11 +180,18 @@ def write_summary(con, as_of: date, path: Path, warnings: list[str], src: str = 
                           WHERE e.as_of = ? GROUP BY ALL ORDER BY ALL""", [as_of]).fetchall()
     resolved = con.execute("SELECT school_id, count(*) FROM compliance.resolved WHERE as_of = ? GROUP BY ALL "
                            "ORDER BY ALL", [as_of]).fetchall()
+    managers = con.execute(f"""SELECT e.case_manager_staff_id,
+                                      nullif(trim(concat_ws(' ', any_value(s.first_name), any_value(s.last_name))), '')
+                               FROM compliance.exceptions e
+                               LEFT JOIN {src}.staff s ON s.staff_id = e.case_manager_staff_id
+                               WHERE e.as_of = ? AND e.case_manager_staff_id IS NOT NULL GROUP BY 1 ORDER BY 1""",
+                           [as_of]).fetchall()
     summary = {"as_of": as_of.isoformat(),
                "warnings": warnings,
                "counts": [{"school_id": r[0], "school_name": r[1], "rule_id": r[2], "status": r[3], "n": r[4]}
                           for r in rows],
                "resolved": [{"school_id": r[0], "n": r[1]} for r in resolved],
+               "case_managers": {m[0]: m[1] or m[0] for m in managers},   # staff, named once (the drill-down)
                "lookahead": dict_rows(con, sql("rules/summary_lookahead", as_of=as_of.isoformat(), src=src,
                                                windows=LOOKAHEAD_DAYS))}
     return write_json(path, summary)

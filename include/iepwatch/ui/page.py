@@ -223,10 +223,11 @@ def exceptions(request: Request, user: User, as_of: str | None = None, sort: str
     summary = json.loads((cfg.run_dir(as_of) / run_record.SUMMARY).read_text())
     titles = {k: v["title"] for k, v in catalog(cfg).items()}
     schools = sorted({(c["school_id"], c["school_name"] or c["school_id"]) for c in summary["counts"]})
-    managers = sorted({(r["case_manager_id"], r["case_manager"] or r["case_manager_id"])
-                       for r in summary.get("lookahead", []) if r["case_manager_id"]}
-                      | {(r["case_manager_staff_id"], r["case_manager_staff_id"]) for r in rows
-                         if r["case_manager_staff_id"]})
+    manager_names = summary.get("case_managers", {})   # one name per staff id (the night's summary)
+    manager_names |= {r["case_manager_staff_id"]: manager_names.get(r["case_manager_staff_id"],
+                                                                     r["case_manager_staff_id"])
+                      for r in rows if r["case_manager_staff_id"]}
+    managers = sorted(manager_names.items(), key=lambda m: (m[1], m[0]))
     choices = [("school", "school", schools),
                ("rule", "rule", [(r["rule_id"], r["title"]) for _, rs in dashboard.rule_groups(cfg) for r in rs]),
                ("status", "status", [(n, n.replace("_", " ")) for n in NAMES]),
@@ -237,7 +238,7 @@ def exceptions(request: Request, user: User, as_of: str | None = None, sort: str
     rule_links = {r: "exceptions?" + urlencode({"as_of": as_of, **filters, "rule": r, "sort": sort}) for r in by_rule}
     return _page("exceptions.html.j2", user, cfg, as_of=as_of, rows=rows, total=total, filters=filters,
                  sort=sort, sorts=list(dashboard.SORTS), choices=choices, titles=titles, by_rule=by_rule,
-                 rule_links=rule_links, statuses=NAMES)
+                 rule_links=rule_links, statuses=NAMES, school_names=dict(schools), manager_names=manager_names)
 
 
 @app.get("/exceptions.csv")
