@@ -57,10 +57,13 @@ def one_night(pack: str, students: int, as_of: date, data_dir: Path) -> list[str
 
 
 def digest(f: Path) -> str:
-    """The file's sha256; an email's without its Date header (the time it was sent)."""
+    """The file's sha256; an email's without its Date header (the time it was sent), a manifest's
+    or a generation's without its generated_at (the time the file was first made)."""
     data = f.read_bytes()
     if f.suffix == ".eml":
         data = re.sub(rb"^Date: [^\r\n]*\r?\n", b"", data, count=1, flags=re.MULTILINE)
+    elif f.name in ("manifest.json", "generation.json"):
+        data = re.sub(rb'^\s*"generated_at": [^\n]*\n', b"", data, count=1, flags=re.MULTILINE)
     return hashlib.sha256(data).hexdigest()
 
 

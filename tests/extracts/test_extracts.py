@@ -6,7 +6,7 @@ import csv
 import hashlib
 import io
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from builder import AS_OF
@@ -77,8 +77,11 @@ def test_calpads_sped_meetings_exact_bytes(tiny, data_dir):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["files"] == [{"name": "1964733_SPED_20261127.txt", "rows": 2, "bytes": len(expected),
                                   "sha256": hashlib.sha256(expected.encode()).hexdigest()}]
-    assert (manifest["report"], manifest["format"], manifest["as_of"], manifest["rows"], manifest["generated_at"]) == \
-        ("calpads_sped_meetings", "calpads_sped_meetings", "2026-11-27", 2, "2026-11-27T00:00:00")
+    assert (manifest["report"], manifest["format"], manifest["as_of"], manifest["rows"]) == \
+        ("calpads_sped_meetings", "calpads_sped_meetings", "2026-11-27", 2)
+    # when the file was made (its generation's time, kept by a regeneration of the same bytes)
+    made = datetime.fromisoformat(manifest["generated_at"])
+    assert made.tzinfo is not None and abs((datetime.now(UTC) - made).total_seconds()) < 600
     assert manifest["source_export_id"]
     assert manifest["status"] == "legacy" and "Not an upload-ready current file" in manifest["status_note"]
 
@@ -442,7 +445,7 @@ def test_submission_history_keeps_every_generation_and_reports_exactly_what_chan
     produce("calpads_sped_meetings")
     g3, g2_again, _ = history.generations(base)
     assert g3["generation"] == 3 and (g3["added"], g3["removed"], g3["changed"]) == (0, 0, 1)
-    assert g2_again["submitted"] == {"by": "op", "at": "2026-11-28T09:00:00"}
+    assert g2_again["submitted"] == {"by": "op", "at": "2026-11-28T09:00:00", "confirmation": ""}
     assert {p.name: p.read_bytes() for p in g2_again["folder"].iterdir()} == kept
     assert (base / str(AS_OF) / g3["file"]).read_bytes() == (g3["folder"] / g3["file"]).read_bytes()
     # the served file and its generation's copy (one file, two links) are read-only: never written again

@@ -23,7 +23,7 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import yaml
@@ -304,7 +304,8 @@ def publish(con, cfg: Config, as_of: date, d: Definition) -> Path:
     manifest = {"report": d.name, "format": d.name, "as_of": as_of.isoformat(), "rows": rows,
                 **({"status": d.raw["status"], "status_note": d.raw.get("status_note", "")}
                    if d.raw.get("status") else {}),
-                "generated_at": f"{as_of.isoformat()}T00:00:00",
+                "generated_at": history.generated_at(base, as_of, sha,
+                                                     datetime.now(UTC).isoformat(timespec="seconds")),
                 "source_export_id": export[1], "source_export_as_of": str(export[0]),
                 "files": [{"name": name, "rows": rows, "bytes": (incoming / name).stat().st_size, "sha256": sha}]}
     (incoming / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -59,6 +59,19 @@ def generations(base: Path) -> list[dict]:
     return out
 
 
+def generated_at(base: Path, as_of: date, sha: str, now: str) -> str:
+    """When the file with ``sha`` was first generated for ``as_of``: the time its generation was
+    recorded, or ``now`` for a file not seen before. So ``generated_at`` is true (the clock read
+    when a new file is made, which is a fact, not a rule's input), and a regeneration of the same
+    bytes keeps it: the manifest stays byte-identical."""
+    same_night = [g for g in _folders(base) if g[0] == as_of.isoformat()]
+    if same_night:
+        latest = json.loads((same_night[-1][2] / "generation.json").read_text())
+        if latest["sha256"] == sha and latest.get("generated_at"):
+            return latest["generated_at"]
+    return now
+
+
 def record(d, base: Path, as_of: date, incoming: Path, name: str, sha: str) -> dict:
     """The generation of the file ``incoming/name`` (with its manifest; ``sha`` its sha256): the
     existing one when the latest generation of that as-of date has the same bytes, else a new
@@ -80,7 +93,9 @@ def record(d, base: Path, as_of: date, incoming: Path, name: str, sha: str) -> d
     _keep(incoming / name, tmp / name)
     shutil.copy2(incoming / "manifest.json", tmp / "manifest.json")
     counts = changes(d, before[-1][2] / previous["file"] if previous else None, tmp / name, tmp / CHANGES)
+    manifest = json.loads((incoming / "manifest.json").read_text())
     g = {"format": d.name, "as_of": as_of.isoformat(), "generation": number, "file": name, "sha256": sha,
+         "generated_at": manifest.get("generated_at"),
          "previous": {"as_of": previous["as_of"], "generation": previous["generation"]} if previous else None,
          "key": key_fields(d), "not_compared": not_compared(d), **counts}
     (tmp / "generation.json").write_text(json.dumps(g, indent=2, sort_keys=True) + "\n")
