@@ -151,3 +151,21 @@ def test_make_airflow_without_an_smtp_server_catches_the_mail_locally(tmp_path, 
 def test_a_dag_import_error_is_among_the_failure_lines():
     log = "2026-11-27T01:00:00Z [info     ] Filling up the DagBag\nDAG import error in dags/iep_nightly.py: boom\n"
     assert cli.failure_lines(log) == ["DAG import error in dags/iep_nightly.py: boom"]
+
+
+def test_a_night_beside_a_running_make_airflow_uses_its_mail_catcher(tmp_path):
+    """`make airflow` leaves its mail catcher's connection in AIRFLOW_HOME; `make nightly` beside
+    it sends there (not "smtp_default is not defined"), and not once that catcher has stopped."""
+    import os
+    import subprocess
+    import sys
+
+    from tools.cli import MAIL_CATCHER_URI, running_mail_catcher
+
+    assert running_mail_catcher(tmp_path) is None
+    (tmp_path / MAIL_CATCHER_URI).write_text("smtp://127.0.0.1:2525?disable_ssl=true&disable_tls=true\n")
+    (tmp_path / "mailcatcher.pid").write_text(str(os.getpid()))        # alive
+    assert running_mail_catcher(tmp_path) == "smtp://127.0.0.1:2525?disable_ssl=true&disable_tls=true"
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / "mailcatcher.pid").write_text(gone.stdout.strip())     # a process that has ended
+    assert running_mail_catcher(tmp_path) is None

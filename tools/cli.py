@@ -200,6 +200,10 @@ def night(as_of: date, export: Path | None, wait: bool = True, env_extra: dict |
 
     cfg = load_config()
     env = airflow_env.environment(IEPWATCH_DISABLE_DEADLINE="1", **(env_extra or {}))
+    conn_var = f"AIRFLOW_CONN_{cfg.email.smtp_conn_id.upper()}"
+    if conn_var not in env and (uri := running_mail_catcher(Path(env["AIRFLOW_HOME"]))):
+        env[conn_var] = uri   # beside a running `make airflow`: its mail catcher, as its tasks use
+        print(f"mail: the running Airflow's local mail catcher ({uri.split('?')[0]})")
     airflow_env.set_up(env)
     run = cfg.run_dir(as_of)
     with night_lock(cfg, as_of, wait):
@@ -211,6 +215,21 @@ def night(as_of: date, export: Path | None, wait: bool = True, env_extra: dict |
             runs.append((dag_id("state_reporting", cfg.district_id), {"as_of": as_of.isoformat()}))
         run_dags(as_of, runs, run / run_record.AIRFLOW_LOG, env)
     print(summary(as_of))
+
+
+MAIL_CATCHER_URI = "mailcatcher.uri"   # beside mailcatcher.pid in AIRFLOW_HOME while `make airflow` runs
+
+
+def running_mail_catcher(home: Path) -> str | None:
+    """The SMTP connection of the mail catcher a running ``make airflow`` started, if it still runs."""
+    pid, uri = home / "mailcatcher.pid", home / MAIL_CATCHER_URI
+    if not (pid.is_file() and uri.is_file()):
+        return None
+    try:
+        os.kill(int(pid.read_text()), 0)
+    except (OSError, ValueError):
+        return None
+    return uri.read_text().strip() or None
 
 
 def summary(as_of: date) -> str:
@@ -320,6 +339,7 @@ def airflow_start(port: int) -> None:
             raise SystemExit(f"the local mail catcher did not start on 127.0.0.1:{mail_port}")
         env[conn_var] = connection_uri(mail_port)
         (home / "mailcatcher.pid").write_text(str(catcher.pid))
+        (home / MAIL_CATCHER_URI).write_text(env[conn_var])
         mail = (f"mail: coordinator digests and run alerts go to a local mail catcher on 127.0.0.1:{mail_port}, "
                 f"written to {outbox}/*.eml (set {conn_var} to send through a real server)")
     with log.open("w") as out:
@@ -358,6 +378,7 @@ def airflow_stop() -> None:
         if group.exists():
             _stop_group(int(group.read_text()))
             group.unlink()
+    (home / MAIL_CATCHER_URI).unlink(missing_ok=True)
     print("Airflow stopped")
 
 
