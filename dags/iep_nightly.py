@@ -62,7 +62,10 @@ def nightly(cfg: Config) -> None:
                 "backfill": Param(False, type="boolean", description="Run a night older than the published one "
                                                                      "(no emails; history recomputed)"),
                 "allow_shrink": Param(False, type="boolean",
-                                      description="Publish although a table shrank (quality.max_table_shrink_pct)")},
+                                      description="Publish although a table shrank (quality.max_table_shrink_pct)"),
+                "extracts_by_caller": Param(False, type="boolean",
+                                            description="The caller builds the night's extracts itself (make nightly):"
+                                                        " the asset-triggered state_reporting skips")},
         default_args=alerts.default_args(cfg),
     )
     def iep_nightly():

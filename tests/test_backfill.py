@@ -139,3 +139,30 @@ def test_a_backfill_event_does_not_build_extracts():
         sr.resolve_as_of(params={}, triggering_asset_events={"compliance": [Event()]})
     Event.extra = {"as_of": str(N22), "export_id": "y", "backfill": False}
     assert sr.resolve_as_of(params={}, triggering_asset_events={"compliance": [Event()]}) == Night(N22, export_id="y")
+
+
+def test_a_night_run_by_make_nightly_is_not_built_again_by_a_scheduler_beside_it():
+    """make nightly builds the extracts itself: its night's event says so, and the scheduler's
+    asset-triggered state_reporting skips it (one build of a night's extracts, not two)."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from iepwatch.tasks import iep_nightly as t
+    from iepwatch.tasks import state_reporting as sr
+
+    class Slot:
+        extra = None
+
+    events = {}
+    outlet_events = type("Outlets", (), {"__getitem__": lambda self, asset: events.setdefault(asset.name, Slot())})()
+    t.finish_night(Night(N22, export_id="y"), params={"extracts_by_caller": True}, outlet_events=outlet_events)
+    (extra,) = [s.extra for s in events.values()]
+    assert extra == {"as_of": str(N22), "export_id": "y", "backfill": False, "extracts_by_caller": True}
+
+    class Event:
+        pass
+
+    Event.extra = extra
+    with pytest.raises(AirflowSkipException, match="run by make nightly, which builds its extracts itself"):
+        sr.resolve_as_of(params={}, triggering_asset_events={"compliance": [Event()]})
+    Event.extra = {**extra, "extracts_by_caller": False}   # a scheduled night: built by the scheduler's run
+    assert sr.resolve_as_of(params={}, triggering_asset_events={"compliance": [Event()]}) == Night(N22, export_id="y")

@@ -211,7 +211,8 @@ def night(as_of: date, export: Path | None, wait: bool = True, env_extra: dict |
         runs = [(dag_id("iep_nightly", cfg.district_id), nightly_conf)]
         if nightly_conf.get("backfill"):
             print("backfill: no extracts (they are built from the published night only)")
-        else:
+        else:   # built here, right after: a scheduler running beside skips its asset-triggered run
+            nightly_conf["extracts_by_caller"] = True
             runs.append((dag_id("state_reporting", cfg.district_id), {"as_of": as_of.isoformat()}))
         run_dags(as_of, runs, run / run_record.AIRFLOW_LOG, env)
     print(summary(as_of))

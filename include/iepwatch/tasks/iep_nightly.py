@@ -173,11 +173,14 @@ def build_exceptions(night: Night) -> Night:
 
 
 @fail_fast
-def finish_night(night: Night, outlet_events=None) -> Night:
+def finish_night(night: Night, params: dict | None = None, outlet_events=None) -> Night:
     """The night is whole (its emails sent, its Data Docs built): the compliance Asset fires now,
-    so state_reporting never runs for a night that failed."""
+    so state_reporting never runs for a night that failed. With ``extracts_by_caller`` (``make
+    nightly``, which builds the extracts itself) the event says so, and a scheduler's
+    state_reporting skips it: one build of a night's extracts."""
     if outlet_events is not None:
-        outlet_events[assets.compliance(current_district())].extra = night.event_extra()
+        outlet_events[assets.compliance(current_district())].extra = {
+            **night.event_extra(), "extracts_by_caller": bool((params or {}).get("extracts_by_caller"))}
     log.info("the night of %s is complete", night.as_of)
     return night
 

@@ -21,11 +21,13 @@ def resolve_as_of(params: dict | None = None, triggering_asset_events=None,
     for events in (triggering_asset_events or {}).values():
         for event in reversed(list(events)):
             extra = event.extra or {}
-            if extra.get("backfill"):
+            if extra.get("backfill") or extra.get("extracts_by_caller"):
                 from airflow.sdk.exceptions import AirflowSkipException
 
-                raise AirflowSkipException(f"{extra['as_of']} was a backfill: extracts are built from the "
-                                           "published night only")
+                raise AirflowSkipException(
+                    f"{extra['as_of']} was a backfill: extracts are built from the published night only"
+                    if extra.get("backfill") else
+                    f"the night of {extra['as_of']} was run by make nightly, which builds its extracts itself")
             if extra.get("as_of"):
                 return Night(date.fromisoformat(extra["as_of"]), export_id=extra.get("export_id"))
     return Night.of_run(logical_date, load_config().district.timezone)
