@@ -59,10 +59,14 @@ async def _error_page(request: Request, exc: StarletteHTTPException) -> HTMLResp
     import html
 
     detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+    try:
+        back = str(request.url_for("index"))
+    except Exception:  # noqa: BLE001 - under a deployment's page the district's index has no name here
+        back = request.scope.get("root_path", "") + "/"
     title = {401: "Sign in first", 403: "Not for your role", 404: "Not found"}.get(exc.status_code, "Request refused")
     body = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} — iepwatch</title></head>"
             f"<body style=\"font-family: sans-serif; margin: 24px\"><h1>{title}</h1><p>{html.escape(detail)}</p>"
-            f"<p><a href=\"{html.escape(str(request.url_for('index')))}\">Back to the IEP compliance page</a></p>"
+            f"<p><a href=\"{html.escape(back)}\">Back to the IEP compliance page</a></p>"
             "</body></html>")
     return HTMLResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
