@@ -76,7 +76,8 @@ def nightly(cfg: Config) -> None:
         night = task(t.publish_core, outlets=[core])(night)
         night = task(t.evaluate_rules)(night)
         night = task(t.build_exceptions)(night)
-        emails, docs = task(t.send_coordinator_emails)(night), task(t.build_data_docs)(night)
+        emails = task(t.send_coordinator_emails, retries=cfg.email.send_retries)(night)
+        docs = task(t.build_data_docs)(night)
         [emails, docs] >> task(t.finish_night, outlets=[compliance])(night)   # only a whole night fires it
 
     iep_nightly()

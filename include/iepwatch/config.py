@@ -163,6 +163,8 @@ class EmailConfig:
     fallback_address: str = _opt("sped-office@example.org", _email)  # schools without a coordinator
     recipient_domains: list[str] = _opt(factory=list, check=_domains)  # coordinators' addresses must be in
                                                                        # these domains (empty: any domain)
+    send_retries: int = _opt(2, _DAYS)   # tries after a transient SMTP fault (server down, 4xx); a wrong
+                                         # connection (login, TLS, host) fails at once whatever this says
 
 
 @dataclass(frozen=True)
