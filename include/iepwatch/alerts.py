@@ -81,12 +81,11 @@ def _night_and_reason(context, timezone: str) -> tuple[str, str, str]:
 def record_failure(context, data_dir, timezone: str) -> None:
     """The failed task and the first line of its error in the night's run record (``failures.json``),
     for run health on the page: what failed and why, without opening the log."""
-    import re
-
     from iepwatch.files import write_json
+    from iepwatch.night import is_as_of
 
     as_of, reason, _ = _night_and_reason(context, timezone)
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", as_of):
+    if not is_as_of(as_of):
         return
     path = run_record.folder(Path(data_dir), as_of) / run_record.FAILURES
     failures = json.loads(path.read_text()) if path.exists() else {}

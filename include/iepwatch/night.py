@@ -11,10 +11,18 @@ never student data.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+AS_OF = re.compile(r"\d{4}-\d{2}-\d{2}")   # an as-of date as text (a folder, a param, a URL): checked before use
+
+
+def is_as_of(text: object) -> bool:
+    """Whether ``text`` is an as-of date written YYYY-MM-DD (a value that reaches a path is checked)."""
+    return isinstance(text, str) and AS_OF.fullmatch(text) is not None
 
 
 def as_of_date(logical_date: datetime, timezone: str) -> date:

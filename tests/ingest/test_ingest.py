@@ -238,7 +238,7 @@ def test_quarantine_above_threshold_fails_the_load(after_good_night, data_dir, p
 
 def test_demo_nightly_exceptions_csv_has_every_rule(published_night):
     from iepwatch.rules.evaluate import EXCEPTION_COLUMNS
-    from iepwatch.rules.evaluate import json_catalog as catalog  # the federal rules: the demo runs the federal pack
+    from iepwatch.rules.evaluate import federal_catalog as catalog  # the federal rules: the demo runs the federal pack
 
     data = rows(published_night / "runs" / str(AS_OF) / "exceptions.csv")
     assert tuple(data[0]) == EXCEPTION_COLUMNS

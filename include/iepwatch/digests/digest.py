@@ -164,8 +164,9 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
     per school and section for the templates, and a long digest's CSV and every digest's
     calendar are attached.
     """
-    titles = {k: v["title"] for k, v in catalog(cfg).items()}
-    actions = {k: v.get("action", "") for k, v in catalog(cfg).items()}
+    rules = catalog(cfg)
+    titles = {k: v["title"] for k, v in rules.items()}
+    actions = {k: v.get("action", "") for k, v in rules.items()}
     ensure_send_log(con)
     con.execute("CREATE OR REPLACE TEMP TABLE digest_rows AS "
                 + sql("digests/rows", as_of=as_of.isoformat(), titles=titles, sections=SECTIONS,

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from datetime import date
 from pathlib import Path
 
 from iepwatch.files import write_json
+from iepwatch.night import is_as_of
 from iepwatch.warehouse import literal, quote
 
 GENERATIONS = ".generations"
@@ -36,7 +36,7 @@ def _folders(base: Path) -> list[tuple[str, int, Path]]:
     """Every generation of a format, oldest first: (as-of, number, folder)."""
     out = []
     for folder in (base / GENERATIONS).glob("*/[0-9][0-9][0-9]"):
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", folder.parent.name):
+        if is_as_of(folder.parent.name):
             out.append((folder.parent.name, int(folder.name), folder))
     return sorted(out)
 

@@ -51,7 +51,7 @@ class Rule:
         return f"rules/{self.kind}/{self.sql or self.rule_id}.sql"
 
     def entry(self) -> dict:
-        """What the page, emails and Data Docs know of a rule: id, citation, title, kind."""
+        """What the page, emails and Data Docs know of a rule: id, citation, title, kind, action."""
         return {"rule_id": self.rule_id, "citation": self.citation, "title": self.title, "kind": self.kind,
                 "action": self.action}
 

@@ -25,15 +25,15 @@ EXCEPTION_COLUMNS = ("as_of", "rule_id", "status", "severity", "student_id", "me
                      "first_detected_on")
 
 
-def json_catalog() -> dict[str, dict]:
-    """The federal rules: rule_id -> {rule_id, citation, title, kind}, in the order of docs/rules.md."""
+def federal_catalog() -> dict[str, dict]:
+    """The federal rules: rule_id -> {rule_id, citation, title, kind, action}, in the order of docs/rules.md."""
     return {k: r.entry() for k, r in rule_catalog.rules().items()}
 
 
 def catalog(cfg: Config | None = None) -> dict[str, dict]:
-    """Every rule's id, citation, title and kind: the federal rules, every built-in state pack's
+    """Every rule's id, citation, title, kind and action: the federal rules, every built-in state pack's
     rules, and the rules of the district's own pack when ``cfg`` is given."""
-    out = {**json_catalog(), **packs.catalog_entries()}
+    out = {**federal_catalog(), **packs.catalog_entries()}
     if cfg is not None:
         for p in cfg.pack.rules:
             out[p.rule_id] = packs.catalog_entry(p.rule_id, p.citation, p.title, p.measures)
@@ -43,7 +43,7 @@ def catalog(cfg: Config | None = None) -> dict[str, dict]:
 def rules_in_force(cfg: Config) -> dict[str, dict]:
     """The rules evaluated under the configured pack: the federal ones it keeps, then the pack's own."""
     everything = catalog(cfg)
-    return {**{k: v for k, v in json_catalog().items() if k not in cfg.pack.replaces},
+    return {**{k: v for k, v in federal_catalog().items() if k not in cfg.pack.replaces},
             **{p.rule_id: everything[p.rule_id] for p in cfg.pack.rules}}
 
 

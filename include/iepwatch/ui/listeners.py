@@ -15,16 +15,15 @@ def as_of_note(dag_run) -> str | None:
     """``as-of YYYY-MM-DD`` for a run of a district's iep_nightly (its logical date in the
     district's time zone) or state_reporting (its ``as_of`` param, else the night of the asset
     event that triggered it)."""
-    import re
-
     from iepwatch.deployment.districts import split_dag_id
+    from iepwatch.night import is_as_of
 
     kind, district = split_dag_id(dag_run.dag_id)
     if kind == "state_reporting":
         as_of = (getattr(dag_run, "conf", None) or {}).get("as_of")
         for event in reversed(list(getattr(dag_run, "consumed_asset_events", None) or [])):
             as_of = as_of or (event.extra or {}).get("as_of")
-        return f"as-of {as_of}" if isinstance(as_of, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", as_of) else None
+        return f"as-of {as_of}" if is_as_of(as_of) else None
     if kind != "iep_nightly" or dag_run.logical_date is None:
         return None
     from iepwatch.district import load_config

@@ -30,13 +30,12 @@ from iepwatch.deployment.districts import KINDS, dag_id, split_dag_id
 from iepwatch.district import district_context, load_config
 from iepwatch.extracts import history
 from iepwatch.extracts.engine import definitions
-from iepwatch.night import as_of_date
+from iepwatch.night import as_of_date, is_as_of
 from iepwatch.rules.evaluate import catalog
 from iepwatch.rules.statuses import NAMES, STATUSES
 from iepwatch.ui import dashboard
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-DATE = re.compile(r"\d{4}-\d{2}-\d{2}")   # an as-of date in a path or a filter: checked before it is used
 COLORS = {"overdue": "#cf222e", "due_soon": "#bc4c00", "late": "#8250df", "violation": "#6639ba",
           "warning": "#6e7781", "exempt": "#1a7f37"}
 
@@ -141,7 +140,7 @@ def _night(cfg: Config, as_of: str | None) -> str:
         if not nights:
             raise HTTPException(status_code=404, detail="no night has been processed yet")
         return nights[-1]
-    if not DATE.fullmatch(as_of) or not cfg.run_dir(as_of).is_dir():
+    if not is_as_of(as_of) or not cfg.run_dir(as_of).is_dir():
         raise HTTPException(status_code=404, detail="no such night")
     return as_of
 
@@ -219,7 +218,7 @@ def exceptions(request: Request, user: User, as_of: str | None = None, sort: str
     _require_students(user, cfg, {"page": "exceptions", "as_of": str(as_of)})
     as_of = _night(cfg, as_of)
     filters = {k: v for k in dashboard.FILTERS if (v := request.query_params.get(k))}
-    if filters.get("new_since") and not DATE.fullmatch(filters["new_since"]):
+    if filters.get("new_since") and not is_as_of(filters["new_since"]):
         raise HTTPException(status_code=422, detail="new_since: a date YYYY-MM-DD")
     sort = sort if sort in dashboard.SORTS else "urgency"
     total, rows, by_rule = dashboard.exception_rows(cfg, as_of, filters, sort)
@@ -285,7 +284,7 @@ def extract(report: str, as_of: str, name: str, user: User) -> FileResponse:
 
 def _generation(cfg: Config, report: str, as_of: str, n: int) -> Path:
     """A generation's folder, every part of its path checked."""
-    if report not in definitions(cfg) or not DATE.fullmatch(as_of) or not 0 < n < 1000:
+    if report not in definitions(cfg) or not is_as_of(as_of) or not 0 < n < 1000:
         raise HTTPException(status_code=404)
     kept = history.folder(cfg.paths.extracts_dir / report, as_of, n)
     if not (kept / "generation.json").is_file():
@@ -372,7 +371,7 @@ def deployment_app(dep) -> FastAPI:
 
     @root.get("/rollup/{as_of}/{name}")
     def rollup_file(as_of: str, name: str, user: User) -> FileResponse:
-        if not DATE.fullmatch(as_of):
+        if not is_as_of(as_of):
             raise HTTPException(status_code=404)
         return FileResponse(_inside(dep.rollup_dir, as_of, name), filename=name)
 
