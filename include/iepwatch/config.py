@@ -163,6 +163,10 @@ class EmailConfig:
     fallback_address: str = _opt("sped-office@example.org", _email)  # schools without a coordinator
     recipient_domains: list[str] = _opt(factory=list, check=_domains)  # coordinators' addresses must be in
                                                                        # these domains (empty: any domain)
+    # the iepwatch page as coordinators reach it (https://airflow.example.org/iepwatch/): each row of a
+    # digest links to its drill-down there (student-level roles only); empty: no links
+    page_url: str = _opt("", _pattern(r"(https?://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9._~%/-]*)?/)?",
+                                      "an http(s) address ending in '/', or empty"))
     send_retries: int = _opt(2, _DAYS)   # tries after a transient SMTP fault (server down, 4xx); a wrong
                                          # connection (login, TLS, host) fails at once whatever this says
 

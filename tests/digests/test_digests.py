@@ -69,11 +69,11 @@ def test_multipart_text_and_html_parse(district, evaluate, smtp, data_dir):
     (msg,) = smtp.messages()
     assert msg.get_content_type() == "multipart/alternative"
     text, html = parts(msg)
-    assert "Overdue (1)" in text and "IEP reviewed at least once a year" in text
+    assert "Still open (1)" in text and "IEP reviewed at least once a year (overdue, high)" in text
 
     p = Cells()
     p.feed(html)
-    assert "IEP reviewed at least once a year" in p.cells and "Overdue (1)" in p.cells
+    assert "IEP reviewed at least once a year" in p.cells and "Still open (1)" in p.cells
     assert msg["Message-ID"].startswith("<iepwatch.2026-11-27.C1.")
 
 
@@ -205,15 +205,21 @@ def test_new_violations_once_overdue_every_night_and_resolved_count(district, ev
     first_text = parts(smtp.messages()[0])[0]
     # a first report marks nothing NEW (everything would be) and says it is the first
     assert "your first iepwatch report" in first_text and "[NEW]:" not in first_text
-    assert "Late and violations (1)" in first_text and "New since the last report" not in first_text
+    # nothing is new on a first report: the violation is in the backlog, listed once
+    notice = "Meeting notice sent to the parents before the meeting"
+    assert "Still open (2)" in first_text and f"{notice} (violation, high)" in first_text
+    assert "New since the last report" not in first_text
     district.notice(m, sent=HELD - timedelta(days=12))   # the notice is recorded: violation resolved
     nxt = AS_OF + timedelta(days=1)
     evaluate(district, as_of=nxt)
     send(data_dir, as_of=nxt)
     second = [x for x in smtp.messages() if x["X-IEPWatch-As-Of"] == str(nxt)]
     text = parts(second[0])[0]
-    assert "Overdue (1)" in text and "[NEW]" not in text and "New since the last email" not in text
+    assert "Still open (1)" in text and "[NEW]" not in text and "(violation" not in text
     assert "Resolved since the last report: 1" in text and "first iepwatch report" not in text
+    # the resolved item is listed, before what is still open
+    resolved = text.split("Resolved since the last report (1)")[1].split("Still open (1)")[0]
+    assert f"- {late} " in resolved and f"{notice} (was violation)" in resolved
 
 
 def test_html_preview_renders_with_chromium(tmp_path, chromium):
@@ -416,13 +422,15 @@ def test_every_new_item_is_listed_beyond_the_cap_and_new_means_one_thing(distric
     msg = [x for x in smtp.messages() if x["X-IEPWatch-As-Of"] == str(nxt)][0]
     text, html = parts(msg)
     assert "[NEW]" in text.split(f"- {fresh} ")[1].splitlines()[0] and fresh in html
-    assert "Overdue (4)" in text and "showing 3 of 4: the most urgent, and every new one" in text
+    new = text.split("New since the last report (1)")[1].split("Still open (3)")[0]
+    assert f"- {fresh} " in new and "showing 2 of 3, the most urgent" in text
     assert old[2] in text and old[1] in text and old[0] not in text   # the least urgent old one: CSV only
     assert "New since the last report: 1" in text and msg["Subject"].endswith(f", 1 new ({nxt})")
     assert "held late, violations and warnings: those not in an earlier report" in text
     rows = list(csv.DictReader(io.StringIO(attachments(msg)[f"iepwatch-{nxt}-C1.csv"].decode())))
     assert {r["student_id"]: r["new"] for r in rows} == {**{s: "N" for s in old}, fresh: "Y"}
-    assert {r["section"] for r in rows} == {"overdue"}
+    assert {r["student_id"]: r["section"] for r in rows} == {**{s: "backlog" for s in old}, fresh: "new"}
+    assert {r["status"] for r in rows} == {"overdue"}
 
 
 def test_summary_counts_and_rows_grouped_by_case_manager_with_severity(district, evaluate, smtp, data_dir):
@@ -436,15 +444,15 @@ def test_summary_counts_and_rows_grouped_by_case_manager_with_severity(district,
     send(data_dir)
     text, html = parts(smtp.messages()[0])
     assert "Overdue: 3 | Due soon: 1 | Held late: 0 | Violations: 0 | Warnings: 0" in text
-    assert "Due this week: 1" in text
-    overdue = text.split("Overdue (3)")[1].split("Due soon (1)")[0]
+    assert "Act in the next 5 school days: 1" in text
+    act, overdue = text.split("Act in the next 5 school days (1)")[1].split("Still open (3)")
     # T12's students together, then T13's: a and c are not split by b
     assert overdue.index("Staff 12 (T12)") < overdue.index(a) < overdue.index(c) < overdue.index("Staff 13 (T13)") \
         < overdue.index(b)
-    assert "(high)" in overdue and "(medium)" in text.split("Due soon (1)")[1]
+    assert "(overdue, high)" in overdue and f"- {soon} " in act and "(due soon, medium)" in act
     p = Cells()
     p.feed(html)
-    assert "Staff 13 (T13)" in p.cells and "high" in p.cells and "medium" in p.cells
+    assert "Staff 13 (T13)" in p.cells and "overdue · high" in p.cells and "due soon · medium" in p.cells
     assert 'style="' in html and "<style" not in html, "the CSS is inlined for mail clients"
 
 
@@ -461,7 +469,7 @@ def test_a_long_section_lists_its_most_urgent_and_attaches_every_row_as_csv(dist
     send(data_dir, max_rows_per_section=2)
     msg = smtp.messages()[0]
     text, _ = parts(msg)
-    assert "Overdue (3)" in text and "showing 2 of 3: the most urgent, and every new one" in text
+    assert "Still open (3)" in text and "showing 2 of 3, the most urgent" in text
     assert ids[2] in text and ids[1] in text and ids[0] not in text   # the least overdue is in the CSV only
     files = attachments(msg)
     rows = list(csv.DictReader(io.StringIO(files["iepwatch-2026-11-27-C1.csv"].decode())))

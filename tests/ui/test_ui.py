@@ -113,6 +113,9 @@ def test_a_viewer_sees_counts_and_gets_403_for_student_rows_an_op_sees_them_audi
         by_rule = op.get(f"/exceptions?as_of={AS_OF}&status=overdue&school=SCH1&rule=IEP_ANNUAL_REVIEW")
         assert s in by_rule.text and 'id="by-rule"' not in by_rule.text
         assert op.get(f"/exceptions?as_of={AS_OF}&status=due_soon").text.count(s) == 0
+        one = op.get(f"/exceptions?as_of={AS_OF}&student={s}")   # where a digest's row links to
+        assert one.status_code == 200 and "1 row." in one.text and f'name="student" size="10" value="{s}"' in one.text
+        assert op.get(f"/exceptions?as_of={AS_OF}&student=S-NOBODY").text.count(s) == 0
         assert op.get(f"/exceptions?as_of={AS_OF}&new_since=bad").status_code == 422
         assert op.get("/exceptions?as_of=../../etc").status_code == 404
         csv = op.get(f"/exceptions.csv?as_of={AS_OF}")

@@ -17,40 +17,45 @@ from iepwatch.rules.evaluate import catalog
 from iepwatch.warehouse import formula_guard_sql, literal, rows, sql, transaction
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-SECTIONS = (  # (key, heading, statuses): every status a digest lists (statuses.OPEN + statuses.ONCE)
-    ("overdue", "Overdue", ("overdue",)),
-    ("due_soon", "Due soon", ("due_soon",)),
-    ("late_and_violations", "Late and violations", ("late", "violation")),   # listed once, when first found
-    ("warnings", "Worth a look (warnings)", ("warning",)),
+SECTIONS = (  # (key, heading): a school's sections, in the order a coordinator acts on them (rows.sql);
+    # "resolved since the last report" is listed between new and backlog (School.resolved)
+    ("act_now", "Act in the next 5 school days"),
+    ("new", "New since the last report"),
+    ("backlog", "Still open"),
 )
+SCHOOL_DAYS = 5       # "act now": open items due by the school's 5th school day after the as-of date
 FALLBACK = "FALLBACK"
 
 
-DIGEST_STATUSES = tuple(st for _, _, sts in SECTIONS for st in sts)
-WEEK_DAYS = 7         # "due this week": open items due within 7 days of the as-of date
+DIGEST_STATUSES = statuses.OPEN + statuses.ONCE   # every status a digest lists
 CALENDAR_DAYS = 30    # the calendar attachment: open items due within 30 days
 
 
-LINE = ("cm_first", "case_manager", "student_id", "student", "is_new", "rule", "severity", "due_date",
-        "days_overdue", "detail")
+LINE = ("cm_first", "case_manager", "student_first", "student_id", "student", "is_new", "status", "rule",
+        "severity", "due_date", "days_overdue", "age_days", "todo", "detail")
 """One item shown in a digest's body, as a plain tuple of these values in this order (made safe
 for a mail in ``rows.sql``; the HTML template escapes them): whether it is the first line of its
-case manager's group in the section, the case manager, the student's id and initials (or full
-name), whether it is new, the rule's title, the severity, the due date (text), the days overdue,
-the detail. The templates unpack it (``{% for cm_first, case_manager, ... in s.lines[key] %}``):
-plain tuples pickle to the rendering worker and unpack in Jinja at a fraction of a named
-tuple's cost (docs/performance.md, round 11)."""
+case manager's group in the section, the case manager, whether it is the first of its student's
+lines (the backlog groups them), the student's id and initials (or full name), whether it is
+new, the status, the rule's title, the severity, the due date (text), the days overdue, the days
+since first detected, what to do by when (an item to act on now), the detail. The templates
+unpack it (``{% for cm_first, case_manager, ... in s.lines[key] %}``): plain tuples pickle to
+the rendering worker and unpack in Jinja at a fraction of a named tuple's cost
+(docs/performance.md, round 11)."""
 
 
 @dataclass
 class School:
     """One school of a digest: per section, its number of items, how many are shown in the body
-    and their lines (most urgent first)."""
+    and their lines (in the section's order); what was resolved since the last report (its
+    number, and the first lines: student id, student, rule, last status)."""
     school_id: str
     name: str
-    counts: dict[str, int] = field(default_factory=lambda: {k: 0 for k, _, _ in SECTIONS})
-    shown: dict[str, int] = field(default_factory=lambda: {k: 0 for k, _, _ in SECTIONS})
-    lines: dict[str, list[tuple]] = field(default_factory=lambda: {k: [] for k, _, _ in SECTIONS})   # LINE
+    counts: dict[str, int] = field(default_factory=lambda: {k: 0 for k, _ in SECTIONS})
+    shown: dict[str, int] = field(default_factory=lambda: {k: 0 for k, _ in SECTIONS})
+    lines: dict[str, list[tuple]] = field(default_factory=lambda: {k: [] for k, _ in SECTIONS})   # LINE
+    resolved: int = 0
+    resolved_lines: list[tuple] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,8 @@ class Digest:
     first_report: bool = False                       # never emailed before: nothing is marked NEW
     by_status: dict[str, int] = field(default_factory=lambda: {s: 0 for s in DIGEST_STATUSES})
     new: int = 0                                     # items marked NEW
-    due_this_week: int = 0
+    act_now: int = 0                                 # open items due in the next 5 school days
+    page_url: str = ""                               # the iepwatch page: each row links to its drill-down
     attachments: list[Attachment] = field(default_factory=list)   # the CSV of a long digest
     due: list[tuple] = field(default_factory=list)   # open items due within 30 days: the calendar (render)
     cancelled: list[tuple] = field(default_factory=list)   # items of the last report's calendar no longer open
@@ -82,12 +88,12 @@ class Digest:
 
     @property
     def actionable(self) -> bool:
-        return any(self.total(k) for k, _, _ in SECTIONS)
+        return any(self.total(k) for k, _ in SECTIONS)
 
     @property
     def truncated(self) -> bool:
         """Some section lists only its most urgent items (all are in the CSV attachment)."""
-        return any(s.counts[k] > s.shown[k] for s in self.schools for k, _, _ in SECTIONS)
+        return any(s.counts[k] > s.shown[k] for s in self.schools for k, _ in SECTIONS)
 
     @property
     def file_stem(self) -> str:
@@ -168,17 +174,20 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
     titles = {k: v["title"] for k, v in rules.items()}
     actions = {k: v.get("action", "") for k, v in rules.items()}
     ensure_send_log(con)
+    safe = {"unsafe": literal(_UNSAFE_CLASS), "names": cfg.email.email_student_names, "titles": titles,
+            "as_of": as_of.isoformat(), "most": cfg.email.max_rows_per_section}
     con.execute("CREATE OR REPLACE TEMP TABLE digest_rows AS "
-                + sql("digests/rows", as_of=as_of.isoformat(), titles=titles, sections=SECTIONS,
-                      unsafe=literal(_UNSAFE_CLASS), names=cfg.email.email_student_names,
-                      most=cfg.email.max_rows_per_section, week_days=WEEK_DAYS, formula_guard=formula_guard_sql,
-                      csv_columns=CSV_COLUMNS))
+                + sql("digests/rows", **safe, actions=actions, school_days=SCHOOL_DAYS,
+                      meeting_actions=[k for k, a in actions.items() if a.startswith("Hold ")],
+                      notice_days=cfg.rules.NOTICE_LEAD_TIME.notice_lead_days,
+                      formula_guard=formula_guard_sql, csv_columns=CSV_COLUMNS))
     with transaction(con):   # tonight's lines of every recipient not sent yet (a sent digest keeps its own)
         unsent = "recipient NOT IN (SELECT staff_id FROM ops.email_sends WHERE as_of = ?)"
         con.execute(f"DELETE FROM ops.digest_lines WHERE as_of = ? AND {unsent}", [as_of, as_of])
         con.execute(f"""INSERT INTO ops.digest_lines SELECT recipient, rule_id, student_id, coalesce(meeting_id, ''),
                         status, ? FROM digest_rows WHERE {unsent}""", [as_of, as_of])
-    resolved = dict(con.execute(sql("digests/resolved", as_of=as_of.isoformat())).fetchall())
+    resolved = {(rec, school): (n, lines)
+                for rec, school, n, lines in con.execute(sql("digests/resolved", **safe)).fetchall()}
     recipients = rows(con, sql("digests/recipient_list", as_of=as_of.isoformat()))
     by_status = ", ".join(f"count_if(status = {literal(st)})" for st in DIGEST_STATUSES)
     for start in range(0, len(recipients), BATCH):
@@ -187,7 +196,7 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
         blocks: dict[tuple[str, str], dict[str, tuple]] = {}
         for rec, school, section, n, shown, new, week, *per_status in con.execute(
                 f"""SELECT recipient, school_id, section, count(*), count_if(shown),
-                           count_if(is_new), count_if(due_this_week), {by_status}
+                           count_if(is_new), count_if(act_now), {by_status}
                     FROM digest_rows WHERE recipient IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL""", ids).fetchall():
             blocks.setdefault((rec, school), {})[section] = (n, shown, new, week, per_status)
         lines: dict[tuple[str, str, str], list[tuple]] = {}
@@ -215,19 +224,21 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
             cancelled.setdefault(rec, []).append((*event[:5], titles.get(rule_id, rule_id), event[5],
                                                   actions.get(rule_id, "")))
         for rec in batch:
-            d = Digest(rec["recipient"], [], "", as_of, [], resolved.get(rec["recipient"], 0), cfg.district.name,
-                       first_report=rec["last_as_of"] is None)
+            d = Digest(rec["recipient"], [], "", as_of, [], 0, cfg.district.name,
+                       first_report=rec["last_as_of"] is None, page_url=cfg.email.page_url)
             for i, name in zip(rec["school_ids"], rec["school_names"], strict=True):
                 s = School(i, plain(name, 80))
+                s.resolved, s.resolved_lines = resolved.get((rec["recipient"], i), (0, []))
+                d.resolved += s.resolved
                 for key, (n, shown, new, week, sts) in blocks.get((rec["recipient"], i), {}).items():
                     s.counts[key], s.shown[key] = n, shown
                     s.lines[key] = lines.get((rec["recipient"], i, key), [])
-                    d.new, d.due_this_week = d.new + new, d.due_this_week + week
+                    d.new, d.act_now = d.new + new, d.act_now + week
                     for st, k in zip(DIGEST_STATUSES, sts, strict=True):
                         d.by_status[st] += k
                 d.schools.append(s)
             if rec["recipient"] == FALLBACK:
-                d.schools = [s for s in d.schools if any(s.counts.values())]
+                d.schools = [s for s in d.schools if any(s.counts.values()) or s.resolved]
                 if not d.schools:
                     continue
                 d.to, d.name = [cfg.email.fallback_address], "special education office"
@@ -330,7 +341,7 @@ def render(digest: Digest, cfg: Config) -> dict:
     if digest.due or digest.cancelled:
         attachments.append(Attachment(f"{digest.file_stem}-due.ics", "text/calendar; method=PUBLISH",
                                       calendar(digest, digest.due, digest.cancelled)))
-    ctx = {"d": digest, "sections": SECTIONS}
+    ctx = {"d": digest, "sections": SECTIONS, "labels": statuses.LABELS}
     subject = plain(" ".join(_env(cfg.email.templates_dir, False).get_template("subject.txt.j2").render(**ctx).split()),
                     SUBJECT_MAX)
     text = _env(cfg.email.templates_dir, False).get_template("digest.txt.j2").render(**ctx)

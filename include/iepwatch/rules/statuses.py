@@ -18,18 +18,25 @@ class Status:
     actionable: bool
     email: Literal["open", "once", "never"]
     meaning: str
+    label: str = ""      # in a coordinator's words (the digest): the name unless said otherwise
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.name.replace("_", " "))
 
 
 STATUSES: tuple[Status, ...] = (
     Status("overdue", "high", True, "open", "the deadline has passed and the required event has not happened"),
     Status("due_soon", "medium", True, "open", "the deadline is within the warning window; the event has not happened"),
-    Status("late", "high", False, "once", "the event happened after the deadline (a recorded non-compliance)"),
+    Status("late", "high", False, "once", "the event happened after the deadline (a recorded non-compliance)",
+           "held late"),
     Status("violation", "high", False, "once", "a held meeting broke a meeting-level rule"),
     Status("warning", "low", False, "once", "worth a coordinator's attention, not a federal violation"),
     Status("exempt", "low", False, "never", "overdue or late, with an accepted delay reason"),
 )
 BY_NAME = {s.name: s for s in STATUSES}
 NAMES = tuple(s.name for s in STATUSES)
+LABELS = {s.name: s.label for s in STATUSES}
 OPEN = tuple(s.name for s in STATUSES if s.email == "open")
 ONCE = tuple(s.name for s in STATUSES if s.email == "once")
 

@@ -20,7 +20,7 @@ from iepwatch.rules.evaluate import EXCEPTION_COLUMNS, LOOKAHEAD_DAYS, rules_in_
 from iepwatch.rules.statuses import NAMES
 
 KIND_GROUPS = (("timeline", "Timelines"), ("meeting", "Meetings: team and notice"), ("plan", "The IEP itself"))
-FILTERS = ("school", "rule", "status", "severity", "case_manager", "new_since")
+FILTERS = ("school", "rule", "status", "severity", "case_manager", "student", "new_since")
 SORTS = {"urgency": "status_rank, days_overdue DESC NULLS LAST, due_date NULLS LAST, student_id",
          "due_date": "due_date NULLS LAST, status_rank, student_id",
          "days_overdue": "days_overdue DESC NULLS LAST, due_date, student_id",
@@ -223,7 +223,8 @@ def exception_rows(cfg: Config, as_of: str, filters: dict[str, str], sort: str =
         return 0, [], {}
     where, params = ["true"], [str(path)]
     for key, column in (("school", "school_id"), ("rule", "rule_id"), ("status", "status"),
-                        ("severity", "severity"), ("case_manager", "case_manager_staff_id")):
+                        ("severity", "severity"), ("case_manager", "case_manager_staff_id"),
+                        ("student", "student_id")):
         if filters.get(key):
             where.append(f"{column} = ?")
             params.append(filters[key])
