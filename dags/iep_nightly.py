@@ -53,6 +53,7 @@ def nightly(cfg: Config) -> None:
         schedule=CronTriggerTimetable(cfg.district.schedule, timezone=cfg.district.timezone),
         start_date=pendulum.datetime(2026, 7, 1, tz=cfg.district.timezone),
         catchup=False,
+        is_paused_upon_creation=True,   # a first start runs no night before the data team turns it on
         max_active_runs=1,
         doc_md=DOC.format(cfg=cfg, core=core, compliance=compliance),
         tags=["iepwatch", "compliance", "nightly", *([f"district:{district}"] if district else [])],

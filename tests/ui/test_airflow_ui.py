@@ -29,9 +29,7 @@ def standalone(tmp_path, data_dir, session_mail_server):
            "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
            "AIRFLOW__CORE__PARALLELISM": "4",
            "IEPWATCH_DATA_DIR": str(data_dir), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-           "IEPWATCH_DISABLE_DEADLINE": "0",   # the scheduler runs the nightly with its DeadlineAlert
-           # paused at first (make airflow starts them on): no scheduled night of today's date meanwhile
-           "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True"}
+           "IEPWATCH_DISABLE_DEADLINE": "0"}   # the scheduler runs the nightly with its DeadlineAlert
     airflow_env.set_up(env)
     airflow = str(Path(sys.executable).parent / "airflow")
     log = (home / "standalone.log").open("w")
@@ -64,6 +62,13 @@ def test_nightly_through_the_rest_api_and_the_plugin_page(standalone, tmp_path):
     export = tmp_path / "export"
     generate(export, students=300, as_of=AS_OF)
     wait("iep_nightly to be parsed", lambda: call(f"{base}/api/v2/dags/iep_nightly", token)[0] == 200, 120)
+    wait("state_reporting to be parsed", lambda: call(f"{base}/api/v2/dags/state_reporting", token)[0] == 200, 120)
+    # a first start: the nightly is created paused (no scheduled night of today's date, whose export
+    # the export root does not have), the asset-scheduled state_reporting on; the page says how to start
+    assert call(f"{base}/api/v2/dags/iep_nightly", token)[1]["is_paused"] is True
+    assert call(f"{base}/api/v2/dags/state_reporting", token)[1]["is_paused"] is False
+    first = call(f"{base}/iepwatch/", token)[1]
+    assert 'id="schedule-off"' in first and "make nightly DATE=YYYY-MM-DD" in first and 'id="stale"' not in first
     assert call(f"{base}/api/v2/dags/iep_nightly", token, {"is_paused": False}, "PATCH")[0] == 200
     status, run = call(f"{base}/api/v2/dags/iep_nightly/dagRuns", token,
                        {"logical_date": logical_date(AS_OF).isoformat(), "conf": {"export_dir": str(export)}})
@@ -83,6 +88,7 @@ def test_nightly_through_the_rest_api_and_the_plugin_page(standalone, tmp_path):
     assert call(f"{base}/iepwatch/")[0] == 401, "no page without login"
     status, page = call(f"{base}/iepwatch/", token)
     assert status == 200 and f"Exceptions as of {AS_OF}" in page and "Great Expectations Data Docs" in page
+    assert 'id="schedule-off"' not in page, "the nightly is on"
     assert "0000001" not in page, "the page shows counts, not students"
     status, plugins = call(f"{base}/api/v2/plugins", token)
     assert any(v["href"] == "/iepwatch/" for p in plugins["plugins"] for v in p["external_views"])

@@ -15,6 +15,7 @@ def no_airflow_runs(monkeypatch):
     from iepwatch.ui import page as ui
 
     monkeypatch.setattr(ui, "airflow_runs", lambda: [])
+    monkeypatch.setattr(ui, "nightly_paused", lambda: None)
 
 
 def page(data_dir) -> str:
@@ -173,6 +174,19 @@ def test_the_page_shows_red_when_stale(data_dir):
     finally:
         ui.app.dependency_overrides.clear()
     assert "No night has been processed yet." in html and 'id="stale"' in html
+    assert 'id="schedule-off"' not in html
+
+
+def test_a_paused_nightly_is_not_stale_and_the_page_says_how_to_run_a_night(data_dir, monkeypatch):
+    from iepwatch.ui import page as ui
+
+    monkeypatch.setattr(ui, "nightly_paused", lambda: True)
+    try:
+        html = client_as("viewer").get("/").text
+    finally:
+        ui.app.dependency_overrides.clear()
+    assert 'id="stale"' not in html and 'id="schedule-off"' in html
+    assert "make nightly DATE=YYYY-MM-DD" in html and "turn the nightly on in the DAG list" in html
 
 
 def test_trends_over_nights_and_the_drill_down_sorts(district, evaluate, data_dir, airflow_db):

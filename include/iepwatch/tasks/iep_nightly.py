@@ -101,13 +101,20 @@ def validate_export(night: Night, params: dict | None = None) -> Night:
 
     night.require("slot", "export_id")
     suites = load_suites("ingest", night.as_of)
-    with warehouse.session() as (cfg, con):
-        load.check_slot(con, night.slot, night.as_of, night.export_id)
-        gate.check_keys(con, suites)
-        summary = gate.quarantine(con, suites, night.slot, night.as_of, cfg.quality.quarantine_threshold_pct)
-        gate.write_quarantine_report(con, night.slot, cfg.run_dir(night.as_of) / run_record.QUARANTINE)
-        drops = gate.check_shrink(con, summary, cfg.quality.max_table_shrink_pct, cfg.quality.shrink_check_min_rows,
-                                  allowed=bool((params or {}).get("allow_shrink")))
+    try:
+        with warehouse.session() as (cfg, con):
+            load.check_slot(con, night.slot, night.as_of, night.export_id)
+            gate.check_keys(con, suites)
+            try:
+                summary = gate.quarantine(con, suites, night.slot, night.as_of,
+                                          cfg.quality.quarantine_threshold_pct)
+            finally:   # what was set aside, listed even when there was too much of it
+                gate.write_quarantine_report(con, night.slot, cfg.run_dir(night.as_of) / run_record.QUARANTINE)
+            drops = gate.check_shrink(con, summary, cfg.quality.max_table_shrink_pct, cfg.quality.shrink_check_min_rows,
+                                      allowed=bool((params or {}).get("allow_shrink")))
+    except DataError:
+        _rejected_night_docs(night)
+        raise
     for drop in drops:
         _warn(cfg, night, f"expected drop (allow_shrink): {drop}")
     for table, n in summary.quarantined.items():
@@ -117,6 +124,22 @@ def validate_export(night: Night, params: dict | None = None) -> Night:
     log.info("quarantined rows: %d (list: %s)", sum(summary.quarantined.values()),
              cfg.run_dir(night.as_of) / run_record.QUARANTINE)
     return night
+
+
+def _rejected_night_docs(night: Night) -> None:
+    """A rejected export's ingest suites validated by GX into the Data Docs, so they show this
+    night's failed expectations rather than the last good night's passed ones. Best effort:
+    the gate's DATA ERROR is what the task reports, whatever happens here."""
+    from iepwatch.quality import gx
+
+    cfg = load_config()
+    try:
+        results = gx.validate(cfg.warehouse, ["ingest"], night.as_of, cfg.paths.datadocs_dir)
+    except Exception as e:  # noqa: BLE001 - never hide the gate's error behind this one
+        log.warning("the Data Docs of the rejected export could not be built: %s", type(e).__name__)
+        return
+    log.info("Data Docs: the rejected export's ingest suites, %d expectations failing (%s)",
+             sum(not r["success"] for r in results), cfg.paths.datadocs_dir / "index.html")
 
 
 @fail_fast

@@ -177,6 +177,19 @@ def airflow_runs(limit: int = 60) -> list[dict]:
         return out
 
 
+def nightly_paused() -> bool | None:
+    """Whether the district's nightly is paused in Airflow (None: Airflow does not know it yet).
+    It is created paused (a first ``make airflow`` runs no night the export root has no export
+    for): the page then says how to run a night and does not call the last one stale."""
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return session.scalar(select(DagModel.is_paused).where(
+            DagModel.dag_id == dag_id("iep_nightly", load_config().district_id)))
+
+
 def _page(name: str, user, cfg: Config, **ctx) -> str:
     return _env().get_template(name).render(cfg=cfg, user_name=_name(user),
                                             students_allowed=students_allowed(user, cfg), **ctx)
@@ -186,9 +199,9 @@ def _page(name: str, user, cfg: Config, **ctx) -> str:
 def index(user: User) -> str:
     cfg = load_config()
     try:
-        runs, airflow_error = airflow_runs(), None
+        runs, paused, airflow_error = airflow_runs(), nightly_paused(), None
     except Exception as e:  # noqa: BLE001 - the page still shows what the files say
-        runs, airflow_error = [], type(e).__name__
+        runs, paused, airflow_error = [], None, type(e).__name__
     nights = dashboard.summaries(cfg, cfg.ui.trend_nights)
     summary = nights[-1] if nights else None
     h = dashboard.health(cfg, runs, datetime.now(UTC), summary)
@@ -199,7 +212,9 @@ def index(user: User) -> str:
     for g in (g for gs in gens.values() for g in gs if g["submitted"]):   # when, in the district's time
         g["submitted"]["local"] = datetime.fromisoformat(g["submitted"]["at"]).astimezone(tz).strftime(
             "%Y-%m-%d %H:%M %Z")
-    ctx = {"h": h, "airflow_error": airflow_error, "summary": summary, "extracts": extracts,
+    ctx = {"h": h, "airflow_error": airflow_error, "paused": paused, "export_root": cfg.paths.export_root,
+           "nightly_dag": dag_id("iep_nightly", cfg.district_id),
+           "summary": summary, "extracts": extracts,
            "statuses": STATUSES, "colors": COLORS, "generations": gens, "student_level": level,
            "submit_allowed": submit_allowed(user, cfg)}
     if summary:
