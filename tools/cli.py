@@ -358,7 +358,10 @@ def airflow_start(port: int) -> None:
         raise SystemExit(f"Airflow did not answer within 2 minutes; see {log}")
     print(f"Airflow UI: {url}  (iepwatch page: {url}/iepwatch/)\n"
           f"login: admin, password in {home / 'simple_auth_manager_passwords.json.generated'}\n"
-          f"{mail}\nstop it with: make stop")
+          f"{mail}\n"
+          "iep_nightly starts paused (no scheduled night runs by itself): make nightly DATE=YYYY-MM-DD runs one;\n"
+          "turn it on in the DAG list to run every night (the iepwatch page says what that needs)\n"
+          "stop it with: make stop")
 
 
 def _alive(pgid: int) -> bool:
