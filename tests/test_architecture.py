@@ -82,7 +82,7 @@ def test_no_private_name_is_taken_across_modules():
     assert private == []
 
 
-FEATURES = ("ingest", "quality", "rules", "digests", "extracts", "ui", "deployment")
+FEATURES = ("ingest", "quality", "rules", "corrections", "digests", "extracts", "ui", "deployment")
 
 
 def test_the_feature_folders_are_the_packages_and_the_tests_mirror_them():

@@ -248,6 +248,14 @@ class UiConfig:
 
 
 @dataclass(frozen=True)
+class CorrectionsConfig:
+    """The ledger of the state's findings of noncompliance (docs/corrections.md)."""
+
+    folder: Path | None = None        # findings.csv and finding_instances.csv (default data_dir/findings)
+    prong2_records: int = _opt(10, _POSITIVE)   # compliant records after the last noncompliant one: prong 2 met
+
+
+@dataclass(frozen=True)
 class Config:
     district: DistrictConfig
     paths: PathsConfig = _opt(factory=PathsConfig)
@@ -258,6 +266,7 @@ class Config:
     rules: RulesConfig = _opt(factory=RulesConfig)
     extracts: ExtractsConfig = _opt(factory=ExtractsConfig)
     ui: UiConfig = _opt(factory=UiConfig)
+    corrections: CorrectionsConfig = _opt(factory=CorrectionsConfig)
     source: Path = field(default=DEFAULT_CONFIG, compare=False, metadata={"internal": True})
     district_id: str | None = field(default=None, metadata={"internal": True})   # in a deployment of many
 
@@ -408,4 +417,7 @@ def build_config(path: Path, own: dict, where: str = "", env_paths: bool = True)
     email = dataclasses.replace(cfg.email, templates_dir=resolve(cfg.email.templates_dir, ("email", "templates_dir")))
     extracts = dataclasses.replace(cfg.extracts, definitions_dir=resolve(cfg.extracts.definitions_dir,
                                                                           ("extracts", "definitions_dir")))
-    return dataclasses.replace(cfg, paths=paths, email=email, extracts=extracts, source=path)
+    corrections = dataclasses.replace(cfg.corrections, folder=resolve(
+        cfg.corrections.folder if not (env_paths and os.environ.get("IEPWATCH_DATA_DIR")) else None,
+        ("corrections", "folder"), None, data_dir / "findings"))
+    return dataclasses.replace(cfg, paths=paths, email=email, extracts=extracts, corrections=corrections, source=path)

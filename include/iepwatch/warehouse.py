@@ -21,7 +21,7 @@ from iepwatch.district import load_config
 from iepwatch.errors import WarehouseBusy
 from iepwatch.rules import statuses
 
-SCHEMAS = ("staging", "quarantine", "core", "facts", "compliance", "reporting", "ops")
+SCHEMAS = ("staging", "quarantine", "core", "facts", "compliance", "reporting", "ops", "corrections")
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 LOCK_WAIT_SECONDS = 600
 # Strings are written without DuckDB's FSST compressions: a faster night for a larger file and

@@ -37,3 +37,34 @@ CREATE TABLE IF NOT EXISTS compliance.resolved (
     as_of DATE, rule_id VARCHAR, student_id VARCHAR, meeting_id VARCHAR, school_id VARCHAR,
     last_status VARCHAR, first_detected_on DATE);
 CREATE TABLE IF NOT EXISTS compliance.nights (as_of DATE PRIMARY KEY);
+
+-- corrections: the findings ledger (corrections/ledger.py; docs/corrections.md). Each night the
+-- ledger runs it keeps the findings folder as read (findings), its own checks of every instance
+-- (instance_checks) and of prong 2 (prong2_checks, review_checks: the first prong2_records
+-- compliant records after the latest noncompliant one); the ledger of each night is rebuilt from
+-- those of it and every earlier night (ledger_*), so a re-run or a backfill gives what an
+-- in-order run gives.
+CREATE TABLE IF NOT EXISTS corrections.nights (as_of DATE PRIMARY KEY, export_id VARCHAR);
+CREATE TABLE IF NOT EXISTS corrections.findings (
+    as_of DATE, finding_id VARCHAR, issued_date DATE, requirement VARCHAR, kind VARCHAR, citation VARCHAR,
+    scope VARCHAR[], note VARCHAR);
+CREATE TABLE IF NOT EXISTS corrections.instance_checks (
+    as_of DATE, finding_id VARCHAR, student_id VARCHAR, meeting_key VARCHAR, due_date DATE, school_id VARCHAR,
+    status VARCHAR, corrected_on DATE, event_date DATE, evidence_meeting_id VARCHAR, export_id VARCHAR);
+CREATE TABLE IF NOT EXISTS corrections.prong2_checks (
+    as_of DATE, finding_id VARCHAR, since DATE, compliant_after BIGINT, met BOOLEAN);
+CREATE TABLE IF NOT EXISTS corrections.review_checks (
+    as_of DATE, finding_id VARCHAR, seq BIGINT, student_id VARCHAR, meeting_key VARCHAR, record_date DATE,
+    school_id VARCHAR);
+CREATE TABLE IF NOT EXISTS corrections.ledger_findings (
+    as_of DATE, finding_id VARCHAR, issued_date DATE, requirement VARCHAR, citation VARCHAR, scope VARCHAR[],
+    deadline DATE, status VARCHAR, corrected_on DATE, days_left INTEGER, instances BIGINT, corrected BIGINT,
+    no_longer_in_jurisdiction BIGINT, not_corrected BIGINT, unmatched BIGINT, prong2_count BIGINT,
+    prong2_since DATE, prong2_met_on DATE);
+CREATE TABLE IF NOT EXISTS corrections.ledger_instances (
+    as_of DATE, finding_id VARCHAR, student_id VARCHAR, meeting_key VARCHAR, due_date DATE, school_id VARCHAR,
+    status VARCHAR, corrected_on DATE, evidence_as_of DATE, evidence_export_id VARCHAR, evidence_event_date DATE,
+    evidence_meeting_id VARCHAR);
+CREATE TABLE IF NOT EXISTS corrections.ledger_review (
+    as_of DATE, finding_id VARCHAR, seq BIGINT, student_id VARCHAR, meeting_key VARCHAR, record_date DATE,
+    school_id VARCHAR, evidence BOOLEAN);

@@ -79,14 +79,17 @@ def params(cfg: Config, as_of: date, src: str = "core") -> dict:
     }
 
 
-def evaluate(con, cfg: Config, as_of: date, src: str = "core") -> dict[str, dict[str, int]]:
-    """Build facts.* and facts.rule_results in one transaction; returns counts by rule and status."""
-    p = params(cfg, as_of, src)
+def evaluate(con, cfg: Config, as_of: date, src: str = "core",
+             ledger_rules: set[str] = frozenset()) -> dict[str, dict[str, int]]:
+    """Build facts.* and facts.rule_results in one transaction; returns counts by rule and status.
+    ``ledger_rules``: rules with a finding of the state, whose every timeline cycle is kept
+    (facts.timeline_cycles), not only the reporting window's."""
+    p = params(cfg, as_of, src) | {"ledger_rules": sorted(ledger_rules)}
     steps = ["facts_students", "facts_timelines"]
     if cfg.pack.rules:
         steps += ["facts_calendar", "facts_pack"]
     with transaction(con):
-        for name in (*steps, "facts_meetings", "rule_results"):
+        for name in (*steps, "facts_meetings", "rule_results", "timeline_cycles"):
             con.execute(sql(f"rules/{name}", **p))
     counts: dict[str, dict[str, int]] = {}
     for rule, status, n in con.execute("SELECT rule_id, status, count(*) FROM facts.rule_results GROUP BY 1, 2"

@@ -162,10 +162,12 @@ def evaluate_rules(night: Night) -> Night:
     """Facts and every compliance rule as of the night (include/sql/rules/: facts_*.sql, a file per
     rule, rule_results.sql)."""
     from iepwatch import warehouse
+    from iepwatch.corrections import findings
     from iepwatch.rules import evaluate as rules
 
     with warehouse.session() as (cfg, con):
-        counts = rules.evaluate(con, cfg, night.as_of, _source_schema(night))
+        counts = rules.evaluate(con, cfg, night.as_of, _source_schema(night),
+                                findings.requirements(cfg.corrections.folder))
         gaps = rules.calendar_gaps(con)
     for rule, by_status in counts.items():
         log.info("%-28s %s", rule, by_status)
@@ -192,6 +194,25 @@ def build_exceptions(night: Night) -> Night:
     log.info("exceptions %s written to %s", counts, path)
     if later:
         log.info("history of the later nights %s recomputed", ", ".join(map(str, later)))
+    return night
+
+
+@fail_fast
+def update_corrections_ledger(night: Night) -> Night:
+    """The findings ledger (docs/corrections.md): the findings folder gated like an export, each
+    instance (prong 1) and each finding's updated data (prong 2) checked on tonight's data, the
+    ledger of tonight and later nights rebuilt. A broken findings folder fails this task only:
+    the emails and extracts go on with the last good ledger."""
+    from iepwatch import warehouse
+    from iepwatch.corrections import ledger
+
+    night.require("export_id")
+    with warehouse.session() as (cfg, con):
+        result = ledger.update(con, cfg, night.as_of, night.export_id, _source_schema(night))
+    log.info("findings ledger: %d findings in effect %s (folder %s)", result.findings, result.by_status,
+             cfg.corrections.folder)
+    for message in result.alerts:
+        _warn(cfg, night, message)
     return night
 
 

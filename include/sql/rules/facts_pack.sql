@@ -275,5 +275,5 @@ SELECT '{{ p.rule_id }}', student_id, item_id, NULL, x, start_kind, due, event_d
        END,
        CASE WHEN gap_kind IS NOT NULL THEN cal_name END, gap_date
 FROM gap_dates g
-WHERE {{ window.cycle_reported('g.event_date') }};   -- as the federal cycles (facts_timelines.sql)
+WHERE {{ "true" if p.rule_id in ledger_rules | default([]) else window.cycle_reported('g.event_date') }};   -- as the federal cycles (facts_timelines.sql)
 {% endfor %}

@@ -64,8 +64,10 @@ FROM ({% filter indent(4) %}
 {% endif %}{% endfor %}
 )
 -- Closed cycles older than the reporting window are never reported: dropped where they are made,
--- they are more than half of all cycles.
-SELECT * FROM cycles WHERE {{ window.cycle_reported('event_date') }};
+-- they are more than half of all cycles; but a rule with a finding of the state (ledger_rules)
+-- keeps them all: the findings ledger matches a finding's instances to them.
+SELECT * FROM cycles WHERE {{ window.cycle_reported('event_date') }}
+{%- if ledger_rules | default([]) %} OR rule_id IN ({{ ledger_rules | map("literal") | join(", ") }}){% endif %};
 ALTER TABLE temp.timelines ADD COLUMN detail VARCHAR;   -- a state pack explains its due dates
 ALTER TABLE temp.timelines ADD COLUMN gap_calendar VARCHAR;   -- a state pack's calendar gap: the calendar
 ALTER TABLE temp.timelines ADD COLUMN gap_date DATE;          -- and the date it would need

@@ -1,0 +1,1 @@
+"""The ledger of the state's findings of noncompliance and their correction (docs/corrections.md)."""

@@ -1,0 +1,79 @@
+"""The findings ledger of a night (docs/corrections.md): the findings folder read and checked,
+tonight's checks of prong 1 and prong 2 (``corrections/checks.sql``), the ledger of tonight and
+every later night rebuilt (``corrections/ledger.sql``), all in one transaction; and what the
+data team is told about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from iepwatch.config import Config
+from iepwatch.corrections import findings
+from iepwatch.rules import catalog as rule_catalog
+from iepwatch.rules.evaluate import rules_in_force
+from iepwatch.warehouse import sql, transaction
+
+ALERT_DAYS = (90, 30)   # an open finding this many days before its deadline: the data team is told
+
+
+@dataclass(frozen=True)
+class Update:
+    findings: int                  # in effect tonight
+    by_status: dict[str, int]      # findings by status
+    alerts: list[str]              # for the data team (no student named)
+
+
+def transition_rules() -> list[str]:
+    """The meeting rules that judge transition meetings only (their catalog params)."""
+    return [r.rule_id for r in rule_catalog.rules().values() if r.params.get("transition_meetings")]
+
+
+def update(con, cfg: Config, as_of: date, export_id: str, src: str = "core") -> Update:
+    """Read the findings folder (a DataError leaves the ledger as it was), check tonight, rebuild
+    the ledger of tonight and the later nights."""
+    findings.read(con, cfg.corrections.folder, rules_in_force(cfg))
+    with transaction(con):
+        con.execute(sql("corrections/checks", as_of=as_of.isoformat(), src=src, export_id=export_id,
+                        prong2_records=cfg.corrections.prong2_records, transition_rules=transition_rules()))
+        con.execute(sql("corrections/ledger", since=as_of.isoformat()))
+    by_status = dict(con.execute("SELECT status, count(*) FROM corrections.ledger_findings WHERE as_of = ? "
+                                 "GROUP BY 1 ORDER BY 1", [as_of]).fetchall())
+    return Update(sum(by_status.values()), by_status, alerts(con, as_of))
+
+
+def alerts(con, as_of: date) -> list[str]:
+    """What the data team hears tonight, each once: an open finding reaching 90 and 30 days before
+    its deadline, a finding becoming overdue, an instance becoming unmatched (compared with the
+    ledger's previous night; the first night compares with nothing)."""
+    prev = con.execute("SELECT max(as_of) FROM corrections.nights WHERE as_of < ?", [as_of]).fetchone()[0]
+    out = []
+    for fid, requirement, deadline, status, days_left, was_status, was_left in con.execute(
+            """SELECT f.finding_id, f.requirement, f.deadline, f.status, f.days_left, p.status, p.days_left
+               FROM corrections.ledger_findings f
+               LEFT JOIN corrections.ledger_findings p ON p.finding_id = f.finding_id AND p.as_of = ?
+               WHERE f.as_of = ? ORDER BY f.deadline, f.finding_id""", [prev, as_of]).fetchall():
+        if status == "overdue" and was_status != "overdue":
+            out.append(f"finding {fid} ({requirement}) is overdue: its deadline was {deadline} and it is not corrected")
+        for days in ALERT_DAYS:
+            if status == "open" and days_left <= days and (was_left is None or was_left > days) and \
+                    not any(days_left <= d < days for d in ALERT_DAYS):
+                out.append(f"finding {fid} ({requirement}): {days_left} days left to correct it "
+                           f"(deadline {deadline}; {days}-day notice)")
+    for fid, n in con.execute(
+            """SELECT i.finding_id, count(*) FROM corrections.ledger_instances i
+               LEFT JOIN corrections.ledger_instances p
+                      ON p.as_of = ? AND p.finding_id = i.finding_id AND p.student_id = i.student_id
+                     AND p.meeting_key = i.meeting_key AND p.due_date IS NOT DISTINCT FROM i.due_date
+               WHERE i.as_of = ? AND i.status = 'unmatched' AND p.status IS DISTINCT FROM 'unmatched'
+               GROUP BY 1 ORDER BY 1""", [prev, as_of]).fetchall():
+        out.append(f"finding {fid}: {n} instance{'s' if n != 1 else ''} unmatched in tonight's data (the student, "
+                   "meeting or timeline is not there: a corrected date moves a due date, for instance); the data "
+                   "team must look (the iepwatch page lists them)")
+    return out
+
+
+def latest(con, as_of: date) -> date | None:
+    """The ledger's night shown for ``as_of``: tonight's, or the last good one before it (a broken
+    findings folder leaves the last good ledger published)."""
+    return con.execute("SELECT max(as_of) FROM corrections.nights WHERE as_of <= ?", [as_of]).fetchone()[0]
