@@ -138,3 +138,21 @@ def assert_nothing_published_and_raw_kept(data_dir: Path, published_night: Path,
     assert len(archived) == 1, "the raw export of a failed night is archived"
     for f in export.glob("*.csv"):
         assert (archived[0].parent / f.name).read_bytes() == f.read_bytes()
+
+
+def mail_parts(msg) -> tuple[str, str]:
+    """A digest's plain text and HTML."""
+    text = next(p for p in msg.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+    html = next(p for p in msg.walk() if p.get_content_type() == "text/html").get_payload(decode=True).decode()
+    return text, html
+
+
+def send_digests(data_dir, as_of=AS_OF, **email_settings):
+    """The night's coordinator digests sent (the task's body, its email settings overridden)."""
+    from iepwatch import warehouse
+    from iepwatch.digests import send as sender
+    from iepwatch.district import load_config
+
+    cfg = load_config(overrides={"email": email_settings})
+    with warehouse.connect(cfg) as con:
+        return sender.send_all(con, cfg, as_of)

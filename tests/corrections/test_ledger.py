@@ -297,3 +297,87 @@ def test_a_rerun_of_the_nights_gives_the_same_ledger(district, night, data_dir):
     assert tables() == before
     night(AS_OF + timedelta(days=1), backfill=True)   # an older night again: the later ones rebuilt the same
     assert tables() == before
+
+
+def test_coordinators_see_their_schools_instances_to_correct_first_until_corrected(district, night, data_dir, smtp):
+    """F1 names a student of SCH1 (open, not corrected) and one of SCH2 (corrected): C1's digest
+    opens its school with the case, its finding and deadline; C2's lists none. Once the
+    evaluation is completed the case leaves the digest."""
+    from helpers import mail_parts as parts
+    from helpers import send_digests as send
+
+    s1 = district.student(school="SCH1")
+    e1 = district.evaluation(s1, consent=date(2026, 3, 2))
+    s2 = district.student(school="SCH2")
+    district.evaluation(s2, consent=date(2026, 3, 2), completed=date(2026, 6, 1), eligibility=date(2026, 6, 1),
+                        outcome="not_eligible")
+    write_findings(data_dir, [finding("F1", date(2026, 6, 1), "EVAL_60_DAY")],
+                   [{"finding_id": "F1", "student_id": s, "due_date": "2026-05-01"} for s in (s1, s2)])
+    night()
+    send(data_dir)
+    by_to = {m["To"]: parts(m)[0].replace("\r\n", "\n") for m in smtp.messages()}
+    c1 = by_to["coord1@example.org"]
+    block = c1.split("Findings to correct at your schools (1)\n")[1]
+    assert f"- {s1} A.L.: Initial evaluation completed on time after consent (finding F1, deadline 2027-06-01)" in block
+    assert "initial evaluation not completed" in block.split("\n")[1]
+    assert c1.index("Findings to correct at your schools") < c1.index("Still open")
+    assert "Findings of the state to correct: 1 case" in c1
+    assert s2 not in c1 and "Findings to correct" not in by_to.get("coord2@example.org", "")
+    next(r for r in district.tables["evaluations"] if r["evaluation_id"] == e1)["evaluation_completed_date"] = \
+        "2026-11-27"
+    night(AS_OF + timedelta(days=1))
+    send(data_dir, as_of=AS_OF + timedelta(days=1))
+    later = [m for m in smtp.messages() if m["X-IEPWatch-As-Of"] == str(AS_OF + timedelta(days=1))]
+    assert all("Findings to correct" not in parts(m)[0] for m in later)
+
+
+def produce(name: str, as_of=AS_OF) -> str:
+    """One format built, checked (its GX suite, compiled) and published; its file's text."""
+    from iepwatch import warehouse
+    from iepwatch.district import load_config
+    from iepwatch.extracts import engine
+
+    cfg = load_config()
+    d = engine.definitions(cfg)[name]
+    with warehouse.connect(cfg) as con:
+        n = engine.build(con, cfg, as_of, d)
+        engine.check(con, d, engine.suite(d, as_of, n))
+        folder = engine.publish(con, cfg, as_of, d)
+    return (folder / f"{name}_{as_of}.csv").read_text()
+
+
+def test_the_evidence_extracts_hold_instances_records_and_counts_byte_identical_on_a_rerun(district, night,
+                                                                                         data_dir):
+    """Instances with status and evidence, prong 2's records, the counts; a re-run of the night
+    and a backfill of an earlier one give the same files byte for byte."""
+    early, open_ = district.student(), district.student()
+    district.evaluation(early, consent=date(2026, 1, 5), completed=date(2026, 4, 1), eligibility=date(2026, 4, 1),
+                        outcome="not_eligible")
+    district.evaluation(open_, consent=date(2026, 3, 2))
+    on_time = district.student(school="SCH2")
+    district.evaluation(on_time, consent=date(2026, 7, 1), completed=date(2026, 8, 1), eligibility=date(2026, 8, 1),
+                        outcome="not_eligible")   # due 2026-08-30, after the finding: prong 2's record
+    write_findings(data_dir, [finding("F-B11", date(2026, 6, 1), "EVAL_60_DAY")],
+                   [{"finding_id": "F-B11", "student_id": early, "due_date": "2026-03-06"},
+                    {"finding_id": "F-B11", "student_id": open_, "due_date": "2026-05-01"}])
+    first = night(AS_OF - timedelta(days=1), prong2_records=1)
+    night(prong2_records=1)
+    files = {n: produce(n) for n in ("correction_evidence", "correction_evidence_review",
+                                     "correction_evidence_summary")}
+    rows = list(csv.DictReader(files["correction_evidence"].splitlines()))
+    assert [(r["student_id"], r["status"], r["corrected_on"], r["evidence_as_of"], r["evidence_export_id"])
+            for r in rows] == [(early, "corrected", "2026-04-01", str(AS_OF - timedelta(days=1)), first.export_id),
+                               (open_, "not_corrected", "", "", "")]
+    review = list(csv.DictReader(files["correction_evidence_review"].splitlines()))
+    assert [(r["seq"], r["student_id"], r["record_date"], r["evidence"]) for r in review] == \
+        [("1", on_time, "2026-08-30", "Y")]
+    (summary,) = csv.DictReader(files["correction_evidence_summary"].splitlines())
+    assert {k: summary[k] for k in ("finding_id", "status", "deadline", "instances", "corrected", "not_corrected",
+                                    "prong2_count", "prong2_required", "prong2_met_on")} == \
+        {"finding_id": "F-B11", "status": "open", "deadline": "2027-06-01", "instances": "2", "corrected": "1",
+         "not_corrected": "1", "prong2_count": "1", "prong2_required": "1",
+         "prong2_met_on": str(AS_OF - timedelta(days=1))}
+    assert open_ not in files["correction_evidence_summary"], "counts only"
+    night(prong2_records=1)                                        # the night re-run
+    night(AS_OF - timedelta(days=1), prong2_records=1, backfill=True)   # the night before, backfilled
+    assert {n: produce(n) for n in files} == files

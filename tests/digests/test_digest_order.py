@@ -7,7 +7,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from builder import AS_OF  # 2026-11-27, a Friday
-from test_digests import Cells, parts, send
+from helpers import mail_parts as parts
+from helpers import send_digests as send
+from test_digests import Cells
 
 
 def calendar(district, holidays=(date(2026, 12, 1),)):

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 from builder import AS_OF
+from helpers import mail_parts as parts
 from helpers import run_dag
+from helpers import send_digests as send
 
 HELD = AS_OF - timedelta(days=40)
 
@@ -23,22 +25,6 @@ class Cells(HTMLParser):
     def handle_data(self, data):
         if data.strip():
             self.cells.append(data.strip())
-
-
-def parts(msg) -> tuple[str, str]:
-    text = next(p for p in msg.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
-    html = next(p for p in msg.walk() if p.get_content_type() == "text/html").get_payload(decode=True).decode()
-    return text, html
-
-
-def send(data_dir, as_of=AS_OF, **email_settings):
-    from iepwatch import warehouse
-    from iepwatch.digests import send as sender
-    from iepwatch.district import load_config
-
-    cfg = load_config(overrides={"email": email_settings})
-    with warehouse.connect(cfg) as con:
-        return sender.send_all(con, cfg, as_of)
 
 
 def overdue_student(ex, school: str, first="Ana", last="Lopez") -> str:

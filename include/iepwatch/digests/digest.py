@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from iepwatch.config import Config
+from iepwatch.corrections import ledger
 from iepwatch.ingest.contract import CONTROL_CHARS, DIRECTION_OVERRIDES
 from iepwatch.rules import statuses
 from iepwatch.rules.evaluate import catalog
@@ -56,6 +57,7 @@ class School:
     lines: dict[str, list[tuple]] = field(default_factory=lambda: {k: [] for k, _ in SECTIONS})   # LINE
     resolved: int = 0
     resolved_lines: list[tuple] = field(default_factory=list)
+    findings: list[tuple] = field(default_factory=list)   # FINDING lines: instances of a finding still to correct
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ class Digest:
 
     @property
     def actionable(self) -> bool:
-        return any(self.total(k) for k, _ in SECTIONS)
+        return any(self.total(k) for k, _ in SECTIONS) or any(s.findings for s in self.schools)
 
     @property
     def truncated(self) -> bool:
@@ -104,6 +106,10 @@ class Digest:
 def safe_token(value: str) -> str:
     """A value made safe for a file name or a Message-ID: letters, digits, '.', '-' only."""
     return re.sub(r"[^A-Za-z0-9.-]", "-", value)[:64] or "-"
+
+
+FINDING = ("student_id", "student", "finding_id", "rule", "deadline", "status", "missing")
+"""A line of "Findings to correct at your schools" (digests/findings.sql), a plain tuple."""
 
 
 CSV_COLUMNS = ("school_id", "school_name", "section", "status", "severity", "student_id", "student",
@@ -188,6 +194,11 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
                         status, ? FROM digest_rows WHERE {unsent}""", [as_of, as_of])
     resolved = {(rec, school): (n, lines)
                 for rec, school, n, lines in con.execute(sql("digests/resolved", **safe)).fetchall()}
+    ledger_night = ledger.latest(con, as_of)
+    to_correct: dict[tuple[str, str], list[tuple]] = {}
+    if ledger_night is not None:
+        for rec, school, *line in con.execute(sql("digests/findings", **safe, ledger_night=ledger_night)).fetchall():
+            to_correct.setdefault((rec, school), []).append(tuple(line))
     recipients = rows(con, sql("digests/recipient_list", as_of=as_of.isoformat()))
     by_status = ", ".join(f"count_if(status = {literal(st)})" for st in DIGEST_STATUSES)
     for start in range(0, len(recipients), BATCH):
@@ -229,6 +240,7 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
             for i, name in zip(rec["school_ids"], rec["school_names"], strict=True):
                 s = School(i, plain(name, 80))
                 s.resolved, s.resolved_lines = resolved.get((rec["recipient"], i), (0, []))
+                s.findings = to_correct.get((rec["recipient"], i), [])
                 d.resolved += s.resolved
                 for key, (n, shown, new, week, sts) in blocks.get((rec["recipient"], i), {}).items():
                     s.counts[key], s.shown[key] = n, shown
@@ -238,7 +250,7 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
                         d.by_status[st] += k
                 d.schools.append(s)
             if rec["recipient"] == FALLBACK:
-                d.schools = [s for s in d.schools if any(s.counts.values()) or s.resolved]
+                d.schools = [s for s in d.schools if any(s.counts.values()) or s.resolved or s.findings]
                 if not d.schools:
                     continue
                 d.to, d.name = [cfg.email.fallback_address], "special education office"

@@ -114,7 +114,7 @@ def model_params(cfg: Config, as_of: date, d: Definition) -> dict:
     selected = [k for f in d.fields if f.get("selects") for k in f["codes"]]
     return {**params(cfg, as_of), "selected_codes": ", ".join(literal(k) for k in selected) or "NULL",
             "timelines": rule_catalog.summary_timelines(cfg.pack.initial_rule),
-            "pass_rates": rule_catalog.summary_pass_rates()}
+            "pass_rates": rule_catalog.summary_pass_rates(), "prong2_records": cfg.corrections.prong2_records}
 
 
 def forbidden_pattern(d: Definition) -> str:
