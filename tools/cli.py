@@ -282,6 +282,7 @@ def demo(as_of: date, students: int, smtp_port: int, pack: str = "federal") -> N
     """
     import yaml
 
+    from tools.demo import findings as demo_findings
     from tools.demo import generate
     from tools.mailcatcher import MailCatcher, connection_uri
 
@@ -297,6 +298,10 @@ def demo(as_of: date, students: int, smtp_port: int, pack: str = "federal") -> N
     if not (export / "students.csv").exists():
         counts = generate(export, students=students, as_of=as_of, state=pack)
         print(f"generated the demo district ({counts['students']:,} students) in {export}")
+    if pack == "federal" and not (cfg.corrections.folder / "findings.csv").exists():
+        made = demo_findings(export, cfg.corrections.folder, as_of)
+        print(f"wrote the demo's findings of the state ({made['findings']} findings, {made['instances']} cases) "
+              f"to {cfg.corrections.folder}")
     try:
         catcher = MailCatcher(cfg.paths.outbox_dir, smtp_port)
         catcher.__enter__()

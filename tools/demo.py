@@ -9,11 +9,12 @@ students take about a minute. Names are synthetic; nothing comes from real peopl
 from __future__ import annotations
 
 import argparse
+import csv
 import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from iepwatch.ingest.contract import TABLES
@@ -110,6 +111,50 @@ def load_into_postgres(export: Path, dsn: str, schema: str) -> None:
             cur.execute(f"CREATE TABLE {schema}.{t.name} ({ddl})")
             with path.open("rb") as f:
                 cur.copy_expert(f"COPY {schema}.{t.name} FROM STDIN (FORMAT csv, HEADER true)", f, size=1 << 20)
+
+
+def findings(export: Path, out: Path, as_of: date = DEMO_AS_OF, cases: int = 12) -> dict[str, int]:
+    """The demo district's findings folder (docs/corrections.md), worked out from its export: a B11
+    finding (EVAL_60_DAY, issued eight weeks before ``as_of``) naming initial evaluations that
+    were late or overdue on its issued date, and a meeting-rule finding (NOTICE_LEAD_TIME,
+    issued ten weeks before) naming meetings of the school year whose first notice went out
+    less than 10 days ahead. At most ``cases`` instances each; the federal timelines' numbers."""
+    import duckdb
+
+    b11_issued, notice_issued = as_of - timedelta(days=57), as_of - timedelta(days=73)
+    out.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    b11 = con.execute(f"""
+        SELECT student_id, consent_received_date + 60 AS due_date
+        FROM read_csv('{export / "evaluations.csv"}', header = true, all_varchar = false)
+        WHERE evaluation_type = 'initial' AND consent_received_date IS NOT NULL
+          AND consent_received_date + 60 < DATE '{b11_issued}'
+          AND (evaluation_completed_date IS NULL OR evaluation_completed_date > consent_received_date + 60)
+          AND delay_reason_code IS NULL
+        QUALIFY row_number() OVER (PARTITION BY student_id ORDER BY consent_received_date DESC) = 1
+        ORDER BY due_date, student_id LIMIT {cases}""").fetchall()
+    year_start = date(as_of.year if as_of.month >= 7 else as_of.year - 1, 7, 1)
+    notice = con.execute(f"""
+        SELECT m.student_id, m.meeting_id
+        FROM read_csv('{export / "meetings.csv"}', header = true) m
+        JOIN (SELECT meeting_id, min(sent_date) AS first_sent, bool_or(parent_waived_notice_period = 'Y') AS waived
+              FROM read_csv('{export / "meeting_notices.csv"}', header = true) GROUP BY 1) n USING (meeting_id)
+        WHERE m.status = 'held' AND m.held_date >= DATE '{year_start}' AND m.held_date < DATE '{notice_issued}'
+          AND n.first_sent <= m.held_date AND m.held_date - n.first_sent < 10 AND NOT n.waived
+        ORDER BY m.held_date, m.meeting_id LIMIT {cases}""").fetchall()
+    with (out / "findings.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["finding_id", "issued_date", "requirement", "citation", "scope_school_ids", "note"])
+        w.writerow(["F-B11-1", b11_issued.isoformat(), "EVAL_60_DAY", "34 CFR 300.301(c)(1)", "",
+                    "Indicator B11: initial evaluations beyond the 60-day timeline (demo)"])
+        w.writerow(["F-NOTICE-1", notice_issued.isoformat(), "NOTICE_LEAD_TIME", "34 CFR 300.322(a)(1)", "",
+                    "File review: meeting notices sent too late (demo)"])
+    with (out / "finding_instances.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["finding_id", "student_id", "meeting_id", "due_date"])
+        w.writerows(["F-B11-1", s, "", d.isoformat()] for s, d in b11)
+        w.writerows(["F-NOTICE-1", s, m, ""] for s, m in notice)
+    return {"findings": 2, "instances": len(b11) + len(notice)}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -381,3 +381,51 @@ def test_the_evidence_extracts_hold_instances_records_and_counts_byte_identical_
     night(prong2_records=1)                                        # the night re-run
     night(AS_OF - timedelta(days=1), prong2_records=1, backfill=True)   # the night before, backfilled
     assert {n: produce(n) for n in files} == files
+
+
+def test_a_broken_findings_folder_fails_the_ledgers_task_alone_in_the_real_dag(airflow_db, data_dir, tmp_path, smtp):
+    """The real DAG: the ledger's task fails with its DATA ERROR (recorded for the run health and
+    the data team's alert); the exceptions are published, the emails sent, the Data Docs built and
+    the night finished (its Asset fires: the extracts follow). Airflow judges a run by its last
+    tasks, so the run itself is a success with one failed task (docs/corrections.md)."""
+    import json
+
+    from helpers import run_dag
+
+    from tools.demo import generate
+
+    export = tmp_path / "export"
+    generate(export, students=300, as_of=AS_OF)
+    write_findings(data_dir, [finding("F1", date(2026, 6, 1), "NO_SUCH_RULE")], [])
+    state, tis = run_dag("iep_nightly", AS_OF, {"export_dir": str(export)})
+    assert state == "success" and tis["update_corrections_ledger"][0] == "failed"
+    assert all(tis[k][0] == "success" for k in ("build_exceptions", "send_coordinator_emails", "build_data_docs",
+                                                 "finish_night")), tis
+    mail = smtp.messages()
+    assert sum(m["To"].startswith("coord") for m in mail) == 4
+    (alert,) = [m for m in mail if m["To"] == "data-team@example.org"]
+    assert alert["Subject"].endswith("night of 2026-11-27: iep_nightly.update_corrections_ledger failed (DATA ERROR)")
+    assert (data_dir / "runs" / str(AS_OF) / "exceptions.csv").exists()
+    assert not (data_dir / "runs" / str(AS_OF) / "findings.json").exists()
+    failures = json.loads((data_dir / "runs" / str(AS_OF) / "failures.json").read_text())
+    assert "Findings folder rejected" in json.dumps(failures) and "update_corrections_ledger" in json.dumps(failures)
+
+
+def test_a_b13_detail_opens_a_plan_and_a_notice_finding_when_children_fail_on_both_sides(tmp_path):
+    from iepwatch.corrections import findings
+
+    gen = tmp_path / "g001" / "indicator_b13_detail_2026-11-27.csv"
+    gen.parent.mkdir()
+    gen.write_text("as_of,school_id,student_id,meeting_id,transition_plan,student_invited,"
+                   "transition_purpose_on_notice,meets_b13\n"
+                   "2026-11-27,SCH1,S1,M1,N,Y,Y,N\n2026-11-27,SCH1,S2,M2,Y,N,Y,N\n2026-11-27,SCH1,S3,M3,Y,Y,Y,Y\n")
+    folder = tmp_path / "findings"
+    opened = findings.open_from_generation(folder, "indicator_b13_detail", gen, "F13", "2026-11-20", "300.320(b)",
+                                           "EVAL_60_DAY")
+    assert opened == {"F13-PLAN": 1, "F13-NOTICE": 1}
+    assert (folder / "finding_instances.csv").read_text().splitlines() == [
+        "finding_id,student_id,meeting_id,due_date", "F13-PLAN,S1,,", "F13-NOTICE,S2,M2,"]
+    gen.write_text(gen.read_text().replace("S1,M1,N,", "S1,M1,Y,"))
+    assert findings.open_from_generation(folder, "indicator_b13_detail", gen, "F14", "2026-11-21", "x",
+                                         "EVAL_60_DAY") == {"F14": 1}
+    assert "F14,2026-11-21,TRANSITION_NOTICE,x," in (folder / "findings.csv").read_text()

@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -206,6 +206,11 @@ def test_the_rollup_by_hand_and_byte_identical_when_regenerated(deploy):
     north, south = dep.configs()
     _night(north, [("S1", "EVAL_60_DAY", "overdue", 3), ("S1", "EVAL_60_DAY", "late", 1),
                    ("S2", "TEAM_PARENT", "violation", 2)], b11=(8, 10), b13=(1, 4))
+    from iepwatch import files
+
+    files.write_json(north.run_dir(AS_OF - timedelta(days=1)) / "findings.json", {   # the last good ledger
+        "as_of": str(AS_OF - timedelta(days=1)), "prong2_required": 10,
+        "findings": [{"finding_id": f, "status": s} for f, s in (("A", "open"), ("B", "open"), ("C", "corrected"))]})
     assert rollup.missing(dep, AS_OF) == {"south": ["summary.json", "indicator_b11", "indicator_b13"]}
     assert rollup.latest_complete(dep) is None
     from iepwatch.errors import DataError
@@ -233,11 +238,19 @@ def test_the_rollup_by_hand_and_byte_identical_when_regenerated(deploy):
                    ("district", "north", "B11", "8", "10", "80.0"), ("district", "south", "B11", "1", "5", "20.0"),
                    ("deployment", "", "B13", "1", "4", "25.0"),
                    ("district", "north", "B13", "1", "4", "25.0"), ("district", "south", "B13", "0", "0", "")]
+    with (folder / f"rollup_findings_{AS_OF}.csv").open() as f:
+        found = [(r["level"], r["district_id"], r["status"], r["findings"]) for r in csv.DictReader(f)]
+    # north's ledger: two open findings and one corrected (its findings.json); south has none
+    assert found == [("deployment", "", "corrected", "1"), ("deployment", "", "open", "2"),
+                     ("deployment", "", "overdue", "0"),
+                     ("district", "north", "corrected", "1"), ("district", "north", "open", "2"),
+                     ("district", "north", "overdue", "0"), ("district", "south", "corrected", "0"),
+                     ("district", "south", "open", "0"), ("district", "south", "overdue", "0")]
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     rollup.build(dep, AS_OF)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["districts"] == ["north", "south"] and [f["rows"] for f in manifest["files"]] == [4, 6]
+    assert manifest["districts"] == ["north", "south"] and [f["rows"] for f in manifest["files"]] == [4, 6, 9]
 
 
 def test_the_rollup_refuses_a_district_whose_numbers_do_not_hold(deploy):

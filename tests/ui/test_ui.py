@@ -355,3 +355,103 @@ def test_trends_leave_a_missing_nights_gap_and_say_what_resolved_means():
     xs = [float(p.split(",")[0]) for p in dashboard.chart({"overdue": t["district"]["overdue"]},
                                                           days=t["days"])["lines"]["overdue"].split()]
     assert abs((xs[2] - xs[1]) - 2 * (xs[1] - xs[0])) < 0.5, xs   # two days apart, not one step
+
+
+def test_the_findings_ledger_on_the_page_counts_for_all_cases_for_student_roles_audited(
+        district, data_dir, settings, tmp_path, airflow_db, monkeypatch):
+    """A finding with one corrected and one open case: every role sees its status, deadline, days
+    left, cases corrected of total and prong 2's progress; the drill-down to the cases is the
+    op's (audited), a viewer's is refused."""
+    from datetime import date
+
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+    from corrections.test_ledger import finding, write_findings
+    from helpers import run_night_in_process
+    from sqlalchemy import select
+
+    from iepwatch.tasks import iep_nightly as t
+    from iepwatch.ui import page as ui
+
+    done, todo = district.student(), district.student()
+    district.evaluation(done, consent=date(2026, 1, 5), completed=date(2026, 4, 1), eligibility=date(2026, 4, 1),
+                        outcome="not_eligible")
+    district.evaluation(todo, consent=date(2026, 3, 2))
+    write_findings(data_dir, [finding("F-B11", date(2026, 6, 1), "EVAL_60_DAY")],
+                   [{"finding_id": "F-B11", "student_id": done, "due_date": "2026-03-06"},
+                    {"finding_id": "F-B11", "student_id": todo, "due_date": "2026-05-01"}])
+    settings({"quality": {"quarantine_threshold_pct": 100}})
+    t.update_corrections_ledger(run_night_in_process(district.write(tmp_path / "export"), AS_OF))
+    try:
+        html = client_as("viewer").get("/").text
+        table = html.split('id="findings-table"')[1].split("</table>")[0]
+        assert "F-B11" in table and "2027-06-01" in table and f"<td class=\"n\">{186}</td>" in table
+        assert "1 of 2" in table and "0 of 10 since 2026-06-01" in table and "findings?as_of" not in table
+        assert done not in html and todo not in html
+        assert client_as("viewer").get(f"/findings?as_of={AS_OF}&finding=F-B11").status_code == 403
+        op = client_as("op")
+        assert "findings?as_of=" in op.get("/").text
+        page = op.get(f"/findings?as_of={AS_OF}&finding=F-B11")
+        assert page.status_code == 200 and done in page.text and todo in page.text
+        rows = page.text.split('id="instances"')[1].split("</table>")[0]
+        assert "2026-04-01" in rows and "not corrected" in rows
+        assert op.get(f"/findings?as_of={AS_OF}&finding=NOPE").status_code == 404
+    finally:
+        ui.app.dependency_overrides.clear()
+    with create_session() as session:
+        seen = session.execute(select(Log.event, Log.owner).where(Log.event == "iepwatch.finding_view")).all()
+    assert ("iepwatch.finding_view", "op") in seen
+
+
+def test_a_finding_is_opened_from_a_b11_detail_generation_and_the_next_ledger_reads_it(
+        district, evaluate, data_dir, airflow_db):
+    """An op opens finding F-B11 from the kept B11 detail: its cases are the children in (a) and
+    not in (b), appended to the findings folder; the ledger then checks them. A viewer, another
+    origin, a bad id or an id already used are refused; the opening is audited."""
+    from datetime import date
+
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from iepwatch import warehouse
+    from iepwatch.district import load_config
+    from iepwatch.extracts import engine
+    from iepwatch.tasks import iep_nightly as t
+    from iepwatch.ui import page as ui
+
+    late, timely = district.student(), district.student()
+    district.evaluation(late, consent=date(2026, 8, 1))                    # due 2026-09-30, overdue: in (a) only
+    district.evaluation(timely, consent=date(2026, 8, 1), completed=date(2026, 9, 1), eligibility=date(2026, 9, 1),
+                        outcome="not_eligible")                            # in (a) and (b)
+    evaluate(district)
+    cfg = load_config()
+    d = engine.definitions(cfg)["indicator_b11_detail"]
+    with warehouse.connect(cfg) as con:
+        engine.build(con, cfg, AS_OF, d)
+        engine.publish(con, cfg, AS_OF, d)
+    url = f"/generations/indicator_b11_detail/{AS_OF}/1/finding"
+    form = {"finding_id": "CA-F-2026-17", "issued_date": "2026-11-20", "citation": "34 CFR 300.301(c)(1)"}
+    here = {"origin": "http://testserver"}
+    try:
+        assert client_as("viewer").post(url, headers=here, data=form).status_code == 403
+        op = client_as("op")
+        assert "Open a finding of the state from this file" in op.get("/").text
+        assert op.post(url, headers={"origin": "http://evil.example"}, data=form).status_code == 403
+        assert op.post(url, headers=here, data={**form, "finding_id": "../x"}).status_code == 400
+        assert op.post(url, headers=here, data=form, follow_redirects=False).status_code == 303
+        assert op.post(url, headers=here, data=form).status_code == 409, "the id is taken now"
+    finally:
+        ui.app.dependency_overrides.clear()
+    folder = data_dir / "findings"
+    assert "CA-F-2026-17,2026-11-20,EVAL_60_DAY,34 CFR 300.301(c)(1)," in (folder / "findings.csv").read_text()
+    assert (folder / "finding_instances.csv").read_text().splitlines()[1:] == [f"CA-F-2026-17,{late},,2026-09-30"]
+    from helpers import run_night_in_process
+
+    t.update_corrections_ledger(run_night_in_process(district.write(data_dir.parent / "again"), AS_OF))
+    with warehouse.connect(cfg, read_only=True) as con:
+        assert con.execute("SELECT student_id, status FROM corrections.ledger_instances").fetchall() == \
+            [(late, "not_corrected")]
+    with create_session() as session:
+        assert session.execute(select(Log.owner).where(Log.event == "iepwatch.finding_opened")).scalars().all() \
+            == ["op"]

@@ -125,3 +125,72 @@ def _load(con, path: Path, f: File) -> None:
 
 def _lines(con, query: str) -> list[int]:
     return [r[0] for r in con.execute(query + " ORDER BY 1").fetchall()]
+
+
+FINDING_ID = r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}"   # a finding opened from the page: also a file-safe token
+OPENS_FROM = ("indicator_b11_detail", "indicator_b13_detail")
+
+
+def open_from_generation(folder: Path, report: str, generation_file: Path, finding_id: str, issued: str,
+                         citation: str, initial_rule: str) -> dict[str, int]:
+    """A finding opened from a kept generation of a B11 or B13 detail file, appended to the
+    findings folder (its one source of truth). Its instances are the generation's noncompliant
+    children: B11, in (a) and not in (b), each timeline by its due date (``initial_rule``, the
+    initial evaluation's rule in force); B13, the youth not meeting every component, as two
+    findings when they fail on both sides: ``<id>-PLAN`` (TRANSITION_PLAN) for a missing transition
+    plan and ``<id>-NOTICE`` (TRANSITION_NOTICE, at the IEP's meeting) for the notice's purpose or
+    invitation. Returns the cases opened per finding id; ValueError for an id already used."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        rows = con.execute("SELECT * FROM read_csv(?, header = true, all_varchar = true)",
+                           [str(generation_file)])
+        cols = [c[0] for c in rows.description]
+        data = [dict(zip(cols, r, strict=True)) for r in rows.fetchall()]
+    if report == "indicator_b11_detail":
+        opened = {finding_id: (initial_rule, [(r["student_id"], "", r["due_date"]) for r in data
+                                              if r["in_a"] == "Y" and r["in_b"] == "N"])}
+    else:
+        plan = [(r["student_id"], "", "") for r in data if r["transition_plan"] == "N"]
+        notice = [(r["student_id"], r["meeting_id"], "") for r in data
+                  if "N" in (r["student_invited"], r["transition_purpose_on_notice"])]
+        parts = [(suffix, rule, cases) for suffix, rule, cases in (("-PLAN", "TRANSITION_PLAN", plan),
+                                                                  ("-NOTICE", "TRANSITION_NOTICE", notice)) if cases]
+        opened = {finding_id + (suffix if len(parts) > 1 else ""): (rule, cases) for suffix, rule, cases in parts} \
+            or {finding_id: ("TRANSITION_PLAN", [])}
+    folder.mkdir(parents=True, exist_ok=True)
+    known = _column(folder / FINDINGS.name, "finding_id")
+    taken = sorted(set(opened) & known)
+    if taken:
+        raise ValueError(f"finding {taken[0]} is in findings.csv already")
+    _append(folder / FINDINGS.name, [*FINDINGS.required, *FINDINGS.optional],
+            [[fid, issued, req, citation, "", f"opened from {generation_file.parent.name} of {report}"]
+             for fid, (req, _) in opened.items()])
+    _append(folder / INSTANCES.name, [*INSTANCES.required, *INSTANCES.optional],
+            [[fid, s, m, d] for fid, (_, cases) in opened.items() for s, m, d in cases])
+    return {fid: len(cases) for fid, (_, cases) in opened.items()}
+
+
+def _column(path: Path, name: str) -> set[str]:
+    if not path.exists():
+        return set()
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return {(r.get(name) or "").strip() for r in csv.DictReader(f)}
+
+
+def _append(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    """Rows appended under the file's own header (a new file gets ``header``); one write."""
+    if path.exists():
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            have = next(csv.reader(f), header)
+        ends_open = path.read_bytes()[-1:] not in (b"\n", b"")
+    else:
+        have, ends_open = header, False
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    if not path.exists():
+        w.writerow(have)
+    for r in rows:
+        w.writerow([dict(zip(header, r, strict=True)).get(c, "") for c in have])
+    with path.open("a", encoding="utf-8", newline="") as f:
+        f.write(("\n" if ends_open else "") + out.getvalue())

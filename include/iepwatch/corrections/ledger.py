@@ -5,14 +5,17 @@ data team is told about it."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date
 
+from iepwatch import run_record
 from iepwatch.config import Config
 from iepwatch.corrections import findings
+from iepwatch.files import write_json
 from iepwatch.rules import catalog as rule_catalog
 from iepwatch.rules.evaluate import rules_in_force
-from iepwatch.warehouse import sql, transaction
+from iepwatch.warehouse import formula_guard_sql, literal, sql, transaction
 
 ALERT_DAYS = (90, 30)   # an open finding this many days before its deadline: the data team is told
 
@@ -71,6 +74,34 @@ def alerts(con, as_of: date) -> list[str]:
                    "meeting or timeline is not there: a corrected date moves a due date, for instance); the data "
                    "team must look (the iepwatch page lists them)")
     return out
+
+
+def write_record(con, cfg: Config, as_of: date) -> None:
+    """The night's ledger for the page (which never reads the warehouse): ``findings.json``,
+    counts only, and ``finding_cases.csv``, each instance and prong-2 record (student-level)."""
+    cur = con.execute("SELECT * FROM corrections.ledger_findings WHERE as_of = ? ORDER BY deadline, finding_id",
+                      [as_of])
+    cols = [c[0] for c in cur.description]
+    found = [{k: (v.isoformat() if isinstance(v, date) else v) for k, v in zip(cols, r, strict=True)}
+             for r in cur.fetchall()]
+    folder = cfg.run_dir(as_of)
+    write_json(folder / run_record.FINDINGS, {"as_of": as_of.isoformat(),
+                                              "prong2_required": cfg.corrections.prong2_records,
+                                              "findings": found})
+    tmp = folder / f".{run_record.FINDING_CASES}.tmp"
+    con.execute(f"""COPY (
+        SELECT 'instance' AS kind, finding_id, {formula_guard_sql('student_id')} AS student_id, school_id,
+               {formula_guard_sql("nullif(meeting_key, '')")} AS meeting_id, due_date AS date, status, corrected_on,
+               evidence_as_of, evidence_export_id, evidence_event_date, evidence_meeting_id, NULL::BIGINT AS seq
+        FROM corrections.ledger_instances WHERE as_of = DATE '{as_of.isoformat()}'
+        UNION ALL
+        SELECT 'review', finding_id, {formula_guard_sql('student_id')}, school_id,
+               {formula_guard_sql("nullif(meeting_key, '')")}, record_date,
+               CASE WHEN evidence THEN 'evidence' ELSE 'progress' END, NULL, NULL, NULL, NULL, NULL, seq
+        FROM corrections.ledger_review WHERE as_of = DATE '{as_of.isoformat()}'
+        ORDER BY finding_id, kind, seq, student_id, meeting_id, date)
+        TO {literal(tmp)} (HEADER, DATEFORMAT '%Y-%m-%d')""")
+    os.replace(tmp, folder / run_record.FINDING_CASES)
 
 
 def latest(con, as_of: date) -> date | None:

@@ -23,7 +23,9 @@ from iepwatch.errors import DataError
 from iepwatch.warehouse import sql
 
 FILES = {"rollup_counts": "deployment/rollup_counts",   # the file -> its SQL
-         "rollup_indicators": "deployment/rollup_indicators"}
+         "rollup_indicators": "deployment/rollup_indicators",
+         "rollup_findings": "deployment/rollup_findings"}
+FINDING_STATUSES = ("open", "overdue", "corrected")   # a finding's status (corrections/ledger.sql)
 # indicator -> (extract, numerator column, denominator column) of its district row
 INDICATORS = {"B11": ("indicator_b11", "completed_within_timeline", "consent_received"),
               "B13": ("indicator_b13", "youth_meeting_b13", "youth_transition_age")}
@@ -76,6 +78,7 @@ def build(dep: Deployment, as_of: date) -> Path:
                 "school_name VARCHAR, rule_id VARCHAR, status VARCHAR, n BIGINT)")
     con.execute("CREATE TABLE night_indicators (district_id VARCHAR, district_name VARCHAR, indicator VARCHAR, "
                 "numerator BIGINT, denominator BIGINT)")
+    con.execute("CREATE TABLE night_findings (district_id VARCHAR, district_name VARCHAR, status VARCHAR, n BIGINT)")
     totals = {}
     for cfg in dep.configs():   # one statement per district and file, never per row
         d, name = cfg.district_id, cfg.district.name
@@ -93,6 +96,9 @@ def build(dep: Deployment, as_of: date) -> Path:
                               "WHERE level = 'district'", [d, name, indicator, str(path)]).fetchone()[0]
             if got != 1:
                 raise DataError(f"district {d}: {path}: expected one district row, found {got}")
+        found = (run_record.ledger(cfg.data_dir, as_of) or {}).get("findings", [])
+        con.executemany("INSERT INTO night_findings VALUES (?, ?, ?, ?)",
+                        [(d, name, status, sum(f["status"] == status for f in found)) for status in FINDING_STATUSES])
     _check(con, totals)
     staged = dep.rollup_dir / f".{as_of.isoformat()}.staged"
     shutil.rmtree(staged, ignore_errors=True)

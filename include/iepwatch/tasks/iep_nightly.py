@@ -209,6 +209,7 @@ def update_corrections_ledger(night: Night) -> Night:
     night.require("export_id")
     with warehouse.session() as (cfg, con):
         result = ledger.update(con, cfg, night.as_of, night.export_id, _source_schema(night))
+        ledger.write_record(con, cfg, night.as_of)
     log.info("findings ledger: %d findings in effect %s (folder %s)", result.findings, result.by_status,
              cfg.corrections.folder)
     for message in result.alerts:

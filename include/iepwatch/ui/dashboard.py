@@ -42,6 +42,28 @@ def _json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def findings(cfg: Config, as_of: str | None) -> dict | None:
+    """The findings ledger shown with the night ``as_of``: its own, or the last good one before it
+    (``findings.json``, counts only)."""
+    return run_record.ledger(cfg.data_dir, as_of) if as_of else None
+
+
+def finding_cases(cfg: Config, ledger_as_of: str, finding_id: str) -> list[dict]:
+    """A finding's instances and prong-2 records of the ledger's night (student-level), every value
+    bound as a parameter."""
+    import duckdb
+
+    path = cfg.run_dir(ledger_as_of) / run_record.FINDING_CASES
+    if not path.is_file():
+        return []
+    with duckdb.connect() as con:
+        cur = con.execute("SELECT * FROM read_csv(?, header = true, all_varchar = true) WHERE finding_id = ? "
+                          "ORDER BY kind, try_cast(seq AS INTEGER), student_id, meeting_id, date",
+                          [str(path), finding_id])
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
 def quarantined(cfg: Config, as_of: str) -> int | None:
     """Rows of the night set aside by the gate (lines of quarantine.csv after its header)."""
     path = cfg.run_dir(as_of) / run_record.QUARANTINE

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from iepwatch import run_record
 from iepwatch.config import Config
+from iepwatch.corrections import findings
 from iepwatch.deployment import districts, rollup
 from iepwatch.deployment.districts import KINDS, dag_id, split_dag_id
 from iepwatch.district import district_context, load_config
@@ -212,11 +213,13 @@ def index(user: User) -> str:
     for g in (g for gs in gens.values() for g in gs if g["submitted"]):   # when, in the district's time
         g["submitted"]["local"] = datetime.fromisoformat(g["submitted"]["at"]).astimezone(tz).strftime(
             "%Y-%m-%d %H:%M %Z")
-    ctx = {"h": h, "airflow_error": airflow_error, "paused": paused, "export_root": cfg.paths.export_root,
+    ctx = {"h": h, "airflow_error": airflow_error, "paused": paused,
+           "ledger": dashboard.findings(cfg, summary["as_of"] if summary else None),
+           "export_root": cfg.paths.export_root,
            "nightly_dag": dag_id("iep_nightly", cfg.district_id),
            "summary": summary, "extracts": extracts,
            "statuses": STATUSES, "colors": COLORS, "generations": gens, "student_level": level,
-           "submit_allowed": submit_allowed(user, cfg)}
+           "submit_allowed": submit_allowed(user, cfg), "opens_from": findings.OPENS_FROM}
     if summary:
         t = dashboard.trends(nights)
         ctx |= {"c": dashboard.counts(summary), "groups": dashboard.rule_groups(cfg), "t": t,
@@ -257,6 +260,24 @@ def exceptions(request: Request, user: User, as_of: str | None = None, sort: str
     return _page("exceptions.html.j2", user, cfg, as_of=as_of, rows=rows, total=total, filters=filters,
                  sort=sort, sorts=list(dashboard.SORTS), choices=choices, titles=titles, by_rule=by_rule,
                  rule_links=rule_links, statuses=NAMES, school_names=dict(schools), manager_names=manager_names)
+
+
+@app.get("/findings", response_class=HTMLResponse)
+def finding(user: User, as_of: str, finding: str) -> str:
+    """A finding's drill-down: its instances with status and evidence, its prong-2 records
+    (student-level, audited)."""
+    cfg = load_config()
+    _require_students(user, cfg, {"page": "findings", "as_of": str(as_of), "finding": str(finding)[:64]})
+    as_of = _night(cfg, as_of)
+    ledger = dashboard.findings(cfg, as_of)
+    found = next((f for f in (ledger or {}).get("findings", []) if f["finding_id"] == finding), None)
+    if found is None:
+        raise HTTPException(status_code=404, detail="no such finding on this night")
+    cases = dashboard.finding_cases(cfg, ledger["as_of"], finding)
+    _audit(user, "iepwatch.finding_view", {"as_of": as_of, "finding": finding, "rows": len(cases)})
+    return _page("finding.html.j2", user, cfg, as_of=as_of, ledger=ledger, f=found,
+                 instances=[c for c in cases if c["kind"] == "instance"],
+                 review=[c for c in cases if c["kind"] == "review"])
 
 
 @app.get("/exceptions.csv")
@@ -320,6 +341,7 @@ def generation_file(report: str, as_of: str, n: int, name: str, user: User) -> F
 
 
 CONFIRMATION = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._/-]{0,39}")   # the state's confirmation number
+CITATION = re.compile(r"[A-Za-z0-9][A-Za-z0-9 .,()§_/-]{0,79}")   # a finding's citation, as the state wrote it
 
 
 @app.post("/generations/{report}/{as_of}/{n}/submit")
@@ -331,9 +353,7 @@ async def submit(request: Request, report: str, as_of: str, n: int, user: User) 
     if not submit_allowed(user, cfg):
         raise HTTPException(status_code=403, detail="marking a submission needs one of the roles "
                                                     + ", ".join(cfg.ui.submit_roles))
-    origin = request.headers.get("origin") or request.headers.get("referer") or ""
-    if not origin.startswith(f"{request.url.scheme}://{request.url.netloc}"):
-        raise HTTPException(status_code=403, detail="a submission is marked from the iepwatch page only")
+    _same_origin(request, "a submission is marked from the iepwatch page only")
     _generation(cfg, report, as_of, n)   # checked: 404 unless it exists
     form = await request.form()
     confirmation = str(form.get("confirmation", "")).strip()
@@ -345,6 +365,44 @@ async def submit(request: Request, report: str, as_of: str, n: int, user: User) 
     _audit(user, "iepwatch.extract_submitted", {"report": report, "as_of": as_of, "generation": n, "by": mark["by"],
                                                 "confirmation": mark.get("confirmation", "")})
     return RedirectResponse(url=str(request.url_for("index")) + "#history", status_code=303)
+
+
+def _same_origin(request: Request, refusal: str) -> None:
+    """A change only from this page: the request's Origin (or Referer) is this server."""
+    origin = request.headers.get("origin") or request.headers.get("referer") or ""
+    if not origin.startswith(f"{request.url.scheme}://{request.url.netloc}"):
+        raise HTTPException(status_code=403, detail=refusal)
+
+
+@app.post("/generations/{report}/{as_of}/{n}/finding")
+async def open_finding(request: Request, report: str, as_of: str, n: int, user: User) -> RedirectResponse:
+    """Open a finding of the state from a kept B11 or B13 detail generation (docs/corrections.md):
+    the state's finding id, issued date and citation typed in; its cases are the generation's
+    noncompliant children, appended to the findings folder; the next night's ledger reads them.
+    The roles that may submit to the state, from this page only; audited."""
+    cfg = load_config()
+    if not submit_allowed(user, cfg):
+        raise HTTPException(status_code=403, detail="opening a finding needs one of the roles "
+                                                    + ", ".join(cfg.ui.submit_roles))
+    _same_origin(request, "a finding is opened from the iepwatch page only")
+    if report not in findings.OPENS_FROM:
+        raise HTTPException(status_code=404)
+    kept = _generation(cfg, report, as_of, n)
+    form = await request.form()
+    finding_id, issued = str(form.get("finding_id", "")).strip(), str(form.get("issued_date", "")).strip()
+    citation = str(form.get("citation", "")).strip()
+    if not re.fullmatch(findings.FINDING_ID, finding_id) or not is_as_of(issued) \
+            or not CITATION.fullmatch(citation):
+        raise HTTPException(status_code=400, detail="a finding id (letters, digits . _ -; up to 40), the issued "
+                                                    "date (YYYY-MM-DD) and the state's citation")
+    g = json.loads((kept / "generation.json").read_text())
+    try:
+        opened = findings.open_from_generation(cfg.corrections.folder, report, kept / g["file"], finding_id, issued,
+                                               citation, cfg.pack.initial_rule)
+    except ValueError as e:
+        raise HTTPException(status_code=409, detail=str(e)) from None
+    _audit(user, "iepwatch.finding_opened", {"report": report, "as_of": as_of, "generation": n, "cases": opened})
+    return RedirectResponse(url=str(request.url_for("index")) + "#findings", status_code=303)
 
 
 # --- a deployment of many districts: its page, each district's page below d/<id>/ -------------
