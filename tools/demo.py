@@ -157,6 +157,55 @@ def findings(export: Path, out: Path, as_of: date = DEMO_AS_OF, cases: int = 12)
     return {"findings": 2, "instances": len(b11) + len(notice)}
 
 
+def many_findings(export: Path, out: Path, as_of: date = DEMO_AS_OF, n: int = 1000, cases: int = 50,
+                  seed: int = 7) -> dict[str, int]:
+    """``n`` findings of ``cases`` cases each over the export (the bench's scale: 1,000 of 50 at
+    1,000,000 students): a third each of a timeline (EVAL_60_DAY, its cases the export's initial
+    evaluations by due date), a meeting rule (NOTICE_LEAD_TIME, held meetings) and a plan rule
+    (TRANSITION_PLAN, students); issued over the past year; one in ten district-wide, the rest
+    scoped to one school. Deterministic for a seed."""
+    import duckdb
+
+    out.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    kinds = ("EVAL_60_DAY", "NOTICE_LEAD_TIME", "TRANSITION_PLAN")
+    con.execute(f"""CREATE TABLE f AS
+        SELECT i AS k, printf('BENCH-%05d', i) AS finding_id,
+               DATE '{as_of}' - CAST(20 + (i * 7919) % 330 AS INTEGER) AS issued,
+               {list(kinds)}[1 + i % 3] AS requirement,
+               CASE WHEN i % 10 = 0 THEN '' ELSE s.school_id END AS scope
+        FROM range({n}) t(i)
+        JOIN (SELECT school_id, row_number() OVER (ORDER BY school_id) - 1 AS r, count(*) OVER () AS m
+              FROM read_csv('{export / "schools.csv"}', header = true)) s ON s.r = i % s.m""")
+    pools = {
+        "EVAL_60_DAY": f"""SELECT e.student_id, '' AS meeting_id,
+                               CAST(e.consent_received_date + 60 AS VARCHAR) AS due_date, st.school_id
+                           FROM read_csv('{export / "evaluations.csv"}', header = true) e
+                           JOIN read_csv('{export / "students.csv"}', header = true) st USING (student_id)
+                           WHERE e.evaluation_type = 'initial' AND e.consent_received_date IS NOT NULL""",
+        "NOTICE_LEAD_TIME": f"""SELECT m.student_id, m.meeting_id, '' AS due_date, st.school_id
+                                FROM read_csv('{export / "meetings.csv"}', header = true) m
+                                JOIN read_csv('{export / "students.csv"}', header = true) st USING (student_id)
+                                WHERE m.status = 'held'""",
+        "TRANSITION_PLAN": f"""SELECT student_id, '' AS meeting_id, '' AS due_date, school_id
+                               FROM read_csv('{export / "students.csv"}', header = true)"""}
+    parts = []
+    for requirement, pool in pools.items():
+        con.execute(f"CREATE TABLE pool AS SELECT *, hash(student_id || meeting_id || {seed}) AS h FROM ({pool})")
+        parts.append(f"""SELECT finding_id, student_id, meeting_id, due_date FROM (
+            SELECT f.finding_id, p.student_id, p.meeting_id, p.due_date,
+                   row_number() OVER (PARTITION BY f.finding_id ORDER BY p.h) AS r
+            FROM f JOIN pool_{requirement} p ON f.scope = '' OR p.school_id = f.scope
+            WHERE f.requirement = '{requirement}') WHERE r <= {cases}""")
+        con.execute(f"ALTER TABLE pool RENAME TO pool_{requirement}")
+    con.execute(f"""COPY (SELECT finding_id, issued AS issued_date, requirement, 'bench' AS citation,
+                                 scope AS scope_school_ids, '' AS note FROM f ORDER BY k)
+                    TO '{out / "findings.csv"}' (HEADER)""")
+    con.execute(f"COPY ({' UNION ALL '.join(parts)} ORDER BY ALL) TO '{out / 'finding_instances.csv'}' (HEADER)")
+    return {"findings": n, "instances": con.execute(f"SELECT count(*) FROM read_csv('{out / 'finding_instances.csv'}')"
+                                                    ).fetchall()[0][0]}
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)

@@ -429,3 +429,23 @@ def test_a_b13_detail_opens_a_plan_and_a_notice_finding_when_children_fail_on_bo
     assert findings.open_from_generation(folder, "indicator_b13_detail", gen, "F14", "2026-11-21", "x",
                                          "EVAL_60_DAY") == {"F14": 1}
     assert "F14,2026-11-21,TRANSITION_NOTICE,x," in (folder / "findings.csv").read_text()
+
+
+def test_prong_2_counts_only_records_dated_after_the_latest_noncompliant_one(district, night, data_dir):
+    """L is a date: S2's on-time record due on L itself (2026-08-01, after S1's late one in the
+    order) does not count; the one due 2026-08-02 does."""
+    first, same_day, next_day = (district.student(f"S{k}") for k in (1, 2, 3))
+    district.evaluation(first, consent=date(2026, 6, 2), completed=date(2026, 8, 5), eligibility=date(2026, 8, 5),
+                        outcome="not_eligible")    # due 2026-08-01, late
+    district.evaluation(same_day, consent=date(2026, 6, 2), completed=date(2026, 7, 20),
+                        eligibility=date(2026, 7, 20), outcome="not_eligible")   # due 2026-08-01, on time
+    write_findings(data_dir, [finding("F", date(2026, 6, 1), "EVAL_60_DAY")], [])
+    night(prong2_records=1)
+    f = ledger(data_dir)[0]["F"]
+    assert (f["prong2_count"], f["prong2_since"], f["prong2_met_on"]) == (0, date(2026, 8, 1), None)
+    district.evaluation(next_day, consent=date(2026, 6, 3), completed=date(2026, 7, 20),
+                        eligibility=date(2026, 7, 20), outcome="not_eligible")   # due 2026-08-02, on time
+    night(AS_OF + timedelta(days=1), prong2_records=1)
+    f, _, v = ledger(data_dir, AS_OF + timedelta(days=1))
+    assert (f["F"]["prong2_count"], f["F"]["prong2_met_on"]) == (1, AS_OF + timedelta(days=1))
+    assert [r["student_id"] for r in v] == [next_day]

@@ -66,8 +66,9 @@ LEFT JOIN {{ src }}.students st ON st.student_id = c.student_id;
 
 -- Prong 2: the review records of each finding decided tonight, in its scope (the student's
 -- school), ordered by date (a timeline's due date, a meeting's held date), student, meeting.
--- The records after the latest noncompliant one are compliant; the first prong2_records of them
--- are kept (the evidence, or the progress so far).
+-- L is the date of the latest noncompliant record (the issued date when there is none); the
+-- records dated after L are all compliant; the first prong2_records of them are kept (the
+-- evidence, or the progress so far). A compliant record of L's own date does not count.
 CREATE OR REPLACE TEMP TABLE review_records AS
 WITH f AS (SELECT * FROM corrections.findings WHERE as_of = DATE '{{ as_of }}'),
 st AS (SELECT student_id, school_id FROM {{ src }}.students),
@@ -100,24 +101,23 @@ FROM rv;
 
 DELETE FROM corrections.prong2_checks WHERE as_of = DATE '{{ as_of }}';
 INSERT INTO corrections.prong2_checks
-WITH last_bad AS (
-    SELECT finding_id, max(pos) AS pos, max(record_date) AS since FROM temp.review_records
-    WHERE NOT compliant GROUP BY 1
-)
+WITH last_bad AS (SELECT finding_id, max(record_date) AS since FROM temp.review_records WHERE NOT compliant GROUP BY 1)
 SELECT DATE '{{ as_of }}', f.finding_id, coalesce(b.since, f.issued_date) AS since,
        count(r.pos) AS compliant_after, count(r.pos) >= {{ prong2_records }} AS met
 FROM corrections.findings f
 LEFT JOIN last_bad b USING (finding_id)
-LEFT JOIN temp.review_records r ON r.finding_id = f.finding_id AND r.pos > coalesce(b.pos, 0)
+LEFT JOIN temp.review_records r ON r.finding_id = f.finding_id AND r.record_date > coalesce(b.since, f.issued_date)
 WHERE f.as_of = DATE '{{ as_of }}'
 GROUP BY ALL;
 
 DELETE FROM corrections.review_checks WHERE as_of = DATE '{{ as_of }}';
 INSERT INTO corrections.review_checks
-WITH last_bad AS (SELECT finding_id, max(pos) AS pos FROM temp.review_records WHERE NOT compliant GROUP BY 1)
-SELECT DATE '{{ as_of }}', r.finding_id, r.pos - coalesce(b.pos, 0) AS seq, r.student_id, r.meeting_key,
-       r.record_date, r.school_id
-FROM temp.review_records r LEFT JOIN last_bad b USING (finding_id)
-WHERE r.pos > coalesce(b.pos, 0) AND r.pos <= coalesce(b.pos, 0) + {{ prong2_records }};
+WITH p AS (SELECT finding_id, since FROM corrections.prong2_checks WHERE as_of = DATE '{{ as_of }}'),
+after AS (
+    SELECT r.*, row_number() OVER (PARTITION BY r.finding_id ORDER BY r.pos) AS seq
+    FROM temp.review_records r JOIN p ON p.finding_id = r.finding_id AND r.record_date > p.since
+)
+SELECT DATE '{{ as_of }}', finding_id, seq, student_id, meeting_key, record_date, school_id
+FROM after WHERE seq <= {{ prong2_records }};
 
 INSERT OR REPLACE INTO corrections.nights VALUES (DATE '{{ as_of }}', {{ literal(export_id) }});
