@@ -64,60 +64,87 @@ SELECT DATE '{{ as_of }}', c.finding_id, c.student_id, c.meeting_key, c.due_date
 FROM checked c
 LEFT JOIN {{ src }}.students st ON st.student_id = c.student_id;
 
--- Prong 2: the review records of each finding decided tonight, in its scope (the student's
--- school), ordered by date (a timeline's due date, a meeting's held date), student, meeting.
--- L is the date of the latest noncompliant record (the issued date when there is none); the
--- records dated after L are all compliant; the first prong2_records of them are kept (the
--- evidence, or the progress so far). A compliant record of L's own date does not count.
+-- Prong 2. The review records of each requirement with a finding, decided tonight (once per
+-- requirement, not per finding), with the student's school, ordered by date (a timeline's due
+-- date, a meeting's held date), student, meeting (pos). A finding's records are those of its
+-- scope dated after its issued date; L is the date of the latest noncompliant one (the issued
+-- date when there is none), so L = the latest of the issued date and the latest noncompliant
+-- date in scope; every record dated after L is compliant, and the first prong2_records of them
+-- are kept (the evidence, or the progress so far). A compliant record of L's own date does
+-- not count.
 CREATE OR REPLACE TEMP TABLE review_records AS
-WITH f AS (SELECT * FROM corrections.findings WHERE as_of = DATE '{{ as_of }}'),
+WITH q AS (SELECT DISTINCT requirement, kind FROM corrections.findings WHERE as_of = DATE '{{ as_of }}'),
 st AS (SELECT student_id, school_id FROM {{ src }}.students),
-fails AS (SELECT rule_id, student_id, meeting_id FROM facts.rule_results WHERE status <> 'ok'),
+fails AS (SELECT DISTINCT rule_id, meeting_id FROM facts.rule_results WHERE status <> 'ok' AND meeting_id IS NOT NULL),
 rv AS (
-    SELECT f.finding_id, c.student_id, '' AS meeting_key, c.due_date AS record_date, st.school_id,
+    SELECT q.requirement, c.student_id, '' AS meeting_key, c.due_date AS record_date, st.school_id,
            coalesce(c.event_date <= c.due_date, false) OR c.exempt AS compliant
-    FROM f JOIN facts.timeline_cycles c ON c.rule_id = f.requirement AND c.due_date > f.issued_date
+    FROM q JOIN facts.timeline_cycles c ON c.rule_id = q.requirement
     JOIN st USING (student_id)
-    WHERE f.kind = 'timeline' AND (len(f.scope) = 0 OR list_contains(f.scope, st.school_id))
-      AND (c.event_date <= DATE '{{ as_of }}' OR c.due_date < DATE '{{ as_of }}')
+    WHERE q.kind = 'timeline' AND (c.event_date <= DATE '{{ as_of }}' OR c.due_date < DATE '{{ as_of }}')
     UNION ALL
-    SELECT f.finding_id, m.student_id, m.meeting_id, m.held_date, st.school_id,
-           NOT EXISTS (SELECT 1 FROM fails r WHERE r.rule_id = f.requirement AND r.meeting_id = m.meeting_id)
-    FROM f JOIN {{ src }}.meetings m ON m.status = 'held' AND m.held_date > f.issued_date
-                                    AND m.held_date <= DATE '{{ as_of }}'
+    SELECT q.requirement, m.student_id, m.meeting_id, m.held_date, st.school_id, x.meeting_id IS NULL
+    FROM q JOIN {{ src }}.meetings m ON m.status = 'held' AND m.held_date <= DATE '{{ as_of }}'
     JOIN st ON st.student_id = m.student_id
-    WHERE f.kind = 'meeting' AND (len(f.scope) = 0 OR list_contains(f.scope, st.school_id))
-      AND (f.requirement NOT IN ({{ transition_rules | map("literal") | join(", ") or "NULL" }})
-           OR m.includes_transition = 'Y')
-    UNION ALL   -- a plan rule: its rows of IEPs that began after the finding (our reading: docs/corrections.md)
-    SELECT f.finding_id, r.student_id, coalesce(r.meeting_id, ''), r.event_date, st.school_id, r.status = 'ok'
-    FROM f JOIN facts.rule_results r ON r.rule_id = f.requirement AND r.event_date > f.issued_date
-                                    AND r.event_date <= DATE '{{ as_of }}'
+    LEFT JOIN fails x ON x.rule_id = q.requirement AND x.meeting_id = m.meeting_id
+    WHERE q.kind = 'meeting' AND (q.requirement NOT IN ({{ transition_rules | map("literal") | join(", ") or "NULL" }})
+                                  OR m.includes_transition = 'Y')
+    UNION ALL   -- a plan rule: its rows of IEPs that began by D (our reading: docs/corrections.md)
+    SELECT q.requirement, r.student_id, coalesce(r.meeting_id, ''), r.event_date, st.school_id, r.status = 'ok'
+    FROM q JOIN facts.rule_results r ON r.rule_id = q.requirement AND r.event_date <= DATE '{{ as_of }}'
     JOIN st ON st.student_id = r.student_id
-    WHERE f.kind = 'plan' AND (len(f.scope) = 0 OR list_contains(f.scope, st.school_id))
+    WHERE q.kind = 'plan'
 )
-SELECT *, row_number() OVER (PARTITION BY finding_id ORDER BY record_date, student_id, meeting_key) AS pos
+SELECT *, row_number() OVER (PARTITION BY requirement ORDER BY record_date, student_id, meeting_key) AS pos
 FROM rv;
+
+CREATE OR REPLACE TEMP TABLE review_after AS   -- each finding's L, its records after L and how many
+WITH bad AS (
+    SELECT requirement, school_id, max(record_date) AS max_bad FROM temp.review_records WHERE NOT compliant GROUP BY ALL
+),
+f AS (
+    SELECT f.finding_id, f.requirement, f.scope,
+           greatest(f.issued_date, coalesce((SELECT max(b.max_bad) FROM bad b WHERE b.requirement = f.requirement
+                                              AND (len(f.scope) = 0 OR list_contains(f.scope, b.school_id))),
+                                            f.issued_date)) AS since
+    FROM corrections.findings f WHERE f.as_of = DATE '{{ as_of }}'
+),
+dates AS (   -- each requirement's dates: the first position and the records from it on
+    SELECT requirement, record_date, min(pos) AS first_pos, max(max(pos)) OVER (PARTITION BY requirement) AS total
+    FROM temp.review_records GROUP BY requirement, record_date
+),
+district AS (   -- a district-wide finding: the first record dated after L found by an ASOF join
+    SELECT f.finding_id, f.since, d.first_pos, d.total - d.first_pos + 1 AS n, f.requirement
+    FROM (SELECT * FROM f WHERE len(scope) = 0) f
+    ASOF LEFT JOIN dates d ON d.requirement = f.requirement AND f.since < d.record_date
+),
+scoped AS (   -- a finding of some schools: their records after L (a small part of the district's)
+    SELECT f.finding_id, f.since, r.pos, r.student_id, r.meeting_key, r.record_date, r.school_id,
+           row_number() OVER (PARTITION BY f.finding_id ORDER BY r.pos) AS seq,
+           count(*) OVER (PARTITION BY f.finding_id) AS n
+    FROM (SELECT * FROM f WHERE len(scope) > 0) f, unnest(f.scope) AS u(school_id)
+    JOIN temp.review_records r ON r.requirement = f.requirement AND r.school_id = u.school_id
+                              AND r.record_date > f.since
+)
+SELECT d.finding_id, d.since, coalesce(d.n, 0) AS n, k.seq, r.student_id, r.meeting_key, r.record_date, r.school_id
+FROM district d
+LEFT JOIN range(1, {{ prong2_records }} + 1) k(seq) ON d.first_pos IS NOT NULL
+LEFT JOIN temp.review_records r ON r.requirement = d.requirement AND r.pos = d.first_pos + k.seq - 1
+UNION ALL
+SELECT finding_id, since, n, seq, student_id, meeting_key, record_date, school_id FROM scoped
+WHERE seq <= {{ prong2_records }}
+UNION ALL   -- a scoped finding with no record after L
+SELECT f.finding_id, f.since, 0, NULL, NULL, NULL, NULL, NULL FROM f
+WHERE len(f.scope) > 0 AND f.finding_id NOT IN (SELECT finding_id FROM scoped);
 
 DELETE FROM corrections.prong2_checks WHERE as_of = DATE '{{ as_of }}';
 INSERT INTO corrections.prong2_checks
-WITH last_bad AS (SELECT finding_id, max(record_date) AS since FROM temp.review_records WHERE NOT compliant GROUP BY 1)
-SELECT DATE '{{ as_of }}', f.finding_id, coalesce(b.since, f.issued_date) AS since,
-       count(r.pos) AS compliant_after, count(r.pos) >= {{ prong2_records }} AS met
-FROM corrections.findings f
-LEFT JOIN last_bad b USING (finding_id)
-LEFT JOIN temp.review_records r ON r.finding_id = f.finding_id AND r.record_date > coalesce(b.since, f.issued_date)
-WHERE f.as_of = DATE '{{ as_of }}'
-GROUP BY ALL;
+SELECT DATE '{{ as_of }}', finding_id, any_value(since), any_value(n), any_value(n) >= {{ prong2_records }}
+FROM temp.review_after GROUP BY finding_id;
 
 DELETE FROM corrections.review_checks WHERE as_of = DATE '{{ as_of }}';
 INSERT INTO corrections.review_checks
-WITH p AS (SELECT finding_id, since FROM corrections.prong2_checks WHERE as_of = DATE '{{ as_of }}'),
-after AS (
-    SELECT r.*, row_number() OVER (PARTITION BY r.finding_id ORDER BY r.pos) AS seq
-    FROM temp.review_records r JOIN p ON p.finding_id = r.finding_id AND r.record_date > p.since
-)
 SELECT DATE '{{ as_of }}', finding_id, seq, student_id, meeting_key, record_date, school_id
-FROM after WHERE seq <= {{ prong2_records }};
+FROM temp.review_after WHERE student_id IS NOT NULL;
 
 INSERT OR REPLACE INTO corrections.nights VALUES (DATE '{{ as_of }}', {{ literal(export_id) }});
