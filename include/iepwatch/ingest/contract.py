@@ -86,6 +86,9 @@ TABLES: tuple[Table, ...] = (
     _t("school_calendar", ("calendar_date", "school_id"), school_id=ID, calendar_date=DATE, in_session=FLAG,
        note=TEXT, optional=("note",), optional_file=True),
     _t("student_absences", ("student_id", "absence_date"), student_id=ID, absence_date=DATE, optional_file=True),
+    # Children referred by Part C (early intervention): PART_C_TRANSITION_BY_3 and Indicator B12.
+    _t("part_c_transitions", ("student_id",), student_id=ID, referral_received_date=DATE, part_c_eligible_date=DATE,
+       continued_part_c=FLAG, optional=("part_c_eligible_date", "continued_part_c"), optional_file=True),
 )
 
 BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
