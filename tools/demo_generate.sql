@@ -323,3 +323,24 @@ JOIN school_calendar c ON c.school_id IS NOT DISTINCT FROM
 WHERE s.sped_status = 'referred' AND e.consent_received_date IS NOT NULL AND c.in_session = 'Y'
   AND c.calendar_date > e.consent_received_date AND c.calendar_date <= DATE '{{ as_of }}'
   AND u(hash(s.student_id, c.calendar_date), 'abs') < 0.04;
+
+-- Children referred by Part C: the preschoolers whose third birthday T falls from 200 days
+-- before the as-of date to 60 days after it. The referral came 150 days before T, or before
+-- their latest initial evaluation's consent when that was earlier (so the evaluation counts);
+-- Part C eligibility a year before T, for one in seven only 60 days before (the late referral
+-- exemption); one in eleven continued in Part C.
+CREATE OR REPLACE TABLE part_c_transitions AS
+WITH kids AS (
+    SELECT s.student_id, CAST(s.birth_date + INTERVAL 3 YEAR AS DATE) AS t,
+           (SELECT min(e.consent_received_date) FROM evaluations e
+             WHERE e.student_id = s.student_id AND e.evaluation_type = 'initial') AS consent
+    FROM students s
+    WHERE s.grade_level = 'ps'
+      AND CAST(s.birth_date + INTERVAL 3 YEAR AS DATE) BETWEEN DATE '{{ as_of }}' - 200 AND DATE '{{ as_of }}' + 60
+)
+SELECT student_id,
+       least(t - 150, coalesce(consent, t - 150)) AS referral_received_date,
+       CASE WHEN u(hash(student_id), 'pce') < 1 / 7 THEN t - 60 ELSE t - 365 END AS part_c_eligible_date,
+       CASE WHEN u(hash(student_id), 'pcc') < 1 / 11 THEN 'Y' ELSE 'N' END AS continued_part_c
+FROM kids
+WHERE least(t - 150, coalesce(consent, t - 150)) <= t;

@@ -178,14 +178,16 @@ def test_the_pools_of_a_deployment(deploy):
 
 # --- the roll-up, computed by hand ------------------------------------------------------------
 
-def _night(cfg, counts: list[tuple], b11: tuple[int, int], b13: tuple[int, int], as_of: date = AS_OF) -> None:
-    """A district's published night: its summary.json and the district rows of its B11 / B13 files."""
+def _night(cfg, counts: list[tuple], b11: tuple[int, int], b13: tuple[int, int], as_of: date = AS_OF,
+           b12: tuple[int, int] = (0, 0)) -> None:
+    """A district's published night: its summary.json and the district rows of its B11 / B12 / B13 files."""
     from iepwatch import files
 
     files.write_json(cfg.run_dir(as_of) / "summary.json", {"as_of": as_of.isoformat(), "counts": [
         {"school_id": s, "school_name": f"School {s}", "rule_id": r, "status": st, "n": n} for s, r, st, n in counts]})
     for report, header, (num, den) in (
             ("indicator_b11", "as_of,level,school_id,school_name,consent_received,completed_within_timeline", b11),
+            ("indicator_b12", "as_of,level,school_id,school_name,percent_denominator,iep_by_3_c", b12),
             ("indicator_b13", "as_of,level,school_id,school_name,youth_transition_age,youth_meeting_b13", b13)):
         folder = cfg.paths.extracts_dir / report / as_of.isoformat()
         folder.mkdir(parents=True)
@@ -211,11 +213,11 @@ def test_the_rollup_by_hand_and_byte_identical_when_regenerated(deploy):
     files.write_json(north.run_dir(AS_OF - timedelta(days=1)) / "findings.json", {   # the last good ledger
         "as_of": str(AS_OF - timedelta(days=1)), "prong2_required": 10,
         "findings": [{"finding_id": f, "status": s} for f, s in (("A", "open"), ("B", "open"), ("C", "corrected"))]})
-    assert rollup.missing(dep, AS_OF) == {"south": ["summary.json", "indicator_b11", "indicator_b13"]}
+    assert rollup.missing(dep, AS_OF) == {"south": ["summary.json", "indicator_b11", "indicator_b12", "indicator_b13"]}
     assert rollup.latest_complete(dep) is None
     from iepwatch.errors import DataError
 
-    with pytest.raises(DataError, match="missing: south: summary.json, indicator_b11, indicator_b13"):
+    with pytest.raises(DataError, match="missing: south: summary.json, indicator_b11, indicator_b12, indicator_b13"):
         rollup.build(dep, AS_OF)
     from airflow.sdk.exceptions import AirflowFailException
 
@@ -224,7 +226,7 @@ def test_the_rollup_by_hand_and_byte_identical_when_regenerated(deploy):
     with pytest.raises(AirflowFailException, match=f"DATA ERROR: no night has been published by every district yet; "
                                                    f"each district's newest night: north {AS_OF}, south none"):
         build_rollup({})
-    _night(south, [("S1", "EVAL_60_DAY", "overdue", 5)], b11=(1, 5), b13=(0, 0))
+    _night(south, [("S1", "EVAL_60_DAY", "overdue", 5)], b11=(1, 5), b13=(0, 0), b12=(3, 4))
     assert rollup.latest_complete(dep) == AS_OF
     folder = rollup.build(dep, AS_OF)
     with (folder / f"rollup_counts_{AS_OF}.csv").open() as f:
@@ -236,6 +238,8 @@ def test_the_rollup_by_hand_and_byte_identical_when_regenerated(deploy):
                for r in csv.DictReader(f)]
     assert ind == [("deployment", "", "B11", "9", "15", "60.0"),      # 9 / 15, not the mean of 80 % and 20 %
                    ("district", "north", "B11", "8", "10", "80.0"), ("district", "south", "B11", "1", "5", "20.0"),
+                   ("deployment", "", "B12", "3", "4", "75.0"),      # the counts summed: south's only
+                   ("district", "north", "B12", "0", "0", ""), ("district", "south", "B12", "3", "4", "75.0"),
                    ("deployment", "", "B13", "1", "4", "25.0"),
                    ("district", "north", "B13", "1", "4", "25.0"), ("district", "south", "B13", "0", "0", "")]
     with (folder / f"rollup_findings_{AS_OF}.csv").open() as f:
@@ -250,7 +254,7 @@ def test_the_rollup_by_hand_and_byte_identical_when_regenerated(deploy):
     rollup.build(dep, AS_OF)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["districts"] == ["north", "south"] and [f["rows"] for f in manifest["files"]] == [4, 6, 9]
+    assert manifest["districts"] == ["north", "south"] and [f["rows"] for f in manifest["files"]] == [4, 9, 9]
 
 
 def test_the_rollup_refuses_a_district_whose_numbers_do_not_hold(deploy):

@@ -15,7 +15,7 @@ from helpers import NEXT
 from iepwatch.errors import DataError
 
 ALL_FORMATS = ("calpads_sped_meetings", "compliance_student_list", "compliance_summary", "indicator_b11",
-               "indicator_b11_detail", "indicator_b13", "indicator_b13_detail")
+               "indicator_b11_detail", "indicator_b12", "indicator_b12_detail", "indicator_b13", "indicator_b13_detail")
 # A California district on the federal timelines (the tests' districts are): CALPADS added.
 CALPADS = {"extracts": {"add_formats": ["calpads_sped_meetings"]}}
 

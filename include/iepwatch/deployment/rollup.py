@@ -28,6 +28,7 @@ FILES = {"rollup_counts": "deployment/rollup_counts",   # the file -> its SQL
 FINDING_STATUSES = ("open", "overdue", "corrected")   # a finding's status (corrections/ledger.sql)
 # indicator -> (extract, numerator column, denominator column) of its district row
 INDICATORS = {"B11": ("indicator_b11", "completed_within_timeline", "consent_received"),
+              "B12": ("indicator_b12", "iep_by_3_c", "percent_denominator"),   # c / (a - b - d - e - f)
               "B13": ("indicator_b13", "youth_meeting_b13", "youth_transition_age")}
 
 
