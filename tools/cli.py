@@ -267,10 +267,30 @@ def summary(as_of: date) -> str:
         lines.append(f"  WARNING          {line}")
     for manifest in sorted(cfg.paths.extracts_dir.glob(f"*/{as_of}/manifest.json")):
         lines.append(f"  extract          {manifest.parent}")
+    lines += indicator_lines(cfg, as_of)
     outbox = sorted(cfg.paths.outbox_dir.glob(f"iepwatch.{as_of}.*.eml"))
     if outbox:
         lines.append(f"  emails           {len(outbox)} in {cfg.paths.outbox_dir} (iepwatch.{as_of}.*.eml)")
     return "\n".join(lines)
+
+
+def indicator_lines(cfg, as_of: date) -> list[str]:
+    """The district's B11, B12 and B13 of the night, from the district rows of their extracts."""
+    import csv
+
+    from iepwatch.deployment import rollup
+
+    out = []
+    for indicator, (report, num, den) in rollup.INDICATORS.items():
+        path = rollup.extract_file(cfg, report, as_of)
+        if path is None or not path.exists():
+            continue
+        with path.open(newline="") as f:
+            row = next((r for r in csv.DictReader(f) if r["level"] == "district"), None)
+        if row:
+            pct = f"{row['percent']} %" if row.get("percent") else "no denominator"
+            out.append(f"  indicator {indicator}    {row[num]} of {row[den]} = {pct}  ({report})")
+    return out
 
 
 def demo(as_of: date, students: int, smtp_port: int, pack: str = "federal") -> None:

@@ -63,6 +63,23 @@ def test_b12_by_hand(district, evaluate):
     assert produce("indicator_b12") == produce("indicator_b12"), "byte-identical when regenerated"
 
 
+def test_the_page_labels_b12(district, evaluate, monkeypatch):
+    from ui.test_ui import client_as
+
+    from iepwatch.ui import page as ui
+
+    monkeypatch.setattr(ui, "airflow_runs", lambda: [])
+    monkeypatch.setattr(ui, "nightly_paused", lambda: None)
+    district.student()
+    evaluate(district)
+    produce("indicator_b12")
+    try:
+        html = client_as("viewer").get("/").text
+    finally:
+        ui.app.dependency_overrides.clear()
+    assert "indicator_b12<br><span class=\"muted\">Indicator B12 — early childhood transition" in html
+
+
 def test_a_district_without_part_c_referrals_gets_a_district_row_of_zeros(district, evaluate):
     district.student()
     evaluate(district)

@@ -32,7 +32,7 @@ INDICATORS = {"B11": ("indicator_b11", "completed_within_timeline", "consent_rec
               "B13": ("indicator_b13", "youth_meeting_b13", "youth_transition_age")}
 
 
-def _extract_file(cfg: Config, report: str, as_of: date) -> Path | None:
+def extract_file(cfg: Config, report: str, as_of: date) -> Path | None:
     folder = cfg.paths.extracts_dir / report / as_of.isoformat()
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
@@ -46,7 +46,7 @@ def missing(dep: Deployment, as_of: date) -> dict[str, list[str]]:
     out = {}
     for cfg in dep.configs():
         gone = [] if (cfg.run_dir(as_of) / run_record.SUMMARY).exists() else [run_record.SUMMARY]
-        gone += [report for report, *_ in INDICATORS.values() if _extract_file(cfg, report, as_of) is None]
+        gone += [report for report, *_ in INDICATORS.values() if extract_file(cfg, report, as_of) is None]
         if gone:
             out[cfg.district_id] = gone
     return out
@@ -92,7 +92,7 @@ def build(dep: Deployment, as_of: date) -> Path:
                             [(d, name, c["school_id"], c["school_name"], c["rule_id"], c["status"], c["n"])
                              for c in summary["counts"]])
         for indicator, (report, num, den) in INDICATORS.items():
-            path = _extract_file(cfg, report, as_of)
+            path = extract_file(cfg, report, as_of)
             got = con.execute(f"INSERT INTO night_indicators SELECT ?, ?, ?, {num}, {den} FROM read_csv(?) "
                               "WHERE level = 'district'", [d, name, indicator, str(path)]).fetchone()[0]
             if got != 1:

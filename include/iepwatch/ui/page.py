@@ -206,7 +206,8 @@ def index(user: User) -> str:
     nights = dashboard.summaries(cfg, cfg.ui.trend_nights)
     summary = nights[-1] if nights else None
     h = dashboard.health(cfg, runs, datetime.now(UTC), summary)
-    level = {n: d.student_level for n, d in definitions(cfg).items()}
+    defs = definitions(cfg)
+    level = {n: d.student_level for n, d in defs.items()}
     extracts = [{**m, "student_level": level.get(m["report"], True)} for m in dashboard.extracts(cfg)][:30]
     gens = {n: history.generations(cfg.paths.extracts_dir / n)[:5] for n in sorted(level)}
     tz = ZoneInfo(cfg.district.timezone)
@@ -219,7 +220,8 @@ def index(user: User) -> str:
            "nightly_dag": dag_id("iep_nightly", cfg.district_id),
            "summary": summary, "extracts": extracts,
            "statuses": STATUSES, "colors": COLORS, "generations": gens, "student_level": level,
-           "submit_allowed": submit_allowed(user, cfg), "opens_from": findings.OPENS_FROM}
+           "submit_allowed": submit_allowed(user, cfg), "opens_from": findings.OPENS_FROM,
+           "report_titles": {n: d.raw.get("title", "") for n, d in defs.items()}}
     if summary:
         t = dashboard.trends(nights)
         ctx |= {"c": dashboard.counts(summary), "groups": dashboard.rule_groups(cfg), "t": t,
