@@ -97,3 +97,20 @@ def test_a_third_birthday_on_february_28_for_a_child_born_on_february_29(distric
 def test_a_district_without_the_file_has_no_rows(district, evaluate):
     district.student()   # the export's part_c_transitions.csv has its header only
     assert evaluate(district).evaluated(RULE) == []
+
+
+def test_an_export_without_the_file_at_all_runs_as_before(district, tmp_path, settings, data_dir):
+    import duckdb
+    from helpers import run_night_in_process
+
+    s = district.student()
+    district.meeting(s, held=date(2025, 10, 1), kind="annual")
+    folder = district.write(tmp_path / "export")
+    (folder / "part_c_transitions.csv").unlink()
+    settings({})
+    run_night_in_process(folder, date(2026, 11, 27))
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM core.part_c_transitions").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM facts.rule_results WHERE rule_id = ?", [RULE]).fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM compliance.exceptions WHERE rule_id = 'IEP_ANNUAL_REVIEW'"
+                           ).fetchone()[0] == 1, "the rest as before"
