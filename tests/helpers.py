@@ -156,3 +156,19 @@ def send_digests(data_dir, as_of=AS_OF, **email_settings):
     cfg = load_config(overrides={"email": email_settings})
     with warehouse.connect(cfg) as con:
         return sender.send_all(con, cfg, as_of)
+
+
+def extract_text(name: str, as_of=AS_OF) -> str:
+    """One format built, checked (its GX suite compiled to DuckDB) and published with the
+    package's engine; its file's text."""
+    from iepwatch import warehouse
+    from iepwatch.district import load_config
+    from iepwatch.extracts import engine
+
+    cfg = load_config()
+    d = engine.definitions(cfg)[name]
+    with warehouse.connect(cfg) as con:
+        n = engine.build(con, cfg, as_of, d)
+        engine.check(con, d, engine.suite(d, as_of, n))
+        folder = engine.publish(con, cfg, as_of, d)
+    return (folder / d.raw["file_name"].format(as_of=as_of)).read_text()

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 from builder import AS_OF  # 2026-11-27
+from helpers import extract_text as produce
 from helpers import run_night_in_process
 
 FINDING_COLUMNS = ("finding_id", "issued_date", "requirement", "citation", "scope_school_ids", "note")
@@ -329,21 +330,6 @@ def test_coordinators_see_their_schools_instances_to_correct_first_until_correct
     send(data_dir, as_of=AS_OF + timedelta(days=1))
     later = [m for m in smtp.messages() if m["X-IEPWatch-As-Of"] == str(AS_OF + timedelta(days=1))]
     assert all("Findings to correct" not in parts(m)[0] for m in later)
-
-
-def produce(name: str, as_of=AS_OF) -> str:
-    """One format built, checked (its GX suite, compiled) and published; its file's text."""
-    from iepwatch import warehouse
-    from iepwatch.district import load_config
-    from iepwatch.extracts import engine
-
-    cfg = load_config()
-    d = engine.definitions(cfg)[name]
-    with warehouse.connect(cfg) as con:
-        n = engine.build(con, cfg, as_of, d)
-        engine.check(con, d, engine.suite(d, as_of, n))
-        folder = engine.publish(con, cfg, as_of, d)
-    return (folder / f"{name}_{as_of}.csv").read_text()
 
 
 def test_the_evidence_extracts_hold_instances_records_and_counts_byte_identical_on_a_rerun(district, night,

@@ -7,23 +7,8 @@ from __future__ import annotations
 import csv
 from datetime import date, timedelta
 
+from helpers import extract_text as produce
 from rules.test_part_c import child, served
-
-
-def produce(name: str) -> str:
-    from builder import AS_OF
-
-    from iepwatch import warehouse
-    from iepwatch.district import load_config
-    from iepwatch.extracts import engine
-
-    cfg = load_config()
-    d = engine.definitions(cfg)[name]
-    with warehouse.connect(cfg) as con:
-        n = engine.build(con, cfg, AS_OF, d)
-        engine.check(con, d, engine.suite(d, AS_OF, n))
-        folder = engine.publish(con, cfg, AS_OF, d)
-    return (folder / f"{name}_{AS_OF}.csv").read_text()
 
 
 def test_b12_by_hand(district, evaluate):
