@@ -69,7 +69,15 @@ def in_order(tmp_path_factory):
         mp.delenv("IEPWATCH_CONFIG", raising=False)
         for day in (N20, N21, N22):
             run_night_in_process(export_of(day, exports), day)
-    return history(data), (data / "runs" / str(N22) / "exceptions.csv").read_bytes()
+    return history(data), (data / "runs" / str(N22) / "exceptions.csv").read_bytes(), summary_counts(data, N22)
+
+
+def summary_counts(data, day: date) -> tuple:
+    """What the page counts from a night's summary.json: exceptions and resolutions."""
+    import json
+
+    s = json.loads((data / "runs" / str(day) / "summary.json").read_text())
+    return s["counts"], s["resolved"]
 
 
 def test_backfill_20_22_21_then_20_again_leaves_the_history_of_an_in_order_run(in_order, data_dir, tmp_path,
@@ -77,7 +85,7 @@ def test_backfill_20_22_21_then_20_again_leaves_the_history_of_an_in_order_run(i
     from airflow.sdk.exceptions import AirflowFailException
 
     settings({})
-    expected, expected_csv22 = in_order
+    expected, expected_csv22, expected_summary22 = in_order
     run_night_in_process(export_of(N20, tmp_path), N20, emails=True)
     run_night_in_process(export_of(N22, tmp_path), N22, emails=True)
     sent = digests(smtp)
@@ -97,6 +105,7 @@ def test_backfill_20_22_21_then_20_again_leaves_the_history_of_an_in_order_run(i
     assert after["published"] == N22, "a backfill never replaces the published night"
     assert after == expected, "history is what the in-order run gives"
     assert (data_dir / "runs" / str(N22) / "exceptions.csv").read_bytes() == expected_csv22
+    assert summary_counts(data_dir, N22) == expected_summary22, "the later night's summary follows (the page's trend)"
     assert set(digests(smtp)) == {str(N20), str(N22)}, "the backfill sent no email"
 
     run_night_in_process(export_of(N20, tmp_path), N20, emails=True, backfill=True)
@@ -105,7 +114,7 @@ def test_backfill_20_22_21_then_20_again_leaves_the_history_of_an_in_order_run(i
 
 
 def test_first_detected_and_resolved_across_the_three_nights(in_order):
-    expected, _ = in_order
+    expected, _, _ = in_order
     first = {(r[1], r[4], r[2], r[0]): r[12] for r in expected["exceptions"]}   # (rule, student, status, as_of)
     assert first[("EVAL_60_DAY", "B", "due_soon", N22)] == N21
     assert first[("EVAL_60_DAY", "A", "due_soon", N22)] == N20

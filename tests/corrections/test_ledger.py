@@ -296,8 +296,10 @@ def test_a_rerun_of_the_nights_gives_the_same_ledger(district, night, data_dir):
     before = tables()
     night(AS_OF + timedelta(days=2))   # the night re-run
     assert tables() == before
+    record = (data_dir / "runs" / str(AS_OF + timedelta(days=2)) / "findings.json").read_bytes()
     night(AS_OF + timedelta(days=1), backfill=True)   # an older night again: the later ones rebuilt the same
     assert tables() == before
+    assert (data_dir / "runs" / str(AS_OF + timedelta(days=2)) / "findings.json").read_bytes() == record
 
 
 def test_coordinators_see_their_schools_instances_to_correct_first_until_corrected(district, night, data_dir, smtp):

@@ -104,6 +104,12 @@ def write_record(con, cfg: Config, as_of: date) -> None:
     os.replace(tmp, folder / run_record.FINDING_CASES)
 
 
+def later_nights(con, as_of: date) -> list[date]:
+    """The ledger's nights after ``as_of`` (rebuilt when ``as_of`` is backfilled)."""
+    return [r[0] for r in con.execute("SELECT as_of FROM corrections.nights WHERE as_of > ? ORDER BY 1",
+                                      [as_of]).fetchall()]
+
+
 def latest(con, as_of: date) -> date | None:
     """The ledger's night shown for ``as_of``: tonight's, or the last good one before it (a broken
     findings folder leaves the last good ledger published)."""

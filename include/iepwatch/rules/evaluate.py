@@ -8,6 +8,7 @@ configuration.
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import date
 from pathlib import Path
@@ -172,6 +173,24 @@ def later_nights(con, as_of: date) -> list[date]:
 
 
 LOOKAHEAD_DAYS = (30, 60, 90)
+
+
+def refresh_summary(con, as_of: date, path: Path) -> Path | None:
+    """A later night's summary after a backfill changed its history: its counts and resolutions
+    recomputed from the stored nights (what an in-order run gives), the rest as it was written
+    (its look-ahead and names came from that night's data, which the warehouse no longer holds)."""
+    if not path.is_file():
+        return None
+    summary = json.loads(path.read_text())
+    names = {c["school_id"]: c["school_name"] for c in summary.get("counts", [])}
+    rows = con.execute("""SELECT school_id, rule_id, status, count(*) FROM compliance.exceptions
+                          WHERE as_of = ? GROUP BY ALL ORDER BY ALL""", [as_of]).fetchall()
+    resolved = con.execute("SELECT school_id, count(*) FROM compliance.resolved WHERE as_of = ? GROUP BY ALL "
+                           "ORDER BY ALL", [as_of]).fetchall()
+    summary["counts"] = [{"school_id": r[0], "school_name": names.get(r[0], r[0]), "rule_id": r[1], "status": r[2],
+                          "n": r[3]} for r in rows]
+    summary["resolved"] = [{"school_id": r[0], "n": r[1]} for r in resolved]
+    return write_json(path, summary)
 
 
 def write_summary(con, as_of: date, path: Path, warnings: list[str], src: str = "core") -> Path:

@@ -189,8 +189,9 @@ def build_exceptions(night: Night) -> Night:
         rules.write_summary(con, night.as_of, cfg.run_dir(night.as_of) / run_record.SUMMARY,
                             sources.night_warnings(cfg, night.as_of), _source_schema(night))
         later = rules.later_nights(con, night.as_of)
-        for day in later:   # their first_detected_on may have changed: their files follow
+        for day in later:   # their first_detected_on and resolutions may have changed: their files follow
             rules.write_exceptions_csv(con, day, cfg.run_dir(day) / run_record.EXCEPTIONS)
+            rules.refresh_summary(con, day, cfg.run_dir(day) / run_record.SUMMARY)
     log.info("exceptions %s written to %s", counts, path)
     if later:
         log.info("history of the later nights %s recomputed", ", ".join(map(str, later)))
@@ -209,7 +210,8 @@ def update_corrections_ledger(night: Night) -> Night:
     night.require("export_id")
     with warehouse.session() as (cfg, con):
         result = ledger.update(con, cfg, night.as_of, night.export_id, _source_schema(night))
-        ledger.write_record(con, cfg, night.as_of)
+        for day in [night.as_of, *ledger.later_nights(con, night.as_of)]:   # a backfill rebuilt the later ones
+            ledger.write_record(con, cfg, day)
     log.info("findings ledger: %d findings in effect %s (folder %s)", result.findings, result.by_status,
              cfg.corrections.folder)
     for message in result.alerts:
