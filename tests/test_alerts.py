@@ -50,3 +50,29 @@ def test_a_failure_is_recorded_in_the_nights_run_record_for_run_health(tmp_path)
     path = tmp_path / "runs" / "2026-11-28" / "failures.json"
     assert json.loads(path.read_text()) == {"load_staging": {
         "dag_id": "iep_nightly", "error": "DATA ERROR: ieps.csv: the file is missing", "try_number": 1}}
+
+
+def test_one_notifier_sends_each_failure_of_a_run_under_its_own_task_and_log(smtp, tmp_path):
+    """The DAG's one notifier instance, called for three failures of one state_reporting run (two
+    instances of a mapped task, then another task): three alerts, each naming its own task (and
+    index) and its own log, never the first one's."""
+    from airflow.sdk import DAG
+
+    from iepwatch.alerts import RunAlertNotifier
+
+    notifier = RunAlertNotifier(to="data-team@example.org", smtp_conn_id="smtp_default", from_email="a@example.org",
+                                district="Demo Unified", timezone="America/Los_Angeles", data_dir=str(tmp_path))
+    failures = (("build_extract", 1), ("build_extract", 0), ("publish_extracts", -1))
+    for task_id, index in failures:
+        c = context(AirflowFailException(f"DATA ERROR: {task_id} {index}"), params={"as_of": "2026-11-28"})
+        c["ti"] = SimpleNamespace(task_id=task_id, map_index=index, try_number=1,
+                                  log_url=f"http://127.0.0.1:8080/log/{task_id}/{index}")
+        c["dag"] = DAG(dag_id="state_reporting", schedule=None)
+        notifier(c)
+    sent = smtp.messages()
+    assert [m["Subject"].split(": ", 1)[1] for m in sent] == [
+        "state_reporting.build_extract[1] failed (DATA ERROR)", "state_reporting.build_extract[0] failed (DATA ERROR)",
+        "state_reporting.publish_extracts failed (DATA ERROR)"]
+    for m, (task_id, index) in zip(sent, failures, strict=True):
+        text = m.get_body(("plain",)).get_content()
+        assert f"http://127.0.0.1:8080/log/{task_id}/{index}" in text and f"DATA ERROR: {task_id} {index}" in text

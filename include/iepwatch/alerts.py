@@ -78,6 +78,12 @@ def _night_and_reason(context, timezone: str) -> tuple[str, str, str]:
     return str(as_of), reason, kind
 
 
+def _task(ti) -> str:
+    """The failed task instance's name: its task id, and a mapped instance's index (build_extract[1])."""
+    index = getattr(ti, "map_index", -1)
+    return getattr(ti, "task_id", "?") + (f"[{index}]" if isinstance(index, int) and index >= 0 else "")
+
+
 def record_failure(context, data_dir, timezone: str) -> None:
     """The failed task and the first line of its error in the night's run record (``failures.json``),
     for run health on the page: what failed and why, without opening the log."""
@@ -90,7 +96,7 @@ def record_failure(context, data_dir, timezone: str) -> None:
     path = run_record.folder(Path(data_dir), as_of) / run_record.FAILURES
     failures = json.loads(path.read_text()) if path.exists() else {}
     ti = context.get("ti")
-    failures[getattr(ti, "task_id", "?")] = {"dag_id": getattr(context.get("dag"), "dag_id", "?"), "error": reason,
+    failures[_task(ti)] = {"dag_id": getattr(context.get("dag"), "dag_id", "?"), "error": reason,
                                              "try_number": getattr(ti, "try_number", None)}
     write_json(path, failures)
 
@@ -104,7 +110,7 @@ def failure_message(context, district: str, timezone: str) -> tuple[str, str, st
     logical = getattr(run, "logical_date", None)
     as_of, reason, kind = _night_and_reason(context, timezone)
     values = {"district": _plain(district, 80), "as_of": as_of, "dag_id": getattr(context.get("dag"), "dag_id", "?"),
-              "task_id": getattr(ti, "task_id", "?"), "try_number": getattr(ti, "try_number", "?"),
+              "task_id": _task(ti), "try_number": getattr(ti, "try_number", "?"),
               "error": kind, "reason": reason, "log_url": getattr(ti, "log_url", "") or "(no link)",
               "run_id": getattr(run, "run_id", "?"), "timezone": timezone,
               "logical_date": logical.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M") if logical else "none"}

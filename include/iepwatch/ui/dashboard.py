@@ -152,8 +152,9 @@ def health(cfg: Config, runs: list[dict], now: datetime, latest: dict | None) ->
         h.quarantined = quarantined(cfg, h.quarantine_as_of) if h.quarantine_as_of else None
         h.emails = _json(cfg.run_dir(h.as_of) / run_record.EMAILS)
         h.extracts = extracts(cfg, h.as_of)
-        h.reasons = {t: f["error"] for t, f in (_json(cfg.run_dir(h.as_of) / run_record.FAILURES) or {}).items()
-                     if t in h.failed_tasks}
+        h.reasons = {t.split("[")[0]: f["error"]   # a mapped instance (build_extract[1]) under its task
+                     for t, f in sorted((_json(cfg.run_dir(h.as_of) / run_record.FAILURES) or {}).items())
+                     if t.split("[")[0] in h.failed_tasks}
     if latest:
         h.warnings, h.warnings_as_of = latest.get("warnings", []), latest["as_of"]
     return h
