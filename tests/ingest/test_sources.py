@@ -176,3 +176,26 @@ def test_a_file_rewritten_while_it_is_archived_leaves_no_archive(demo_export, da
     manifest = json.loads((kept.path / sources.MANIFEST).read_text())["files"]
     assert {n: sources.sha256_file(kept.path / n) for n in manifest} == {n: m["sha256"] for n, m in manifest.items()}
     assert sorted(manifest) == sorted(p.name for p in export.iterdir())
+
+
+def test_an_export_root_that_does_not_exist_and_a_data_folder_that_cannot_be_written_are_named(
+        tmp_path, settings, data_dir, monkeypatch):
+    """A CONFIG ERROR naming the setting and what set it, at once: not a traceback, not an export
+    "not there yet"."""
+    import pytest
+    from airflow.sdk.exceptions import AirflowFailException
+    from builder import AS_OF
+    from helpers import logical_date
+
+    from iepwatch.tasks import iep_nightly as t
+
+    settings({})
+    monkeypatch.setenv("IEPWATCH_EXPORT_ROOT", str(tmp_path / "no-such-root"))
+    with pytest.raises(AirflowFailException, match=r"CONFIG ERROR: paths.export_root .*no-such-root \(set by "
+                                                   r"IEPWATCH_EXPORT_ROOT\) does not exist"):
+        t.find_export(params={}, logical_date=logical_date(AS_OF))
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("IEPWATCH_DATA_DIR", str(tmp_path / "a-file" / "data"))
+    with pytest.raises(AirflowFailException, match=r"CONFIG ERROR: paths.data_dir .*a-file/data \(set by "
+                                                   r"IEPWATCH_DATA_DIR\) cannot be written"):
+        t.find_export(params={}, logical_date=logical_date(AS_OF))

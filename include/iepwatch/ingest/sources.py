@@ -47,8 +47,27 @@ class Archived:
     reused: bool
 
 
+def check_folders(cfg: Config, export_root: bool = True) -> None:
+    """The data folder can be written and the export root exists: a CONFIG ERROR naming the setting
+    (and the environment variable that set it), not a traceback or an export "not there yet"."""
+    env = " (set by IEPWATCH_DATA_DIR)" if os.environ.get("IEPWATCH_DATA_DIR") else ""
+    try:
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=cfg.data_dir, prefix=".write-check-")
+        probe.close()
+    except OSError as e:
+        raise ConfigError(f"paths.data_dir {cfg.data_dir}{env} cannot be written: "
+                          f"{e.strerror or type(e).__name__}") from None
+    if export_root and cfg.export_source.kind == "files" and not cfg.paths.export_root.is_dir():
+        by = (" (set by IEPWATCH_EXPORT_ROOT)" if os.environ.get("IEPWATCH_EXPORT_ROOT")
+              else " (IEPWATCH_DATA_DIR sets it to <data_dir>/exports)" if env else "")
+        raise ConfigError(f"paths.export_root {cfg.paths.export_root}{by} does not exist: the folder the student "
+                          "system drops each night's <YYYY-MM-DD>/ export into")
+
+
 def find_export(cfg: Config, as_of: date, export_dir: str | None = None) -> Path:
     """The export folder: the ``export_dir`` param if given, else ``export_root/<as-of>``."""
+    check_folders(cfg, export_root=not export_dir)
     folder = Path(export_dir) if export_dir else cfg.paths.export_root / as_of.isoformat()
     if not folder.is_dir():
         raise DataError(f"No export for {as_of}: folder {folder} does not exist")
