@@ -235,21 +235,18 @@ def test_a_generation_is_marked_submitted_from_the_page_by_an_allowed_role_only(
 
     from airflow.models.log import Log
     from airflow.utils.session import create_session
+    from helpers import extract_text
     from sqlalchemy import select
 
-    from iepwatch import warehouse
     from iepwatch.district import load_config
-    from iepwatch.extracts import engine, history
+    from iepwatch.extracts import history
     from iepwatch.ui import page as ui
 
     s = district.student(school="SCH1")
     district.meeting(s, held=AS_OF - timedelta(days=30), kind="annual")
     evaluate(district)
     cfg = load_config()
-    d = engine.definitions(cfg)["compliance_student_list"]
-    with warehouse.connect(cfg) as con:
-        engine.build(con, cfg, AS_OF, d)
-        engine.publish(con, cfg, AS_OF, d)
+    extract_text("compliance_student_list")   # built, checked, published
     url = f"/generations/compliance_student_list/{AS_OF}/1/submit"
     try:
         viewer = client_as("viewer")
@@ -277,9 +274,7 @@ def test_a_generation_is_marked_submitted_from_the_page_by_an_allowed_role_only(
     # a newer generation of the night, with other bytes, is flagged against the submitted one
     district.meeting(s, held=AS_OF - timedelta(days=3), kind="annual")
     evaluate(district)
-    with warehouse.connect(cfg) as con:
-        engine.build(con, cfg, AS_OF, d)
-        engine.publish(con, cfg, AS_OF, d)
+    extract_text("compliance_student_list")
     newer, submitted = history.generations(cfg.paths.extracts_dir / "compliance_student_list")
     assert newer["differs_from_submitted"] == 1 and submitted["differs_from_submitted"] is None
     try:
@@ -412,11 +407,11 @@ def test_a_finding_is_opened_from_a_b11_detail_generation_and_the_next_ledger_re
 
     from airflow.models.log import Log
     from airflow.utils.session import create_session
+    from helpers import extract_text
     from sqlalchemy import select
 
     from iepwatch import warehouse
     from iepwatch.district import load_config
-    from iepwatch.extracts import engine
     from iepwatch.tasks import iep_nightly as t
     from iepwatch.ui import page as ui
 
@@ -426,10 +421,7 @@ def test_a_finding_is_opened_from_a_b11_detail_generation_and_the_next_ledger_re
                         outcome="not_eligible")                            # in (a) and (b)
     evaluate(district)
     cfg = load_config()
-    d = engine.definitions(cfg)["indicator_b11_detail"]
-    with warehouse.connect(cfg) as con:
-        engine.build(con, cfg, AS_OF, d)
-        engine.publish(con, cfg, AS_OF, d)
+    extract_text("indicator_b11_detail")   # built, checked, published
     url = f"/generations/indicator_b11_detail/{AS_OF}/1/finding"
     form = {"finding_id": "CA-F-2026-17", "issued_date": "2026-11-20", "citation": "34 CFR 300.301(c)(1)"}
     here = {"origin": "http://testserver"}
