@@ -164,6 +164,12 @@ def test_run_health_names_a_failed_night_and_a_stale_one(data_dir):
                                                  "nothing_to_report": 0}))
     assert dashboard.health(cfg, [{**runs[0], "state": "success", "failed_tasks": []}],
                             datetime(2026, 11, 27, 15, 0, tzinfo=UTC), latest).ok
+    # nine days later the demo's night is stale while the schedule runs, healthy while it is off
+    later = datetime(2026, 12, 6, 15, 0, tzinfo=UTC)
+    success = [{**runs[0], "state": "success", "failed_tasks": []}]
+    assert dashboard.health(cfg, success, later, latest).stale
+    off = dashboard.health(cfg, success, later, latest, paused=True)
+    assert off.expected is None and not off.stale and off.ok, "a paused nightly expects no night"
 
 
 def test_the_page_shows_red_when_stale(data_dir):

@@ -114,7 +114,7 @@ class Health:
     emails: dict | None = None            # sent, failed, already_sent, nothing_to_report
     extracts: list[dict] = field(default_factory=list)
     last_success: str | None = None
-    expected: str | None = None
+    expected: str | None = None           # the night that should be done by now (None: the schedule is off)
     warnings: list[str] = field(default_factory=list)
     warnings_as_of: str | None = None     # the night whose files carry the warnings (the newest with files)
 
@@ -128,13 +128,14 @@ class Health:
                 and not (self.emails or {}).get("failed"))
 
 
-def health(cfg: Config, runs: list[dict], now: datetime, latest: dict | None) -> Health:
+def health(cfg: Config, runs: list[dict], now: datetime, latest: dict | None, paused: bool = False) -> Health:
     """``runs``: Airflow's runs of both DAGs (dag_id, as_of, state, end_date, failed_tasks, and
     upstream_failed and task_logs when known), any order;
-    ``latest``: the newest night's summary.json (None before the first night)."""
+    ``latest``: the newest night's summary.json (None before the first night);
+    ``paused``: the nightly's schedule is off, so no night is expected and none is stale."""
     tz = ZoneInfo(cfg.district.timezone)
     nightly = sorted((r for r in runs if r["dag_id"] == "iep_nightly"), key=lambda r: r["as_of"])
-    h = Health(expected=expected_as_of(cfg, now).isoformat())
+    h = Health(expected=None if paused else expected_as_of(cfg, now).isoformat())
     last = nightly[-1] if nightly else None
     h.as_of = last["as_of"] if last else (latest["as_of"] if latest else None)
     successes = [r["as_of"] for r in nightly if r["state"] == "success"]

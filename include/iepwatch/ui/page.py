@@ -205,7 +205,7 @@ def index(user: User) -> str:
         runs, paused, airflow_error = [], None, type(e).__name__
     nights = dashboard.summaries(cfg, cfg.ui.trend_nights)
     summary = nights[-1] if nights else None
-    h = dashboard.health(cfg, runs, datetime.now(UTC), summary)
+    h = dashboard.health(cfg, runs, datetime.now(UTC), summary, paused=bool(paused))
     defs = definitions(cfg)
     level = {n: d.student_level for n, d in defs.items()}
     extracts = [{**m, "student_level": level.get(m["report"], True)} for m in dashboard.extracts(cfg)][:30]
