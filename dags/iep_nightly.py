@@ -27,15 +27,19 @@ next one the night (as-of date, export id, load slot) through XCom; no student d
 3. `load_staging` — each CSV into a free DuckDB load slot (DuckDB's CSV reader)
 4. `validate_export` — the gate: primary keys, then the ingest suites (`expectations/ingest`)
    compiled to DuckDB; bad rows to `quarantine.rows` (and `runs/<as-of>/quarantine.csv`)
-5. `publish_core` — all `core` views swapped in one transaction; emits `{core.name}`
-6. `evaluate_rules` — every compliance rule as of the as-of date (`facts.*`, `facts.rule_results`)
-7. `build_exceptions` — `compliance.exceptions` (first_detected_on kept across nights),
-   `compliance.resolved`, `runs/<as-of>/exceptions.csv`
-8. `send_coordinator_emails` — one digest per coordinator over `{cfg.email.smtp_conn_id}`,
+5. `evaluate_rules` — every compliance rule as of the as-of date, into the rule facts beside the slot
+6. `build_exceptions` — the night's `compliance.exceptions` (first_detected_on kept across nights)
+   and `compliance.resolved`
+7. `update_corrections_ledger` — the state's findings checked on the night (a broken findings
+   folder fails this task only)
+8. `publish_night` — the whole night published in one transaction (`core` and `facts` views, the
+   record of what is published), then `runs/<as-of>/exceptions.csv` and `summary.json`; until then
+   every reader sees the previous night, whole; emits `{core.name}`
+9. `send_coordinator_emails` — one digest per coordinator over `{cfg.email.smtp_conn_id}`,
    each sent once per as-of date (`ops.email_sends`)
-9. `build_data_docs` — GX validates the ingest suites (must agree with the gate) and the
+10. `build_data_docs` — GX validates the ingest suites (must agree with the gate) and the
    compliance suite (one expectation per rule); Data Docs in `datadocs/`
-10. `finish_night` — once the emails are sent and the Data Docs built, emits `{compliance.name}`,
+11. `finish_night` — once the emails are sent and the Data Docs built, emits `{compliance.name}`,
    which schedules `state_reporting`: a night that failed never triggers its extracts
 
 A **DATA ERROR** or **CONFIG ERROR** in a task log names the file, column and lines (or the
@@ -74,14 +78,13 @@ def nightly(cfg: Config) -> None:
         night = task(t.archive_export)(night)
         night = task(t.load_staging)(night)
         night = task(t.validate_export)(night)
-        night = task(t.publish_core, outlets=[core])(night)
         night = task(t.evaluate_rules)(night)
         night = task(t.build_exceptions)(night)
         ledger = task(t.update_corrections_ledger)(night)
-        # a broken findings folder fails the ledger alone: the emails go on (with the last good ledger)
-        emails = task(t.send_coordinator_emails, retries=cfg.email.send_retries,
-                      trigger_rule="all_done_min_one_success")(night)
-        ledger >> emails
+        # a broken findings folder fails the ledger alone: the night publishes (with the last good ledger)
+        night = task(t.publish_night, outlets=[core], trigger_rule="all_done_min_one_success")(night)
+        ledger >> night
+        emails = task(t.send_coordinator_emails, retries=cfg.email.send_retries)(night)
         docs = task(t.build_data_docs)(night)
         [emails, docs] >> task(t.finish_night, outlets=[compliance])(night)   # only a whole night fires it
 

@@ -65,8 +65,8 @@ class Night:
         return [r for r in self.results if r["rule_id"] == rule and (student is None or r["student_id"] == student)]
 
 
-INGEST_AND_RULES = ("archive_export", "load_staging", "validate_export", "publish_core", "evaluate_rules",
-                    "build_exceptions")
+INGEST_AND_RULES = ("archive_export", "load_staging", "validate_export", "evaluate_rules", "build_exceptions",
+                    "update_corrections_ledger", "publish_night")
 
 
 def run_night_in_process(folder: Path | None, as_of: date, emails: bool = False, **params):
@@ -126,7 +126,7 @@ def run_next_night(export: Path, capfd):
 def assert_failed_fast(state, tis, log, task: str, *needles: str):
     assert state == "failed"
     assert tis[task] == ("failed", 1), f"{task} should fail once without retry: {tis}"
-    assert "publish_core" not in tis or tis["publish_core"][0] != "success"
+    assert "publish_night" not in tis or tis["publish_night"][0] != "success"
     message = next(line for line in log.splitlines() if "DATA ERROR: " in line and "raise " not in line)
     for needle in needles:
         assert needle in message, (needle, message)

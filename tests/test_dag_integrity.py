@@ -72,7 +72,7 @@ def test_failures_and_late_runs_alert_the_data_team_by_smtp(dagbag):
 def test_nightly_shape(dagbag):
     dag = dagbag.dags["iep_nightly"]
     assert dag.catchup is False and dag.max_active_runs == 1
-    assert {"find_export", "archive_export", "load_staging", "validate_export", "publish_core"} <= set(dag.task_ids)
+    assert {"find_export", "archive_export", "load_staging", "validate_export", "publish_night"} <= set(dag.task_ids)
     assert dag.timetable.expression == "0 2 * * *"
     assert str(dag.timetable.timezone) == "America/Los_Angeles"
 

@@ -61,20 +61,48 @@ def failure_lines(log_text: str, most: int = 12) -> list[str]:
     return out[:most]
 
 
-def run_dags(as_of: date, runs: list[tuple[str, dict]], log: Path, env: dict[str, str]) -> None:
+def _run_logged(cmd: list[str], env: dict[str, str], log: Path, pass_fds: tuple[int, ...] = ()) -> str:
+    """Run ``cmd``, its output written to ``log`` and kept in memory: a full disk stops the file,
+    never the reading, so the failure's lines are still there to print."""
+    chunks, out = [], None
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        out = log.open("w")
+    except OSError as e:
+        print(f"the night's log cannot be written to {log} ({e.strerror}): its lines are kept in memory", flush=True)
+    with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          errors="replace", pass_fds=pass_fds) as proc:
+        for line in proc.stdout:
+            chunks.append(line)
+            if out is not None:
+                try:
+                    out.write(line)
+                except OSError as e:
+                    print(f"the night's log {log} stopped ({e.strerror}): its lines are kept in memory", flush=True)
+                    out = None
+    if out is not None:
+        with contextlib.suppress(OSError):
+            out.close()
+    return "".join(chunks)
+
+
+def run_dags(as_of: date, runs: list[tuple[str, dict]], log: Path, env: dict[str, str],
+             pass_fds: tuple[int, ...] = ()) -> None:
     """The night's DAG runs, in order, with ``dag.test()`` in one Airflow process (its start-up and
     GX's imports paid once, not once a DAG); prints the failure's reason and raises NightFailed
-    when a run fails (the later runs are then not started)."""
-    log.parent.mkdir(parents=True, exist_ok=True)
+    when a run fails (the later runs are then not started). ``pass_fds``: the night lock, held by
+    that process too, so the lock lasts as long as whatever writes."""
     print(f"running {' then '.join(d for d, _ in runs)} for {as_of} (log: {log})", flush=True)
-    with log.open("w") as out:
-        subprocess.run([sys.executable, "-m", "tools.cli", "dags-test", as_of.isoformat(), json.dumps(runs)],
-                       env=env, stdout=out, stderr=subprocess.STDOUT)
-    text = log.read_text(errors="replace")
-    task_logs(text, Path(env["AIRFLOW_HOME"]) / "logs")
+    text = _run_logged([sys.executable, "-m", "tools.cli", "dags-test", as_of.isoformat(), json.dumps(runs)],
+                       env, log, pass_fds=pass_fds)
+    try:
+        task_logs(text, Path(env["AIRFLOW_HOME"]) / "logs")
+    except OSError as e:
+        print(f"the task logs could not be written under {env['AIRFLOW_HOME']}: {e.strerror}", flush=True)
     for dag_id, _ in runs:
         if f"iepwatch: {dag_id} finished state=success" not in text:
-            for line in failure_lines(text):
+            for line in failure_lines(text) or ["(no error line: the Airflow process ended without one, killed?) "
+                                                 "its last lines:", *text.splitlines()[-5:]]:
                 print(line)
             raise NightFailed(f"{dag_id} FAILED for {as_of}; see the lines above and {log}")
 
@@ -162,8 +190,10 @@ def _annotate(run, as_of: date, started: datetime) -> None:
 
 
 @contextlib.contextmanager
-def night_lock(cfg: Config, as_of: date, wait: bool, most_seconds: float = 6 * 3600) -> Iterator[None]:
-    """One night at a time per data folder: wait for the running one, or stop with a clear message."""
+def night_lock(cfg: Config, as_of: date, wait: bool, most_seconds: float = 6 * 3600) -> Iterator[int]:
+    """One night at a time per data folder: wait for the running one, or stop with a clear message.
+    Yields the lock's file descriptor: the process that runs the night inherits it, and an
+    ``flock`` lasts while any process holds it, so a killed CLI leaves the lock with the writer."""
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     path = cfg.data_dir / ".night.lock"
     with path.open("a+") as f:
@@ -187,7 +217,7 @@ def night_lock(cfg: Config, as_of: date, wait: bool, most_seconds: float = 6 * 3
         f.write(f"pid {os.getpid()}, as-of {as_of}\n")
         f.flush()
         try:
-            yield
+            yield f.fileno()
         finally:
             f.truncate(0)
             fcntl.flock(f, fcntl.LOCK_UN)
@@ -206,7 +236,7 @@ def night(as_of: date, export: Path | None, wait: bool = True, env_extra: dict |
         print(f"mail: the running Airflow's local mail catcher ({uri.split('?')[0]})")
     airflow_env.set_up(env)
     run = cfg.run_dir(as_of)
-    with night_lock(cfg, as_of, wait):
+    with night_lock(cfg, as_of, wait) as lock:
         nightly_conf = {**({"export_dir": str(export.resolve())} if export else {}), **(conf or {})}
         runs = [(dag_id("iep_nightly", cfg.district_id), nightly_conf)]
         if nightly_conf.get("backfill"):
@@ -214,7 +244,7 @@ def night(as_of: date, export: Path | None, wait: bool = True, env_extra: dict |
         else:   # built here, right after: a scheduler running beside skips its asset-triggered run
             nightly_conf["extracts_by_caller"] = True
             runs.append((dag_id("state_reporting", cfg.district_id), {"as_of": as_of.isoformat()}))
-        run_dags(as_of, runs, run / run_record.AIRFLOW_LOG, env)
+        run_dags(as_of, runs, run / run_record.AIRFLOW_LOG, env, pass_fds=(lock,))
     print(summary(as_of))
 
 

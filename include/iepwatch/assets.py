@@ -14,7 +14,7 @@ def _asset(name: str, path: str, district: str | None) -> Asset:
 
 
 def core_tables(district: str | None) -> Asset:
-    """The night's published ``core`` tables (emitted by ``publish_core``)."""
+    """The night's published ``core`` tables (emitted by ``publish_night``)."""
     return _asset("core_tables", "core", district)
 
 

@@ -114,8 +114,8 @@ from iepwatch.quality.suites import compliance_suite
 from iepwatch.rules import evaluate as rules
 cfg = load_config()
 with warehouse.connect(cfg) as con:
-    rules.evaluate(con, cfg, date.fromisoformat({AS_OF.isoformat()!r}))
-    rows = con.execute("SELECT meeting_id, status, detail FROM facts.rule_results "
+    rules.evaluate(con, cfg, date.fromisoformat({AS_OF.isoformat()!r}), facts="scratch")
+    rows = con.execute("SELECT meeting_id, status, detail FROM scratch.rule_results "
                        "WHERE rule_id = 'NOTICE_SECOND_LOOK' ORDER BY ALL").fetchall()
 print(json.dumps({{"rows": rows, "setting": cfg.rules.NOTICE_SECOND_LOOK.look_days,
     "suite": [e["meta"]["iepwatch"]["rule_id"] for e in compliance_suite(cfg)["expectations"]],

@@ -577,7 +577,7 @@ def test_a_calendar_gap_is_a_finding_in_the_extracts_and_the_nights_warnings(dis
     from iepwatch import warehouse
     from iepwatch.district import load_config
     from iepwatch.extracts import engine
-    from iepwatch.ingest import sources
+    from iepwatch.ingest import load, sources
     from iepwatch.tasks import iep_nightly
 
     days = add_calendar(district, end=EARLY_END)
@@ -586,7 +586,9 @@ def test_a_calendar_gap_is_a_finding_in_the_extracts_and_the_nights_warnings(dis
     as_of = consent + timedelta(days=1)
     night(evaluate, district, "texas", as_of=as_of)
     cfg = load_config()
-    iep_nightly.evaluate_rules(iep_nightly.Night(as_of))      # the task body: its warnings
+    with warehouse.connect(cfg, read_only=True) as con:
+        slot = load.published_slot(con)
+    iep_nightly.evaluate_rules(iep_nightly.Night(as_of, slot=slot))      # the task body: its warnings
     (warning,) = sources.night_warnings(cfg, as_of)
     assert warning.startswith("calendar gap: 1 due date cannot be computed from the district calendar "
                               "(2026-07-01..2027-06-10): it lacks dates after 2027-06-10 (up to 2027-06-30)"), warning

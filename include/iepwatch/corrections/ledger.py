@@ -32,12 +32,12 @@ def transition_rules() -> list[str]:
     return [r.rule_id for r in rule_catalog.rules().values() if r.params.get("transition_meetings")]
 
 
-def update(con, cfg: Config, as_of: date, export_id: str, src: str = "core") -> Update:
+def update(con, cfg: Config, as_of: date, export_id: str, src: str = "core", facts: str = "facts") -> Update:
     """Read the findings folder (a DataError leaves the ledger as it was), check tonight, rebuild
     the ledger of tonight and the later nights."""
     findings.read(con, cfg.corrections.folder, rules_in_force(cfg))
     with transaction(con):
-        con.execute(sql("corrections/checks", as_of=as_of.isoformat(), src=src, export_id=export_id,
+        con.execute(sql("corrections/checks", as_of=as_of.isoformat(), src=src, facts=facts, export_id=export_id,
                         prong2_records=cfg.corrections.prong2_records, transition_rules=transition_rules()))
         con.execute(sql("corrections/ledger", since=as_of.isoformat()))
     by_status = dict(con.execute("SELECT status, count(*) FROM corrections.ledger_findings WHERE as_of = ? "

@@ -1,9 +1,11 @@
 """Load the archived export into a DuckDB load slot and publish it as ``core``.
 
 Two slots (schemas ``slot_a`` / ``slot_b``) alternate: a night loads into the slot that
-is not published, ``staging.*`` views show it to the quality gate, and publishing swaps
-the ``core.*`` views to it in one transaction. A failed night never touches the
-published slot, and nothing is copied twice.
+is not published, ``staging.*`` views show it to the quality gate, ``pending.*`` views
+(without the quarantined rows) to the rules, whose facts go beside the slot
+(``<slot>_facts``); publishing swaps the ``core.*`` and ``facts.*`` views to them in one
+transaction once the night is whole. A failed night never touches the published slot, and
+nothing is copied twice.
 
 Each slot table keeps its file order, so ``rowid + 2`` is the file's line number
 (header = line 1). Dates are typed on load (``YYYY-MM-DD`` only); a date that does not
@@ -26,6 +28,7 @@ from iepwatch.warehouse import exists, literal, quote, transaction
 
 SLOTS = ("slot_a", "slot_b")
 BACKFILL = "backfill"   # schema of a backfilled night's tables (never the published ones)
+PENDING = "pending"     # schema of the night's tables until it is published
 UNPARSEABLE = "__unparseable"
 
 
@@ -201,33 +204,75 @@ def published_night_of(cfg) -> date | None:
         return published_night(con)
 
 
-def publish(con, slot: str, as_of: date, export_id: str, backfill: bool = False) -> dict[str, int]:
-    """Point the ``core`` views at the checked slot, in one transaction (all tables or none).
+def facts_schema(slot: str) -> str:
+    """Where a night's rule facts are written: beside its load slot, published with it."""
+    return f"{slot}_facts"
 
-    A backfill (a night older than the published one) gets the same views in schema
-    ``backfill`` instead: its rules read them, and the published night stays published.
+
+def night_views(con, slot: str, schema: str) -> dict[str, int]:
+    """``<schema>.<table>`` views of the slot's tables without their quarantined rows; returns row counts.
+
+    A table with no quarantined row gets no filter: every reader of the night scans these
+    views, and would pay the filter on every scan. The views follow the slot's gate as checked.
     """
-    check_slot(con, slot, as_of, export_id)
-    schema = BACKFILL if backfill else "core"
-    counts = {}
-    # A table with no quarantined row is published without the filter: every reader of the night
-    # scans these views, and would pay the filter on every scan.
-    # Publishing follows the slot's gate, so the views match its quarantine as checked.
     quarantined = {r[0] for r in con.execute("SELECT DISTINCT table_name FROM quarantine.rows WHERE slot = ?",
                                              [slot]).fetchall()}
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    counts = {}
+    for t in TABLES:
+        cols = ", ".join(quote(c) for c in t.columns)
+        where = f"""WHERE rowid + 2 NOT IN (SELECT line FROM quarantine.rows
+                                    WHERE slot = '{slot}' AND table_name = '{t.name}')"""
+        con.execute(f"""
+            CREATE OR REPLACE VIEW {schema}.{t.name} AS
+            SELECT {cols} FROM {slot}.{t.name}
+            {where if t.name in quarantined else ""}""")
+        counts[t.name] = con.execute(f"SELECT count(*) FROM {schema}.{t.name}").fetchone()[0]
+    return counts
+
+
+def stage(con, slot: str, as_of: date, export_id: str, backfill: bool = False) -> dict[str, int]:
+    """After the gate: the night's tables as views the rules read (schema ``pending``, or ``backfill``
+    for an older night), and an empty facts schema beside the slot. Nothing published changes."""
+    check_slot(con, slot, as_of, export_id)
     with transaction(con):
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        for t in TABLES:
-            cols = ", ".join(quote(c) for c in t.columns)
-            where = f"""WHERE rowid + 2 NOT IN (SELECT line FROM quarantine.rows
-                                        WHERE slot = '{slot}' AND table_name = '{t.name}')"""
-            con.execute(f"""
-                CREATE OR REPLACE VIEW {schema}.{t.name} AS
-                SELECT {cols} FROM {slot}.{t.name}
-                {where if t.name in quarantined else ""}""")
-            counts[t.name] = con.execute(f"SELECT count(*) FROM {schema}.{t.name}").fetchone()[0]
-        if backfill:
-            return counts
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {facts_schema(slot)}")
+        return night_views(con, slot, BACKFILL if backfill else PENDING)
+
+
+def facts_views(con, slot: str) -> None:
+    """``facts.*`` views on the slot's rule facts (inside the caller's transaction)."""
+    facts = facts_schema(slot)
+    tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = ? ORDER BY 1",
+                                        [facts]).fetchall()]
+    for name, kind in con.execute("""SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE schema_name = 'facts'
+                                     UNION ALL SELECT view_name, 'VIEW' FROM duckdb_views()
+                                     WHERE schema_name = 'facts' AND NOT internal""").fetchall():
+        if kind == "TABLE" or name not in tables:   # a table of an older version, or a fact this night lacks
+            con.execute(f"DROP {kind} facts.{quote(name)}")
+    for name in tables:
+        con.execute(f"CREATE OR REPLACE VIEW facts.{quote(name)} AS SELECT * FROM {facts}.{quote(name)}")
+
+
+def check_turn(con, as_of: date) -> None:
+    """A night publishes only if no newer night was published while it ran (a night run by hand
+    beside a scheduled one, or an orphan of a killed run): it would put the data back in time."""
+    published = published_night(con)
+    if published is not None and published > as_of:
+        raise DataError(f"the night of {published} was published while the night of {as_of} ran: {as_of} is not "
+                        "published over it (run it again with backfill=true to add it to the history)")
+
+
+def publish(con, slot: str, as_of: date, export_id: str) -> dict[str, int]:
+    """The whole night becomes the published one in one transaction: the ``core`` views on its slot,
+    the ``facts`` views on its rule facts, and the record of what is published. Until this commits
+    every reader sees the previous night, whole; the history tables (compliance, corrections) are
+    keyed by night and read for a published night only."""
+    check_slot(con, slot, as_of, export_id)
+    check_turn(con, as_of)
+    with transaction(con):
+        counts = night_views(con, slot, "core")
+        facts_views(con, slot)
         con.execute("UPDATE ops.slots SET published = (slot = ?)", [slot])
         con.execute("DELETE FROM ops.published WHERE as_of = ?", [as_of])
         con.executemany("INSERT INTO ops.published VALUES (?, ?, ?, ?)",

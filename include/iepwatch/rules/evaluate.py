@@ -48,11 +48,13 @@ def rules_in_force(cfg: Config) -> dict[str, dict]:
             **{p.rule_id: everything[p.rule_id] for p in cfg.pack.rules}}
 
 
-def params(cfg: Config, as_of: date, src: str = "core") -> dict:
+def params(cfg: Config, as_of: date, src: str = "core", facts: str = "facts") -> dict:
     """What every rule and extract template is rendered with: the night, the window, the settings.
 
-    ``src`` is the schema the night's tables are read from: ``core`` (the published night) or
-    ``backfill`` (an older night evaluated without replacing it).
+    ``src`` is the schema the night's tables are read from: ``core`` (the published night),
+    ``pending`` (tonight's, until it is published) or ``backfill`` (an older night evaluated
+    without replacing it). ``facts`` is the schema of its rule facts: ``facts`` (the published
+    night's) or the one beside the night's load slot (``ingest.load.facts_schema``).
     """
     r = cfg.rules
     pack = cfg.pack
@@ -60,7 +62,7 @@ def params(cfg: Config, as_of: date, src: str = "core") -> dict:
     warn_days = {**{rule.rule_id: getattr(r, rule.rule_id).warn_days for rule in rule_catalog.of_kind("timeline")},
                  **{p.rule_id: p.warn_days for p in pack.rules}}
     federal = [rule for k, rule in rule_catalog.rules().items() if k in in_force]
-    base = {"as_of": as_of.isoformat(), "src": src, "transition_age": r.transition_age}
+    base = {"as_of": as_of.isoformat(), "src": src, "facts": facts, "transition_age": r.transition_age}
     team = rule_catalog.team_roles()
     return {
         **base,
@@ -80,36 +82,37 @@ def params(cfg: Config, as_of: date, src: str = "core") -> dict:
     }
 
 
-def evaluate(con, cfg: Config, as_of: date, src: str = "core",
+def evaluate(con, cfg: Config, as_of: date, src: str = "core", facts: str = "facts",
              ledger_rules: set[str] = frozenset()) -> dict[str, dict[str, int]]:
-    """Build facts.* and facts.rule_results in one transaction; returns counts by rule and status.
-    ``ledger_rules``: rules with a finding of the state, whose every timeline cycle is kept
-    (facts.timeline_cycles), not only the reporting window's."""
-    p = params(cfg, as_of, src) | {"ledger_rules": sorted(ledger_rules)}
+    """Build the rule facts (students, timelines, meetings, rule_results) in schema ``facts`` in
+    one transaction; returns counts by rule and status. ``ledger_rules``: rules with a finding of
+    the state, whose every timeline cycle is kept (timeline_cycles), not only the reporting window's."""
+    p = params(cfg, as_of, src, facts) | {"ledger_rules": sorted(ledger_rules)}
     steps = ["facts_students", "facts_timelines"]
     if cfg.pack.rules:
         steps += ["facts_calendar", "facts_pack"]
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {facts}")
     with transaction(con):
         for name in (*steps, "facts_meetings", "rule_results", "timeline_cycles"):
             con.execute(sql(f"rules/{name}", **p))
     counts: dict[str, dict[str, int]] = {}
-    for rule, status, n in con.execute("SELECT rule_id, status, count(*) FROM facts.rule_results GROUP BY 1, 2"
+    for rule, status, n in con.execute(f"SELECT rule_id, status, count(*) FROM {facts}.rule_results GROUP BY 1, 2"
                                        " ORDER BY 1, 2").fetchall():
         counts.setdefault(rule, {})[status] = n
     return counts
 
 
-def calendar_gaps(con) -> list[str]:
+def calendar_gaps(con, facts: str = "facts") -> list[str]:
     """After ``evaluate``: each school calendar that lacks dates a reported due date needs, with its
     span, how many due dates and the dates they need (for the night's warnings; no student named)."""
     calendar_read = "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'calendar' AND temporary"
     if not con.execute(calendar_read).fetchone()[0]:
         return []   # a pack counted in calendar days only, or the federal rules: no calendar read
-    rows = con.execute("""
+    rows = con.execute(f"""
         WITH g AS (
             SELECT t.gap_calendar, t.gap_date
             FROM temp.timelines t
-            JOIN (SELECT rule_id, student_id, item_id FROM facts.rule_results
+            JOIN (SELECT rule_id, student_id, item_id FROM {facts}.rule_results
                   WHERE status = 'warning' AND due_date IS NULL) r USING (rule_id, student_id, item_id)
             WHERE t.gap_calendar IS NOT NULL),
         span AS (
@@ -137,12 +140,12 @@ def calendar_gaps(con) -> list[str]:
     return out
 
 
-def build_exceptions(con, cfg: Config, as_of: date) -> dict[str, int]:
+def build_exceptions(con, cfg: Config, as_of: date, facts: str = "facts") -> dict[str, int]:
     """The night's compliance.exceptions (delete-then-insert: idempotent), then the history of this
     night and every later one (first_detected_on, compliance.resolved), all in one transaction."""
     earliest_due = ", ".join(literal(p.rule_id) for p in cfg.pack.rules) or "NULL"
     with transaction(con):
-        con.execute(sql("rules/exceptions", as_of=as_of.isoformat(), earliest_due=earliest_due))
+        con.execute(sql("rules/exceptions", as_of=as_of.isoformat(), earliest_due=earliest_due, facts=facts))
         con.execute(sql("rules/exceptions_history", since=as_of.isoformat()))
     counts = dict(con.execute("SELECT status, count(*) FROM compliance.exceptions WHERE as_of = ? GROUP BY 1",
                               [as_of]).fetchall())
@@ -193,7 +196,8 @@ def refresh_summary(con, as_of: date, path: Path) -> Path | None:
     return write_json(path, summary)
 
 
-def write_summary(con, as_of: date, path: Path, warnings: list[str], src: str = "core") -> Path:
+def write_summary(con, as_of: date, path: Path, warnings: list[str], src: str = "core",
+                  facts: str = "facts") -> Path:
     """What the data team's page shows of a night (counts, no student data), written atomically:
     exceptions by school, rule and status; the exceptions resolved tonight; open deadlines due in
     the next 30/60/90 days by school and case manager."""
@@ -214,6 +218,6 @@ def write_summary(con, as_of: date, path: Path, warnings: list[str], src: str = 
                           for r in rows],
                "resolved": [{"school_id": r[0], "n": r[1]} for r in resolved],
                "case_managers": {m[0]: m[1] or m[0] for m in managers},   # staff, named once (the drill-down)
-               "lookahead": dict_rows(con, sql("rules/summary_lookahead", as_of=as_of.isoformat(), src=src,
+               "lookahead": dict_rows(con, sql("rules/summary_lookahead", as_of=as_of.isoformat(), src=src, facts=facts,
                                                windows=LOOKAHEAD_DAYS))}
     return write_json(path, summary)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import signal
 
 from airflow.sdk import serde
 
@@ -33,6 +35,11 @@ def running_district() -> str | None:
         return current_district()
 
 
+# The failure drill's switch (tests/test_publication.py): the process running the night is killed
+# (SIGKILL, as ``kill -9`` would) right after the body of the task named here returns.
+KILL_AFTER = "IEPWATCH_KILL_AFTER"
+
+
 def fail_fast(fn):
     """Every task body: run for its DAG's district; bad data, bad configuration and a full disk are
     not transient, so they fail at once (no retries), reason first."""
@@ -43,12 +50,36 @@ def fail_fast(fn):
 
         try:
             with district_context(running_district()):
-                return fn(*args, **kwargs)
+                try:
+                    result = fn(*args, **kwargs)
+                except Exception as e:
+                    full = disk_full(e, args)
+                    if full is None:
+                        raise
+                    raise full from None
         except (DataError, ConfigError, HostError) as e:
             from airflow.sdk.exceptions import AirflowFailException
 
             kind = {DataError: "DATA ERROR", ConfigError: "CONFIG ERROR"}.get(type(e), "HOST ERROR")
             log.error("%s: %s", kind, e)
             raise AirflowFailException(f"{kind}: {e}") from None
+        if os.environ.get(KILL_AFTER) == fn.__name__:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
 
     return wrapper
+
+
+def disk_full(error: BaseException, args: tuple) -> HostError | None:
+    """A write that found no space left (Python's ENOSPC, DuckDB's "No space left on device"), as a
+    HostError naming the folder, its free space and the night's estimate; None for any other error."""
+    import errno
+
+    from iepwatch.district import load_config
+    from iepwatch.ingest import sources
+
+    if not ((isinstance(error, OSError) and error.errno == errno.ENOSPC)
+            or "no space left on device" in str(error).lower()):
+        return None
+    night = next((a for a in args if isinstance(a, Night)), None)
+    return sources.disk_full(load_config(), night.archive_dir if night else None)

@@ -112,6 +112,7 @@ def validate_export(night: Night, params: dict | None = None) -> Night:
                 gate.write_quarantine_report(con, night.slot, cfg.run_dir(night.as_of) / run_record.QUARANTINE)
             drops = gate.check_shrink(con, summary, cfg.quality.max_table_shrink_pct, cfg.quality.shrink_check_min_rows,
                                       allowed=bool((params or {}).get("allow_shrink")))
+            load.stage(con, night.slot, night.as_of, night.export_id, backfill=night.backfill)
     except DataError:
         _rejected_night_docs(night)
         raise
@@ -143,32 +144,19 @@ def _rejected_night_docs(night: Night) -> None:
 
 
 @fail_fast
-def publish_core(night: Night, outlet_events=None) -> Night:
-    """All ``core`` views swapped to the checked slot in one transaction; emits the core-tables Asset."""
-    from iepwatch import warehouse
-    from iepwatch.ingest import load
-
-    night.require("slot", "export_id")
-    with warehouse.session() as (_, con):
-        counts = load.publish(con, night.slot, night.as_of, night.export_id, backfill=night.backfill)
-    log.info("%s tables: %s", "backfill (not published)" if night.backfill else "published core", counts)
-    if outlet_events is not None:
-        outlet_events[assets.core_tables(current_district())].extra = night.event_extra()
-    return night
-
-
-@fail_fast
 def evaluate_rules(night: Night) -> Night:
     """Facts and every compliance rule as of the night (include/sql/rules/: facts_*.sql, a file per
-    rule, rule_results.sql)."""
+    rule, rule_results.sql), read from the night's tables and written beside its load slot: the
+    published night's facts stay as they are until the whole night is published."""
     from iepwatch import warehouse
     from iepwatch.corrections import findings
     from iepwatch.rules import evaluate as rules
 
+    night.require("slot")
     with warehouse.session() as (cfg, con):
-        counts = rules.evaluate(con, cfg, night.as_of, _source_schema(night),
+        counts = rules.evaluate(con, cfg, night.as_of, _source_schema(night), _facts(night),
                                 findings.requirements(cfg.corrections.folder))
-        gaps = rules.calendar_gaps(con)
+        gaps = rules.calendar_gaps(con, _facts(night))
     for rule, by_status in counts.items():
         log.info("%-28s %s", rule, by_status)
     for gap in gaps:   # a finding for the data team, never a failure
@@ -178,23 +166,15 @@ def evaluate_rules(night: Night) -> Night:
 
 @fail_fast
 def build_exceptions(night: Night) -> Night:
-    """compliance.exceptions (first_detected_on kept), resolutions, exceptions.csv."""
+    """compliance.exceptions of the night (first_detected_on kept) and the resolutions; kept by
+    night, read for a published night only (its files are written when it is published)."""
     from iepwatch import warehouse
-    from iepwatch.ingest import sources
     from iepwatch.rules import evaluate as rules
 
+    night.require("slot")
     with warehouse.session() as (cfg, con):
-        counts = rules.build_exceptions(con, cfg, night.as_of)
-        path = rules.write_exceptions_csv(con, night.as_of, cfg.run_dir(night.as_of) / run_record.EXCEPTIONS)
-        rules.write_summary(con, night.as_of, cfg.run_dir(night.as_of) / run_record.SUMMARY,
-                            sources.night_warnings(cfg, night.as_of), _source_schema(night))
-        later = rules.later_nights(con, night.as_of)
-        for day in later:   # their first_detected_on and resolutions may have changed: their files follow
-            rules.write_exceptions_csv(con, day, cfg.run_dir(day) / run_record.EXCEPTIONS)
-            rules.refresh_summary(con, day, cfg.run_dir(day) / run_record.SUMMARY)
-    log.info("exceptions %s written to %s", counts, path)
-    if later:
-        log.info("history of the later nights %s recomputed", ", ".join(map(str, later)))
+        counts = rules.build_exceptions(con, cfg, night.as_of, _facts(night))
+    log.info("exceptions %s", counts)
     return night
 
 
@@ -209,13 +189,47 @@ def update_corrections_ledger(night: Night) -> Night:
 
     night.require("export_id")
     with warehouse.session() as (cfg, con):
-        result = ledger.update(con, cfg, night.as_of, night.export_id, _source_schema(night))
+        result = ledger.update(con, cfg, night.as_of, night.export_id, _source_schema(night), _facts(night))
         for day in [night.as_of, *ledger.later_nights(con, night.as_of)]:   # a backfill rebuilt the later ones
             ledger.write_record(con, cfg, day)
     log.info("findings ledger: %d findings in effect %s (folder %s)", result.findings, result.by_status,
              cfg.corrections.folder)
     for message in result.alerts:
         _warn(cfg, night, message)
+    return night
+
+
+@fail_fast
+def publish_night(night: Night, outlet_events=None) -> Night:
+    """The whole night published at once: the ``core`` and ``facts`` views swapped to it and the
+    record of what is published, in one transaction (after checking no newer night was published
+    meanwhile), then its files (``exceptions.csv``, ``summary.json`` last: the page lists a night
+    by its summary). Until then every reader sees the previous night, whole. A backfill publishes
+    its files only, and refreshes the files of the later nights whose history it changed."""
+    from iepwatch import warehouse
+    from iepwatch.ingest import load, sources
+    from iepwatch.rules import evaluate as rules
+
+    night.require("slot", "export_id")
+    with warehouse.session() as (cfg, con):
+        if night.backfill:
+            log.info("backfill of %s: the published night stays published; its files and the later nights' "
+                     "follow", night.as_of)
+        else:
+            counts = load.publish(con, night.slot, night.as_of, night.export_id)
+            log.info("published the night of %s (export %s): %s", night.as_of, night.export_id, counts)
+        run = cfg.run_dir(night.as_of)
+        rules.write_exceptions_csv(con, night.as_of, run / run_record.EXCEPTIONS)
+        rules.write_summary(con, night.as_of, run / run_record.SUMMARY, sources.night_warnings(cfg, night.as_of),
+                            _source_schema(night), _facts(night))
+        later = rules.later_nights(con, night.as_of)
+        for day in later:   # their first_detected_on and resolutions may have changed: their files follow
+            rules.write_exceptions_csv(con, day, cfg.run_dir(day) / run_record.EXCEPTIONS)
+            rules.refresh_summary(con, day, cfg.run_dir(day) / run_record.SUMMARY)
+    if later:
+        log.info("files of the later nights %s recomputed", ", ".join(map(str, later)))
+    if outlet_events is not None:
+        outlet_events[assets.core_tables(current_district())].extra = night.event_extra()
     return night
 
 
@@ -233,9 +247,17 @@ def finish_night(night: Night, params: dict | None = None, outlet_events=None) -
 
 
 def _source_schema(night: Night) -> str:
-    from iepwatch.ingest.load import BACKFILL
+    """The schema of the night's tables: ``pending`` until published (``backfill`` for an older night)."""
+    from iepwatch.ingest.load import BACKFILL, PENDING
 
-    return BACKFILL if night.backfill else "core"
+    return BACKFILL if night.backfill else PENDING
+
+
+def _facts(night: Night) -> str:
+    """The schema of the night's rule facts, beside its load slot."""
+    from iepwatch.ingest.load import facts_schema
+
+    return facts_schema(night.slot)
 
 
 @fail_fast
@@ -271,7 +293,9 @@ def build_data_docs(night: Night) -> dict:
 
     night.require("slot")
     cfg = load_config()
-    results = gx.validate(cfg.warehouse, ["ingest", "compliance"], night.as_of, cfg.paths.datadocs_dir)
+    # a backfill's rule facts are not the published ones the compliance suite reads: its ingest suites only
+    kinds = ["ingest"] if night.backfill else ["ingest", "compliance"]
+    results = gx.validate(cfg.warehouse, kinds, night.as_of, cfg.paths.datadocs_dir)
     ingest = [r for r in results if r["suite"].startswith("ingest.")]
     with warehouse.session(cfg) as (_, con):
         gx.record_results(con, night.as_of, "ingest", ingest)

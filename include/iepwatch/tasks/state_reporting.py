@@ -53,9 +53,14 @@ def prepare_facts(night: Night) -> list[str]:
                             "triggered this run: another export of the night was published since")
         have = con.execute("SELECT max(as_of) FROM facts.rule_results").fetchone()[0] \
             if warehouse.exists(con, "facts", "rule_results") else None
-        if have != night.as_of:
+        if have != night.as_of:   # a warehouse of an older version: its facts were not published with the night
+            from iepwatch.ingest import load
+
+            slot = load.published_slot(con)
             log.info("rule facts are for %s; evaluating the rules as of %s", have, night.as_of)
-            rules.evaluate(con, cfg, night.as_of)
+            rules.evaluate(con, cfg, night.as_of, "core", load.facts_schema(slot))
+            with warehouse.transaction(con):
+                load.facts_views(con, slot)
     return sorted(engine.definitions(cfg))
 
 

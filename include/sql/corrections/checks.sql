@@ -17,12 +17,12 @@ WITH i AS (
     FROM temp.instances_in i JOIN corrections.findings f ON f.finding_id = i.finding_id AND f.as_of = DATE '{{ as_of }}'
 ),
 fails AS (   -- tonight's rows of a requirement that are not compliant
-    SELECT rule_id, student_id, meeting_id FROM facts.rule_results WHERE status <> 'ok'
+    SELECT rule_id, student_id, meeting_id FROM {{ facts }}.rule_results WHERE status <> 'ok'
 ),
 tl AS (
     SELECT i.finding_id, i.student_id, i.meeting_key, i.due_date, i.kind, count(c.rule_id) > 0 AS found,
            min(c.event_date) FILTER (WHERE c.event_date <= DATE '{{ as_of }}') AS x
-    FROM i LEFT JOIN facts.timeline_cycles c
+    FROM i LEFT JOIN {{ facts }}.timeline_cycles c
            ON c.rule_id = i.requirement AND c.student_id = i.student_id AND c.due_date = i.due_date
     WHERE i.kind = 'timeline' GROUP BY ALL
 ),
@@ -75,11 +75,11 @@ LEFT JOIN {{ src }}.students st ON st.student_id = c.student_id;
 CREATE OR REPLACE TEMP TABLE review_records AS
 WITH q AS (SELECT DISTINCT requirement, kind FROM corrections.findings WHERE as_of = DATE '{{ as_of }}'),
 st AS (SELECT student_id, school_id FROM {{ src }}.students),
-fails AS (SELECT DISTINCT rule_id, meeting_id FROM facts.rule_results WHERE status <> 'ok' AND meeting_id IS NOT NULL),
+fails AS (SELECT DISTINCT rule_id, meeting_id FROM {{ facts }}.rule_results WHERE status <> 'ok' AND meeting_id IS NOT NULL),
 rv AS (
     SELECT q.requirement, c.student_id, '' AS meeting_key, c.due_date AS record_date, st.school_id,
            coalesce(c.event_date <= c.due_date, false) OR c.exempt AS compliant
-    FROM q JOIN facts.timeline_cycles c ON c.rule_id = q.requirement
+    FROM q JOIN {{ facts }}.timeline_cycles c ON c.rule_id = q.requirement
     JOIN st USING (student_id)
     WHERE q.kind = 'timeline' AND (c.event_date <= DATE '{{ as_of }}' OR c.due_date < DATE '{{ as_of }}')
     UNION ALL
@@ -91,7 +91,7 @@ rv AS (
                                   OR m.includes_transition = 'Y')
     UNION ALL   -- a plan rule: its rows of IEPs that began by D (our reading: docs/corrections.md)
     SELECT q.requirement, r.student_id, coalesce(r.meeting_id, ''), r.event_date, st.school_id, r.status = 'ok'
-    FROM q JOIN facts.rule_results r ON r.rule_id = q.requirement AND r.event_date <= DATE '{{ as_of }}'
+    FROM q JOIN {{ facts }}.rule_results r ON r.rule_id = q.requirement AND r.event_date <= DATE '{{ as_of }}'
     JOIN st ON st.student_id = r.student_id
     WHERE q.kind = 'plan'
 )

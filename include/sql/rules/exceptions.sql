@@ -9,7 +9,7 @@ DELETE FROM compliance.exceptions WHERE as_of = DATE '{{ as_of }}';
 INSERT INTO compliance.exceptions
 WITH cur AS (
     SELECT r.*, s.school_id, s.case_manager_staff_id
-    FROM facts.rule_results r JOIN facts.students s USING (student_id)
+    FROM {{ facts }}.rule_results r JOIN {{ facts }}.students s USING (student_id)
     WHERE r.status <> 'ok'
     QUALIFY row_number() OVER (PARTITION BY r.rule_id, r.student_id, coalesce(r.meeting_id, ''), r.status
                                ORDER BY CASE WHEN r.rule_id IN ({{ earliest_due }}) THEN r.due_date END NULLS LAST,

@@ -81,7 +81,7 @@ SELECT s.student_id,
        CASE WHEN s.school_id IN (SELECT cal FROM temp.calendar_years) THEN s.school_id ELSE '' END AS cal,
        CASE WHEN s.school_id IN (SELECT cal FROM temp.calendar_years) THEN 'calendar of school ' || s.school_id
             ELSE 'district calendar' END AS cal_name
-FROM facts.students s;
+FROM {{ facts }}.students s;
 
 -- Absences on school days, with the school-day count of their date on the student's calendar.
 -- Each absence finds its student's calendar first (materialized: joining every student's calendar

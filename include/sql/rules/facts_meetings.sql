@@ -1,10 +1,10 @@
 {% import 'rules/reporting_window.sql' as window with context %}
 -- One row per held meeting in the reporting window, with what the meeting rules need.
-CREATE OR REPLACE TABLE facts.meetings AS
+CREATE OR REPLACE TABLE {{ facts }}.meetings AS
 WITH m AS (
     SELECT m.meeting_id, m.student_id, m.held_date, s.in_regular_education,
            (s.transition_birthday < CAST(m.held_date + INTERVAL 1 YEAR AS DATE) OR m.includes_transition = 'Y') AS transition
-    FROM {{ src }}.meetings m JOIN facts.students s USING (student_id)
+    FROM {{ src }}.meetings m JOIN {{ facts }}.students s USING (student_id)
     WHERE m.status = 'held' AND {{ window.in_window('m.held_date') }}
 ),
 p AS (

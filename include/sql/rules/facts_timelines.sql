@@ -27,7 +27,7 @@ reviews AS (  -- counted review meetings: of eligible students, of the current e
     SELECT h.student_id, h.meeting_id, h.held_date,
            lag(h.held_date) OVER w AS prev_held,
            lead(h.meeting_id) OVER w IS NULL AS latest   -- one sort for both: the last in the order is the latest
-    FROM held h JOIN facts.students s USING (student_id) LEFT JOIN eligible_initial e USING (student_id)
+    FROM held h JOIN {{ facts }}.students s USING (student_id) LEFT JOIN eligible_initial e USING (student_id)
     WHERE h.iep_reviewed = 'Y' AND s.sped_status = 'eligible'
       AND (e.eligibility_determination_date IS NULL OR h.held_date >= e.eligibility_determination_date)
     WINDOW w AS (PARTITION BY h.student_id ORDER BY h.held_date, h.meeting_id)
@@ -36,7 +36,7 @@ clock AS (  -- reevaluation clock starts: completed reevaluations (any outcome) 
     SELECT e.student_id, e.evaluation_id, e.evaluation_type, e.evaluation_completed_date AS completed,
            lag(e.evaluation_completed_date) OVER w AS prev_start,
            lead(e.evaluation_id) OVER w IS NULL AS latest
-    FROM {{ src }}.evaluations e JOIN facts.students s USING (student_id)
+    FROM {{ src }}.evaluations e JOIN {{ facts }}.students s USING (student_id)
     WHERE s.sped_status = 'eligible' AND e.evaluation_completed_date IS NOT NULL
       AND (e.evaluation_type = 'reevaluation' OR e.eligibility_outcome = 'eligible')
     WINDOW w AS (PARTITION BY e.student_id ORDER BY e.evaluation_completed_date, e.evaluation_id)

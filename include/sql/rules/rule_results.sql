@@ -3,7 +3,7 @@
 -- cycle, meeting or IEP, with status ok | overdue | due_soon | late | violation | warning | exempt.
 -- A rule's rows come from its own file (rules/<kind>/<ID>.sql), its detail from the rule catalog;
 -- thresholds come from the configuration (rendered in); nothing else restates them.
-CREATE OR REPLACE TABLE facts.rule_results AS
+CREATE OR REPLACE TABLE {{ facts }}.rule_results AS
 WITH t AS (  -- timeline cycles with their base status
     SELECT t.*, s.in_scope,
            CASE WHEN t.due_date IS NULL THEN 'warning'   -- a state pack's due date the calendar cannot give
@@ -12,7 +12,7 @@ WITH t AS (  -- timeline cycles with their base status
                 WHEN t.due_date - DATE '{{ as_of }}' <= CASE t.rule_id
                     {% for rule in timeline_rules %}WHEN '{{ rule }}' THEN {{ warn_days[rule] }} {% endfor %} END THEN 'due_soon'
                 ELSE 'ok' END AS base_status
-    FROM temp.timelines t JOIN facts.students s USING (student_id)
+    FROM temp.timelines t JOIN {{ facts }}.students s USING (student_id)
 ),
 timeline AS (
     SELECT rule_id, student_id, meeting_id, item_id,

@@ -7,8 +7,8 @@ SELECT s.school_id, s.case_manager_staff_id AS case_manager_id,
 {%- for days in windows %}
        count(*) FILTER (WHERE r.due_date <= DATE '{{ as_of }}' + {{ days }}) AS within_{{ days }}{{ "," if not loop.last }}
 {%- endfor %}
-FROM facts.rule_results r
-JOIN facts.students s USING (student_id)
+FROM {{ facts }}.rule_results r
+JOIN {{ facts }}.students s USING (student_id)
 LEFT JOIN {{ src }}.staff cm ON cm.staff_id = s.case_manager_staff_id
 WHERE r.phase = 'open' AND r.status IN ('ok', 'due_soon')
   AND r.due_date BETWEEN DATE '{{ as_of }}' AND DATE '{{ as_of }}' + {{ windows | max }}
