@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
 from iepwatch.alerts import failure_message
@@ -76,3 +77,31 @@ def test_one_notifier_sends_each_failure_of_a_run_under_its_own_task_and_log(smt
     for m, (task_id, index) in zip(sent, failures, strict=True):
         text = m.get_body(("plain",)).get_content()
         assert f"http://127.0.0.1:8080/log/{task_id}/{index}" in text and f"DATA ERROR: {task_id} {index}" in text
+
+
+@pytest.mark.parametrize("connection_sender", [True, False])
+def test_every_alert_comes_from_the_digests_sender(smtp, monkeypatch, settings, connection_sender):
+    """The failure alert and the deadline alert, as the DAG builds them, are sent From the address
+    the digests use: the SMTP connection's from_email, else ``email.from_address`` (the deadline
+    alert once used the second even when the connection set the first)."""
+    import asyncio
+
+    from airflow.sdk import DAG
+
+    from iepwatch.alerts import DeadlineNotifier, deadline_alert, failure_notifier
+    from iepwatch.district import load_config
+    from tools.mailcatcher import connection_uri
+
+    settings({"email": {"from_address": "alerts@district.example"}})
+    if not connection_sender:
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT",
+                           connection_uri(smtp.port).replace("&from_email=iepwatch%40example.org", ""))
+    monkeypatch.setenv("IEPWATCH_DISABLE_DEADLINE", "0")
+    cfg = load_config()
+    failure_notifier(cfg)({**context(AirflowFailException("DATA ERROR: x")),
+                           "dag": DAG(dag_id="iep_nightly", schedule=None),
+                           "ti": SimpleNamespace(task_id="load_staging", map_index=-1, try_number=1, log_url="")})
+    deadline = DeadlineNotifier(**deadline_alert(cfg).callback.kwargs)
+    asyncio.run(deadline.async_notify({"dag_run": {"run_type": "scheduled", "run_id": "scheduled__x"}}))
+    expected = "iepwatch@example.org" if connection_sender else "alerts@district.example"
+    assert [m["From"] for m in smtp.messages()] == [expected, expected]

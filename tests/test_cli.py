@@ -169,3 +169,36 @@ def test_a_night_beside_a_running_make_airflow_uses_its_mail_catcher(tmp_path):
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     (tmp_path / "mailcatcher.pid").write_text(gone.stdout.strip())     # a process that has ended
     assert running_mail_catcher(tmp_path) is None
+
+
+def test_the_night_lock_stays_with_the_process_that_writes_when_the_cli_is_killed(data_dir, tmp_path):
+    """`kill -9` of `make nightly`'s CLI while its Airflow process runs the night: that process keeps
+    the lock (it holds the lock's file), so a second night on the folder is refused (or waits)
+    until it has ended, never interleaved with it."""
+    import fcntl
+    import signal
+
+    from tools.demo import generate
+
+    export = tmp_path / "export"
+    generate(export, students=40, as_of=AS_OF)
+    env = {**os.environ, "IEPWATCH_DATA_DIR": str(data_dir)}
+    first = subprocess.Popen([sys.executable, "-m", "tools.cli", "night", "--date", str(AS_OF), "--export",
+                              str(export)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert "running iep_nightly" in first.stdout.readline()   # the Airflow process has started
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    second = subprocess.run([sys.executable, "-m", "tools.cli", "night", "--date", str(AS_OF + timedelta(days=1)),
+                             "--export", str(export), "--no-wait"], env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert second.returncode != 0 and "another night is running" in second.stdout + second.stderr, second
+    deadline = time.monotonic() + 600
+    with (data_dir / ".night.lock").open("a+") as f:
+        while True:   # the orphan ends (its night done, or stopped by its closed output): the lock is free
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "the orphan never released the lock"
+                time.sleep(1)
+        fcntl.flock(f, fcntl.LOCK_UN)

@@ -166,6 +166,16 @@ class DeadlineNotifier(SmtpNotifier):
     deadline, so it would alert at once; it is logged and skipped (the run's own failure alerts
     still apply)."""
 
+    def __init__(self, *, fallback_from: str | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.fallback_from = fallback_from
+
+    def _build_email_content(self, smtp, context) -> None:
+        """From: the connection's sender, else the configured one, as every other mail of ours."""
+        if self.from_email is None and smtp.from_email is None:
+            self.from_email = self.fallback_from
+        super()._build_email_content(smtp, context)
+
     async def async_notify(self, context) -> None:
         run = (context or {}).get("dag_run") or {}
         run_type = run.get("run_type") if isinstance(run, dict) else getattr(run, "run_type", None)
@@ -211,7 +221,7 @@ def deadline_alert(cfg: Config):
         interval=deadline_interval(cfg.district.schedule, deadline),
         callback=AsyncCallback(DeadlineNotifier, kwargs={
             "to": cfg.alerts.data_team_address, "smtp_conn_id": cfg.email.smtp_conn_id,
-            "from_email": cfg.email.from_address,
+            "fallback_from": cfg.email.from_address,
             "subject": DEADLINE_SUBJECT.format(**fmt), "html_content": DEADLINE_BODY.format(**fmt)}),
         name="nightly not finished by the morning",
     )

@@ -144,6 +144,7 @@ class ExportSourceConfig:
 @dataclass(frozen=True)
 class QualityConfig:
     quarantine_threshold_pct: float = _opt(5.0, _percent)
+    quarantine_threshold_min_rows: int = _opt(10, _DAYS)   # ... once a table has more bad rows than this
     require_completion_marker: bool = False   # start a night only on an export with export_complete.json
     max_table_shrink_pct: float = _opt(25.0, _percent)   # a table losing more rows than this fails the gate
     shrink_check_min_rows: int = _opt(20, _DAYS)         # ... when it had at least this many rows

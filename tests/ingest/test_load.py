@@ -56,3 +56,27 @@ def test_published_views_leave_out_the_quarantined_lines_only(district, tmp_path
                            [student["student_id"]]).fetchone()[0] == 0
     assert held_back["students"] == 1 and set(held_back) < set(loaded), held_back
     assert published == {t: info["rows"] - held_back.get(t, 0) for t, info in loaded.items()}
+
+
+@pytest.mark.parametrize(("min_rows", "fails"), [(10, False), (1, False), (0, True)])
+def test_a_small_tables_few_bad_rows_do_not_fail_the_load(district, tmp_path, cfg, min_rows, fails):
+    """One bad row of three is a third of the table, over the 5 % threshold; it fails the load only
+    once more bad rows than ``quality.quarantine_threshold_min_rows`` count (the row is set aside
+    either way)."""
+    from iepwatch.ingest import gate
+    from iepwatch.quality.suites import load_suites
+
+    for _ in range(3):
+        district.student()
+    district.tables["students"][1]["sped_status"] = "not-a-status"
+    folder = district.write(tmp_path / "export")
+    with warehouse.connect(cfg) as con:
+        slot, _ = load.load_staging(con, folder, AS_OF, "e1")
+        quarantine = lambda: gate.quarantine(con, load_suites("ingest", AS_OF), slot, AS_OF,  # noqa: E731
+                                             threshold_pct=5, threshold_min_rows=min_rows)
+        if fails:
+            with pytest.raises(DataError, match=r"students\.csv: 1 of 3 rows quarantined \(33\.3%, threshold 5% "
+                                                r"once more than 0\)"):
+                quarantine()
+        else:
+            assert quarantine().quarantined["students"] == 1

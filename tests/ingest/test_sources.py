@@ -124,7 +124,31 @@ def test_a_tampered_archive_is_a_data_error_on_reuse(published_night, data_dir, 
     state, tis = run_dag("iep_nightly", AS_OF, {"export_dir": str(demo_export)})
     log = "".join(capfd.readouterr())
     assert_failed_fast(state, tis, log, "archive_export", "was tampered with",
-                       "students.csv: sha256 differs from the archive manifest")
+                       "students.csv: sha256 differs from the export's")
+    assert snapshot(data_dir / "warehouse.duckdb") == snapshot(published_night / "warehouse.duckdb")
+
+
+def test_an_archive_changed_with_its_manifest_is_still_caught(published_night, data_dir, demo_export, capfd):
+    """A file and the manifest beside it both changed: the archive is checked against the source's
+    checksums, just computed, so the changed data is not published under the export's id."""
+    import hashlib
+
+    shutil.copytree(published_night, data_dir)
+    (archived,) = (data_dir / "landing" / str(AS_OF)).iterdir()
+    students = archived / "students.csv"
+    students.chmod(0o644)
+    write_rows(students, rows(students)[:-1])
+    manifest = archived / sources.MANIFEST
+    manifest.chmod(0o644)
+    m = json.loads(manifest.read_text())
+    m["files"]["students.csv"] = {"sha256": hashlib.sha256(students.read_bytes()).hexdigest(),
+                                  "bytes": students.stat().st_size}
+    manifest.write_text(json.dumps(m))
+    capfd.readouterr()
+    state, tis = run_dag("iep_nightly", AS_OF, {"export_dir": str(demo_export)})
+    log = "".join(capfd.readouterr())
+    assert_failed_fast(state, tis, log, "archive_export", "was tampered with",
+                       "students.csv: sha256 differs from the export's")
     assert snapshot(data_dir / "warehouse.duckdb") == snapshot(published_night / "warehouse.duckdb")
 
 

@@ -44,7 +44,7 @@ def test_a_rejected_export_shows_its_failed_ingest_suite_and_lists_its_quarantin
     from builder import AS_OF
     from helpers import run_night_in_process
 
-    settings({"quality": {"quarantine_threshold_pct": 5}})
+    settings({"quality": {"quarantine_threshold_pct": 5, "quarantine_threshold_min_rows": 0}})
     for _ in range(3):
         district.student()
     district.tables["students"][1]["birth_date"] = None   # 1 of 3 rows: 33 % > 5 %

@@ -62,8 +62,12 @@ class QuarantineSummary:
         return {"rows": self.rows, "quarantined": self.quarantined, "reasons": self.reasons}
 
 
-def quarantine(con, suites: dict[str, dict], slot: str, as_of: date, threshold_pct: float) -> QuarantineSummary:
-    """Set aside every row a quarantine expectation rejects, cascade to child rows, apply the threshold."""
+def quarantine(con, suites: dict[str, dict], slot: str, as_of: date, threshold_pct: float,
+               threshold_min_rows: int = 0) -> QuarantineSummary:
+    """Set aside every row a quarantine expectation rejects, cascade to child rows, apply the threshold:
+    a table fails the load when more than ``threshold_pct`` of its rows are its own bad rows, and
+    there are more than ``threshold_min_rows`` of them (in a table of ten schools, one bad row
+    is not a tenth of the district gone wrong)."""
     con.execute("DELETE FROM quarantine.rows WHERE slot = ?", [slot])
     head = f"SELECT '{slot}', DATE '{as_of.isoformat()}', '{{table}}'"
     mine = f"q.slot = '{slot}'"
@@ -105,7 +109,8 @@ def quarantine(con, suites: dict[str, dict], slot: str, as_of: date, threshold_p
                                         [slot]).fetchall():
         reasons.setdefault(table, {})[reason] = n
     summary = QuarantineSummary(rows, {t: quarantined.get(t, 0) for t in rows}, reasons)
-    over = [t for t in TABLES if rows[t.name] and 100.0 * own.get(t.name, 0) / rows[t.name] > threshold_pct]
+    over = [t for t in TABLES if own.get(t.name, 0) > threshold_min_rows
+            and 100.0 * own[t.name] / rows[t.name] > threshold_pct]
     if over:
         msgs = []
         for t in over:
@@ -117,7 +122,8 @@ def quarantine(con, suites: dict[str, dict], slot: str, as_of: date, threshold_p
                 detail.append(f"{reason} ({n} rows: {lines_phrase(lines, n)})")
             share = 100.0 * own[t.name] / rows[t.name]
             msgs.append(f"{t.file}: {own[t.name]} of {rows[t.name]} rows quarantined "
-                        f"({share:.1f}%, threshold {threshold_pct:g}%): " + "; ".join(detail))
+                        f"({share:.1f}%, threshold {threshold_pct:g}% once more than {threshold_min_rows}): "
+                        + "; ".join(detail))
         raise DataError("Too many bad rows, nothing published: " + " | ".join(msgs))
     return summary
 

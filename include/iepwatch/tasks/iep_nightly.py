@@ -107,7 +107,8 @@ def validate_export(night: Night, params: dict | None = None) -> Night:
             gate.check_keys(con, suites)
             try:
                 summary = gate.quarantine(con, suites, night.slot, night.as_of,
-                                          cfg.quality.quarantine_threshold_pct)
+                                          cfg.quality.quarantine_threshold_pct,
+                                          cfg.quality.quarantine_threshold_min_rows)
             finally:   # what was set aside, listed even when there was too much of it
                 gate.write_quarantine_report(con, night.slot, cfg.run_dir(night.as_of) / run_record.QUARANTINE)
             drops = gate.check_shrink(con, summary, cfg.quality.max_table_shrink_pct, cfg.quality.shrink_check_min_rows,
