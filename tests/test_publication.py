@@ -15,6 +15,7 @@ from builder import AS_OF
 from helpers import NEXT, run_night_in_process
 
 from iepwatch import run_record
+from iepwatch.district import load_config
 
 # every task of iep_nightly after which a night can be killed (find_export writes nothing)
 KILL_POINTS = ("archive_export", "load_staging", "validate_export", "evaluate_rules", "build_exceptions",
@@ -221,3 +222,51 @@ def test_a_disk_that_fills_during_any_writing_task_is_named_alerted_and_leaves_t
     sends = smtp.catcher.received - sent_before - (len(to_data_team) - data_team_before)
     assert sends == recorded == len(digests) > 0 and \
         len(digests) == recorded, "each digest sent once, though the disk was full when the emails began"
+
+
+def test_a_mail_server_that_is_down_does_not_hold_back_the_states_extracts(airflow_db, tmp_path):
+    """SMTP down for the whole night: the night is published, its emails fail (the run is red and
+    says so), and state_reporting builds the night's extracts all the same."""
+    import yaml
+
+    from tools.demo import generate
+    from tools.mailcatcher import connection_uri, free_port
+
+    export = tmp_path / "export"
+    generate(export, students=40, as_of=AS_OF)
+    config = tmp_path / "no-retries.yaml"
+    config.write_text(yaml.safe_dump({"email": {"send_retries": 0}}))
+    data = tmp_path / "data"
+    run = cli_night(AS_OF, export, data, IEPWATCH_CONFIG=str(config),
+                    AIRFLOW_CONN_SMTP_DEFAULT=connection_uri(free_port()))   # nothing listens there
+    said = run.stdout + run.stderr
+    assert run.returncode != 0 and f"iep_nightly FAILED for {AS_OF}" in said, said
+    assert "send_coordinator_emails" in (data / "runs" / str(AS_OF) / run_record.FAILURES).read_text()
+    now = seen(data)
+    assert now["core"] == now["page"] == str(AS_OF) and now["extracts"] == [str(AS_OF)], now
+
+
+def test_a_night_published_again_from_a_replaced_export_after_its_digests_tells_the_data_team(
+        district, smtp, settings, tmp_path):
+    """The night's digests went out; the student system then replaced the export and the night was
+    run again: its digests are not sent twice, and the data team is told at once (and by the
+    night's warnings) that the published night changed under them, once per replacement."""
+    from datetime import timedelta
+
+    settings({"quality": {"quarantine_threshold_pct": 100}})
+    late = district.student(school="SCH1")
+    district.meeting(late, held=AS_OF - timedelta(days=400), kind="annual", team=False, notice=False)
+    run_night_in_process(district.write(tmp_path / "first"), AS_OF, emails=True)
+    digests = [m for m in smtp.messages() if m["X-IEPWatch-As-Of"] == str(AS_OF)]
+    assert digests
+    district.meeting(late, held=AS_OF - timedelta(days=10), kind="annual")   # the replaced export: the review held
+    replaced = district.write(tmp_path / "replaced")
+    run_night_in_process(replaced, AS_OF, emails=True)
+    summary = json.loads((run_record.folder(load_config().data_dir, AS_OF) / run_record.SUMMARY).read_text())
+    assert any("published again from a replaced export" in w for w in summary["warnings"]), summary["warnings"]
+    run_night_in_process(replaced, AS_OF, emails=True)   # the replaced export again: nothing more to tell
+    to_team = [m for m in smtp.messages() if m["To"] == "data-team@example.org"
+               and "published again from a replaced export" in m["Subject"]]
+    assert len(to_team) == 1, [m["Subject"] for m in smtp.messages()]
+    assert f"after its {len(digests)} coordinator digest" in to_team[0].get_body(("html",)).get_content()
+    assert len([m for m in smtp.messages() if m["X-IEPWatch-As-Of"] == str(AS_OF)]) == len(digests)

@@ -235,8 +235,6 @@ def notify_warnings(cfg: Config, as_of, warnings: list[str]) -> bool:
     fault is logged, never raised: the night's own work is done. Returns whether it was sent."""
     import html
 
-    from airflow.providers.smtp.hooks.smtp import SmtpHook
-
     marker = cfg.run_dir(as_of) / run_record.WARNINGS_NOTIFIED
     if not warnings or marker.exists():
         return False
@@ -245,13 +243,38 @@ def notify_warnings(cfg: Config, as_of, warnings: list[str]) -> bool:
                                       as_of=as_of)
     body = (f"<p>The night of {as_of} finished; it has findings for the data team (no student is named "
             f"here):</p><ul>{items}</ul><p>They are also on the iepwatch page (run health).</p>")
-    try:
-        with SmtpHook(smtp_conn_id=cfg.email.smtp_conn_id) as hook:
-            hook.send_email_smtp(to=cfg.alerts.data_team_address, subject=subject, html_content=body,
-                                 from_email=hook.from_email or cfg.email.from_address)
-    except Exception as e:  # noqa: BLE001 - a notice must never fail the night it reports on
-        log.warning("warnings notice to the data team not sent: %s", type(e).__name__)
+    if not mail_data_team(cfg, subject, body):
         return False
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(subject + "\n")
+    return True
+
+
+REPUBLISHED_SUBJECT = "[iepwatch] {district}: the night of {as_of} was published again from a replaced export"
+
+
+def notify_republished(cfg: Config, as_of, old_export: str, new_export: str, digests: int) -> bool:
+    """A night published again from another export after its digests went out: the data team is
+    told at once (the coordinators' digests of that night are not sent twice)."""
+    subject = REPUBLISHED_SUBJECT.format(district=cfg.district.name, as_of=as_of)
+    body = (f"<p>The night of {as_of} was published again from a replaced export ({new_export}; it was "
+            f"{old_export}) after its {digests} coordinator digest{'s' if digests != 1 else ''} had gone out. "
+            "They are not sent again: each coordinator's next digest reports from the replaced data. The "
+            "night's exceptions.csv and the iepwatch page show the replaced night now; the extracts follow it."
+            "</p>")
+    return mail_data_team(cfg, subject, body)
+
+
+def mail_data_team(cfg: Config, subject: str, html_body: str) -> bool:
+    """One notice to the data team through the SMTP provider's hook; a mail fault is logged, never
+    raised (a notice must never fail the night it reports on). Returns whether it was sent."""
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    try:
+        with SmtpHook(smtp_conn_id=cfg.email.smtp_conn_id) as hook:
+            hook.send_email_smtp(to=cfg.alerts.data_team_address, subject=subject, html_content=html_body,
+                                 from_email=hook.from_email or cfg.email.from_address)
+    except Exception as e:  # noqa: BLE001 - a notice must never fail the night it reports on
+        log.warning("notice to the data team not sent: %s", type(e).__name__)
+        return False
     return True

@@ -196,6 +196,12 @@ def published_night(con) -> date | None:
     return row[0] if row else None
 
 
+def published_export(con, as_of: date) -> str | None:
+    """The export last published for the night ``as_of`` (None: the night was never published)."""
+    row = con.execute("SELECT any_value(export_id) FROM ops.published WHERE as_of = ?", [as_of]).fetchone()
+    return row[0] if row else None
+
+
 def published_night_of(cfg) -> date | None:
     """The published night's as-of date, read without taking the warehouse's write lock."""
     if not cfg.warehouse.exists():

@@ -217,8 +217,12 @@ def publish_night(night: Night, outlet_events=None) -> Night:
             log.info("backfill of %s: the published night stays published; its files and the later nights' "
                      "follow", night.as_of)
         else:
+            before = load.published_export(con, night.as_of)
+            digests = con.execute("SELECT count(*) FROM ops.email_sends WHERE as_of = ?", [night.as_of]).fetchone()[0]
             counts = load.publish(con, night.slot, night.as_of, night.export_id)
             log.info("published the night of %s (export %s): %s", night.as_of, night.export_id, counts)
+            if before not in (None, night.export_id) and digests:
+                _republished(cfg, night, before, digests)
         run = cfg.run_dir(night.as_of)
         rules.write_exceptions_csv(con, night.as_of, run / run_record.EXCEPTIONS)
         rules.write_summary(con, night.as_of, run / run_record.SUMMARY, sources.night_warnings(cfg, night.as_of),
@@ -236,15 +240,25 @@ def publish_night(night: Night, outlet_events=None) -> Night:
 
 @fail_fast
 def finish_night(night: Night, params: dict | None = None, outlet_events=None) -> Night:
-    """The night is whole (its emails sent, its Data Docs built): the compliance Asset fires now,
-    so state_reporting never runs for a night that failed. With ``extracts_by_caller`` (``make
-    nightly``, which builds the extracts itself) the event says so, and a scheduler's
-    state_reporting skips it: one build of a night's extracts."""
+    """The night is whole (published, its Data Docs built): the compliance Asset fires now, so
+    state_reporting never runs for a night that failed, and never waits on the mail server. With
+    ``extracts_by_caller`` (``make nightly``, which builds the extracts itself) the event says so,
+    and a scheduler's state_reporting skips it: one build of a night's extracts."""
     if outlet_events is not None:
         outlet_events[assets.compliance(current_district())].extra = {
             **night.event_extra(), "extracts_by_caller": bool((params or {}).get("extracts_by_caller"))}
     log.info("the night of %s is complete", night.as_of)
     return night
+
+
+def _republished(cfg, night: Night, before: str, digests: int) -> None:
+    """A night published again from another export after its digests went out: said in the night's
+    warnings and told to the data team at once."""
+    from iepwatch import alerts
+
+    _warn(cfg, night, f"the night was published again from a replaced export ({night.export_id}; it was {before}) "
+                      f"after its {digests} digest(s) went out; they are not sent again")
+    alerts.notify_republished(cfg, night.as_of, before, night.export_id, digests)
 
 
 def _source_schema(night: Night) -> str:
