@@ -423,8 +423,10 @@ def test_submission_history_keeps_every_generation_and_reports_exactly_what_chan
 
     base = data_dir / "extracts" / "calpads_sped_meetings"
     produce("calpads_sped_meetings")
-    produce("calpads_sped_meetings")                      # the same bytes: the same generation
+    served = produce("calpads_sped_meetings")             # the same bytes: the same generation
     (g1,) = history.generations(base)
+    kept = history.folder(base, g1["as_of"], 1) / g1["file"]
+    assert (served / g1["file"]).samefile(kept), "a regeneration serves the kept file itself: one file"
     assert (g1["generation"], g1["previous"], g1["added"], g1["removed"], g1["changed"]) == (1, None, 2, 0, 0)
     # one name changes, one meeting is added, nothing is removed
     next(r for r in district.tables["students"] if r["student_id"] == "S0001")["last_name"] = "Lopez-Ruiz"

@@ -81,7 +81,8 @@ def record(d, base: Path, as_of: date, incoming: Path, name: str, sha: str) -> d
     same_night = [g for g in everything if g[0] == as_of.isoformat()]
     if same_night:
         latest = json.loads((same_night[-1][2] / "generation.json").read_text())
-        if latest["sha256"] == sha:
+        if latest["sha256"] == sha:   # the same bytes again: served as the kept file itself, one file
+            _serve_kept(same_night[-1][2] / latest["file"], incoming / name)
             return latest
     number = (same_night[-1][1] + 1) if same_night else 1
     before = [g for g in everything if (g[0], g[1]) < (as_of.isoformat(), number)]
@@ -101,6 +102,19 @@ def record(d, base: Path, as_of: date, incoming: Path, name: str, sha: str) -> d
     (tmp / "generation.json").write_text(json.dumps(g, indent=2, sort_keys=True) + "\n")
     os.rename(tmp, kept)   # a new folder: a generation is never replaced
     return g
+
+
+def _serve_kept(kept: Path, served: Path) -> None:
+    """The file about to be served replaced by a link to the kept generation of the same bytes, so
+    a regeneration leaves the served extract and its generation one file (as its first publication
+    did). Left as it is where links are not possible."""
+    tmp = served.with_name(f".{served.name}.link")
+    try:
+        tmp.unlink(missing_ok=True)
+        os.link(kept, tmp)
+        os.replace(tmp, served)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def _keep(src: Path, dst: Path) -> None:
