@@ -75,13 +75,34 @@ def test_control_characters_in_identifiers_are_quarantined_with_the_reason(distr
     assert any(r.startswith("control character in an identifier (student_id") for r in reasons), reasons
 
 
+@pytest.mark.parametrize(("column", "value"), [("first_name", "Ana\u202eevil"), ("last_name", "Lopez\r\nX"),
+                                               ("last_name", "Lo\x00pez")])
+def test_control_characters_in_a_students_name_are_quarantined_naming_the_line(district, tmp_path, settings, data_dir,
+                                                                               column, value):
+    """A name reaches the state's files, which never rewrite a value: a control or direction-override
+    character in it would block them every night. The row is set aside at the gate instead, its
+    students.csv line and reason in quarantine.csv, for the student system to correct."""
+    import csv
+
+    settings({"quality": {"quarantine_threshold_pct": 100}})
+    overdue(district, "SCH1")
+    sid = overdue(district, "SCH1", **{column.split("_")[0]: value})
+    run_night_in_process(district.write(tmp_path / "export"), AS_OF)
+    line = 2 + [r["student_id"] for r in district.tables["students"]].index(sid)
+    with (load_config().run_dir(AS_OF) / "quarantine.csv").open(newline="") as f:
+        listed = [(r["file"], r["line"], r["reason"]) for r in csv.DictReader(f)]
+    assert ("students.csv", str(line), "control character in a name (first_name, last_name)") in listed, listed
+
+
 def test_free_text_is_neutralised_in_mail_and_the_subject_is_capped(district, tmp_path, settings, smtp, data_dir):
     settings({"email": {"email_student_names": "full"}})
-    overdue(district, "SCH1", first="Ana\u202eevil", last="Lopez\r\nBcc: x@evil.example")
-    district.tables["schools"][0]["school_name"] = "Lincoln " + "x" * 100_000
+    overdue(district, "SCH1")
+    manager = next(r for r in district.tables["staff"] if r["staff_id"] == "T12")   # the student's case manager
+    manager["first_name"], manager["last_name"] = "Ana\u202eevil", "Lopez\r\nBcc: x@evil.example"
+    district.tables["schools"][0]["school_name"] = "Lincoln\u202e\r\nBcc: y@evil.example " + "x" * 100_000
     night(district, tmp_path)
     (msg,) = [m for m in smtp.messages() if m["X-Envelope-To"] == "coord1@example.org"]
-    assert len(msg["Subject"]) <= 200
+    assert len(msg["Subject"]) <= 200 and "evil" not in msg["Subject"].split("Lincoln", 1)[0]
     text = next(p for p in msg.walk() if p.get_content_type() == "text/plain").get_content()
     assert "\u202e" not in msg.as_string() and "Ana?evil" in text
     line = next(ln for ln in text.splitlines() if "Ana?evil" in ln)
