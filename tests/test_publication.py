@@ -16,6 +16,7 @@ from helpers import NEXT, run_night_in_process
 
 from iepwatch import run_record
 from iepwatch.district import load_config
+from iepwatch.extracts import served
 
 # every task of iep_nightly after which a night can be killed (find_export writes nothing)
 KILL_POINTS = ("archive_export", "load_staging", "validate_export", "evaluate_rules", "build_exceptions",
@@ -40,7 +41,7 @@ def seen(data: Path) -> dict:
         published = con.execute("SELECT as_of FROM ops.slots WHERE published").fetchone()[0]
     finally:
         con.close()
-    manifests = {json.loads(p.read_text())["as_of"] for p in (data / "extracts").rglob("manifest.json")}
+    manifests = {json.loads(p.read_text())["as_of"] for p in served.manifests(data / "extracts")}
     return {"core": str(core), "students": students, "facts": [str(facts[0]), str(facts[1])],
             "published": str(published), "page": run_record.nights(data)[-1], "extracts": sorted(manifests)}
 

@@ -302,7 +302,9 @@ def summary(as_of: date) -> str:
 
     for line in night_warnings(cfg, as_of):
         lines.append(f"  WARNING          {line}")
-    for manifest in sorted(cfg.paths.extracts_dir.glob(f"*/{as_of}/manifest.json")):
+    from iepwatch.extracts import served
+
+    for manifest in sorted(served.manifests(cfg.paths.extracts_dir, as_of.isoformat())):
         lines.append(f"  extract          {manifest.parent}")
     lines += indicator_lines(cfg, as_of)
     outbox = sorted(cfg.paths.outbox_dir.glob(f"iepwatch.{as_of}.*.eml"))

@@ -13,6 +13,7 @@ from builder import AS_OF
 from helpers import NEXT
 
 from iepwatch.errors import DataError
+from iepwatch.extracts import served
 
 ALL_FORMATS = ("calpads_sped_meetings", "compliance_student_list", "compliance_summary", "indicator_b11",
                "indicator_b11_detail", "indicator_b12", "indicator_b12_detail", "indicator_b13", "indicator_b13_detail")
@@ -245,15 +246,22 @@ def test_state_reporting_dag_after_the_nightly(airflow_db, data_dir, tmp_path, s
         (f,) = manifest["files"]
         assert hashlib.sha256((folder / f["name"]).read_bytes()).hexdigest() == f["sha256"] and f["rows"] > 0
     assert (data_dir / "datadocs" / "extracts" / "index.html").exists()
+    assert served.is_served(data_dir / "extracts", str(AS_OF))
 
 
-def test_one_failing_format_does_not_hold_back_the_others(airflow_db, data_dir, tmp_path, settings):
+def test_one_failing_format_does_not_hold_back_the_others_but_the_night_is_not_served(airflow_db, data_dir, tmp_path,
+                                                                                        settings):
     """A format that fails its build is not published (its previous files stay) and fails the run;
-    the formats that passed are still validated by the night's one GX run and published."""
+    the formats that passed are still validated by the night's one GX run and written, but the
+    night is no longer served: the page shows no night with some formats of one export beside
+    others of another."""
     import csv as csv_
 
     from helpers import run_dag
 
+    from iepwatch.district import load_config
+    from iepwatch.extracts.engine import definitions
+    from iepwatch.ui import dashboard
     from tools.demo import generate
 
     settings(CALPADS)
@@ -261,6 +269,7 @@ def test_one_failing_format_does_not_hold_back_the_others(airflow_db, data_dir, 
     generate(export, students=200, as_of=AS_OF)
     assert run_dag("iep_nightly", AS_OF, {"export_dir": str(export)})[0] == "success"
     assert run_dag("state_reporting", AS_OF, {"as_of": str(AS_OF)})[0] == "success"
+    assert len(dashboard.extracts(load_config(), str(AS_OF))) == len(definitions(load_config())) > 0
     calpads = data_dir / "extracts" / "calpads_sped_meetings" / str(AS_OF)
     before = {p.name: p.read_bytes() for p in calpads.iterdir()}
 
@@ -286,6 +295,7 @@ def test_one_failing_format_does_not_hold_back_the_others(airflow_db, data_dir, 
     manifest = json.loads(list_file.read_text())
     assert manifest["source_export_id"] != json.loads((calpads / "manifest.json").read_text())["source_export_id"], \
         "the passing formats were published from the new export"
+    assert not served.is_served(data_dir / "extracts", str(AS_OF)) and dashboard.extracts(load_config()) == []
 
 
 def test_the_calpads_file_is_labelled_a_legacy_layout_with_its_placeholder_codes(data_dir):

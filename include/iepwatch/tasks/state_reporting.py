@@ -84,11 +84,12 @@ def build_extract(name: str, night: Night) -> dict:
 @fail_fast
 def publish_extracts(night: Night, built: list[dict | None], outlet_events=None) -> list[dict]:
     """Great Expectations validates every format the DuckDB gate passed in one run (its fixed cost
-    paid once a night, not once a format); each format it accepts is published (one folder swap
-    each). A format GX rejects, or that failed its build, is not published; the task then fails
-    naming it, and the previous files of that format stay."""
+    paid once a night, not once a format); each format it accepts is written (one folder swap
+    each), and once every format is, the night is served in one step (``extracts.served``). A
+    format GX rejects, or that failed its build, is not published; the task then fails naming
+    it, and the night is not served: readers keep the last night whose every format was."""
     from iepwatch import warehouse
-    from iepwatch.extracts import engine
+    from iepwatch.extracts import engine, served
     from iepwatch.quality import gx
 
     cfg = load_config()
@@ -103,6 +104,7 @@ def publish_extracts(night: Night, built: list[dict | None], outlet_events=None)
             rejected.setdefault(r["suite"].removeprefix("extract."), []).append(
                 f"{r['type']} {r['column'] or r['description']}")
     published = []
+    served.unserve(cfg.paths.extracts_dir, night.as_of.isoformat())   # served again once every format is
     with warehouse.session(cfg) as (_, con):
         for b in built:
             if b["format"] in rejected:
@@ -118,6 +120,7 @@ def publish_extracts(night: Night, built: list[dict | None], outlet_events=None)
 
         raise DataError(f"extract(s) {', '.join(missing)} not published: their build failed (see build_extract); "
                         f"published: {', '.join(p['format'] for p in published) or 'none'}")
+    served.serve(cfg.paths.extracts_dir, night.as_of.isoformat(), [p["format"] for p in published])
     if outlet_events is not None:   # every format published: the roll-up may count this night
         from iepwatch import assets
 

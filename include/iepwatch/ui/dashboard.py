@@ -74,9 +74,11 @@ def quarantined(cfg: Config, as_of: str) -> int | None:
 
 
 def extracts(cfg: Config, as_of: str | None = None) -> list[dict]:
-    """The extract manifests (of one night, or every night), newest night first."""
+    """The extract manifests of the served nights (of one night, or every night), newest night first."""
+    from iepwatch.extracts import served
+
     out = []
-    for manifest in sorted(cfg.paths.extracts_dir.glob(f"*/{as_of or '*'}/manifest.json"),
+    for manifest in sorted(served.manifests(cfg.paths.extracts_dir, as_of),
                            key=lambda p: (p.parent.name, p.parent.parent.name), reverse=True):
         out.append(json.loads(manifest.read_text()))
     return out
