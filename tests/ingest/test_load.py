@@ -80,3 +80,28 @@ def test_a_small_tables_few_bad_rows_do_not_fail_the_load(district, tmp_path, cf
                 quarantine()
         else:
             assert quarantine().quarantined["students"] == 1
+
+
+def test_after_a_quoted_line_break_lines_are_the_files_physical_lines(district, tmp_path, settings, data_dir):
+    """A quoted field holding a line break makes a record two lines long: the rows after it are
+    named by the line they start on in the file (what an editor shows), not by their record
+    number, and exactly the quarantined rows are left out of the night."""
+    from helpers import run_night_in_process
+
+    from iepwatch.district import load_config
+
+    settings({"quality": {"quarantine_threshold_pct": 100}})
+    ok = district.student()
+    broken = district.student(last="Lopez\nGarcia")        # lines 3-4: a line break in a name (quarantined)
+    bad = district.student()
+    next(r for r in district.tables["students"] if r["student_id"] == bad)["sped_status"] = "not-a-status"
+    folder = district.write(tmp_path / "export")
+    assert (folder / "students.csv").read_text().count("\n") == len(district.tables["students"]) + 2
+    run_night_in_process(folder, AS_OF)
+    with (load_config().run_dir(AS_OF) / "quarantine.csv").open(newline="") as f:
+        listed = {(r["line"], r["reason"]) for r in csv.DictReader(f) if r["file"] == "students.csv"}
+    assert listed == {("3", "control character in a name (first_name, last_name)"),
+                      ("5", "invalid code in sped_status")}, listed
+    with warehouse.connect(load_config(), read_only=True) as con:
+        published = {r[0] for r in con.execute("SELECT student_id FROM core.students").fetchall()}
+    assert ok in published and not {broken, bad} & published

@@ -90,10 +90,48 @@ def load_table(con, folder: Path, table: Table, slot: str) -> dict:
     else:
         extra = []
         con.execute(f"CREATE OR REPLACE TABLE {slot}.{table.name} AS SELECT {_slot_select(table, [])} LIMIT 0")
-    con.execute(f"CREATE OR REPLACE VIEW staging.{table.name} AS "
-                f"SELECT rowid + 2 AS _line, * FROM {slot}.{table.name}")
     rows = con.execute(f"SELECT count(*) FROM {slot}.{table.name}").fetchone()[0]
+    lines = lines_table(slot, table.name)
+    con.execute(f"DROP TABLE IF EXISTS {lines}")
+    if present and _newlines(path) > rows + 1:   # a quoted field spans lines: records and lines part
+        _map_lines(con, path, lines)
+        con.execute(f"CREATE OR REPLACE VIEW staging.{table.name} AS "
+                    f"SELECT m.line AS _line, s.* FROM {slot}.{table.name} s POSITIONAL JOIN {lines} m")
+    else:
+        con.execute(f"CREATE OR REPLACE VIEW staging.{table.name} AS "
+                    f"SELECT rowid + 2 AS _line, * FROM {slot}.{table.name}")
     return {"rows": rows, "extra_columns": extra, "present": present}
+
+
+def lines_table(slot: str, table: str) -> str:
+    """The record-to-line map of a slot table whose file has quoted line breaks (none otherwise)."""
+    return f"{slot}.{table}__lines"
+
+
+def _newlines(path: Path) -> int:
+    """The file's line breaks (a header and a record each end with one; a quoted field may hold more)."""
+    n = 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 24):
+            n += chunk.count(b"\n")
+    return n
+
+
+def _map_lines(con, path: Path, lines: str) -> None:
+    """Each record's first physical line, for a file whose quoted fields hold line breaks: the file
+    read again as text, each record's line breaks counted and summed over the records before it."""
+    header = next(csv.reader(io.StringIO(path.open("rb").readline().decode("utf-8-sig"))))
+    columns = "{" + ", ".join(f"'{h.strip().replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for h in header) + "}"
+    joined = " || ".join(f"coalesce({quote(h.strip())}, '')" for h in header)
+    con.execute(f"""
+        CREATE TABLE {lines} AS
+        WITH r AS (SELECT row_number() OVER () - 1 AS rid,
+                          length({joined}) - length(replace({joined}, chr(10), '')) AS nl
+                   FROM read_csv({literal(path)}, header = true, columns = {columns}, auto_detect = false,
+                                 delim = ',', quote = '"', escape = '"', encoding = 'utf-8'))
+        SELECT rid, 2 + rid + coalesce(sum(nl) OVER (ORDER BY rid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+                                      0) AS line
+        FROM r ORDER BY rid""")
 
 
 def _read_into(con, path: Path, table: Table, slot: str) -> list[str]:
@@ -223,12 +261,16 @@ def night_views(con, slot: str, schema: str) -> dict[str, int]:
     """
     quarantined = {r[0] for r in con.execute("SELECT DISTINCT table_name FROM quarantine.rows WHERE slot = ?",
                                              [slot]).fetchall()}
+    mapped = {r[0].removesuffix("__lines") for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = ? AND suffix(table_name, '__lines')",
+        [slot]).fetchall()}
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     counts = {}
     for t in TABLES:
         cols = ", ".join(quote(c) for c in t.columns)
-        where = f"""WHERE rowid + 2 NOT IN (SELECT line FROM quarantine.rows
-                                    WHERE slot = '{slot}' AND table_name = '{t.name}')"""
+        lines = f"""SELECT line FROM quarantine.rows WHERE slot = '{slot}' AND table_name = '{t.name}'"""
+        where = (f"WHERE rowid NOT IN (SELECT rid FROM {lines_table(slot, t.name)} WHERE line IN ({lines}))"
+                 if t.name in mapped else f"WHERE rowid + 2 NOT IN ({lines})")
         con.execute(f"""
             CREATE OR REPLACE VIEW {schema}.{t.name} AS
             SELECT {cols} FROM {slot}.{t.name}
