@@ -18,10 +18,13 @@ from iepwatch import run_record
 from iepwatch.district import load_config
 from iepwatch.extracts import served
 
-# every task of iep_nightly after which a night can be killed (find_export writes nothing)
+# every task of the night (iep_nightly, then state_reporting) after which it can be killed
+# (find_export writes nothing; build_extract: its first mapped instance)
 KILL_POINTS = ("archive_export", "load_staging", "validate_export", "evaluate_rules", "build_exceptions",
-               "update_corrections_ledger", "publish_night", "send_coordinator_emails", "build_data_docs")
+               "update_corrections_ledger", "publish_night", "send_coordinator_emails", "build_data_docs",
+               "finish_night", "resolve_as_of", "prepare_facts", "build_extract", "publish_extracts")
 PUBLISHED_AT = KILL_POINTS.index("publish_night")
+SERVED_AT = KILL_POINTS.index("publish_extracts")
 
 
 def cli_night(day, export: Path, data: Path, **env) -> subprocess.CompletedProcess:
@@ -78,16 +81,20 @@ def test_a_night_killed_after_any_task_leaves_a_whole_night_and_its_rerun_is_a_c
         run = cli_night(NEXT, exports[NEXT], data, IEPWATCH_KILL_AFTER=task)
         assert run.returncode != 0, (task, run.stdout)
         said = run.stdout + run.stderr
-        assert f"iep_nightly FAILED for {NEXT}" in said and "killed?" in said, (task, said)
+        assert f"FAILED for {NEXT}" in said and "killed (SIGKILL)" in said, (task, said)
         now = seen(data)
         if i < PUBLISHED_AT:
             assert now == yesterday, f"killed after {task}: the previous night is no longer whole: {now}"
         else:
             assert now["core"] == now["published"] == now["page"] == str(NEXT), (task, now)
             assert now["facts"] == [str(NEXT)] * 2, (task, now)
-            assert now["extracts"] == [str(AS_OF)], "the extracts follow a whole night only"
+            served_now = [str(AS_OF), str(NEXT)] if i >= SERVED_AT else [str(AS_OF)]
+            assert now["extracts"] == served_now, ("the extracts are served for a whole set of formats only", task)
+    killed = [m for m in smtp.messages()
+              if m["To"] == "data-team@example.org" and "the night was killed" in m["Subject"]]
+    assert len(killed) == len(KILL_POINTS), "each kill is told to the data team by make nightly"
     assert cli_night(NEXT, exports[NEXT], data).returncode == 0, "the night is run again as it is, not as a backfill"
-    sent_with_kills = smtp.catcher.received - before
+    sent_with_kills = smtp.catcher.received - before - len(killed)
 
     with MailCatcher(tmp_path / "clean-outbox") as catcher:
         mail = {"AIRFLOW_CONN_SMTP_DEFAULT": connection_uri(catcher.port)}

@@ -61,9 +61,10 @@ def failure_lines(log_text: str, most: int = 12) -> list[str]:
     return out[:most]
 
 
-def _run_logged(cmd: list[str], env: dict[str, str], log: Path, pass_fds: tuple[int, ...] = ()) -> str:
+def _run_logged(cmd: list[str], env: dict[str, str], log: Path, pass_fds: tuple[int, ...] = ()) -> tuple[str, int]:
     """Run ``cmd``, its output written to ``log`` and kept in memory: a full disk stops the file,
-    never the reading, so the failure's lines are still there to print."""
+    never the reading, so the failure's lines are still there to print. Returns the output and
+    the exit code (negative: killed by that signal)."""
     chunks, out = [], None
     try:
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -83,7 +84,7 @@ def _run_logged(cmd: list[str], env: dict[str, str], log: Path, pass_fds: tuple[
     if out is not None:
         with contextlib.suppress(OSError):
             out.close()
-    return "".join(chunks)
+    return "".join(chunks), proc.returncode
 
 
 def run_dags(as_of: date, runs: list[tuple[str, dict]], log: Path, env: dict[str, str],
@@ -93,8 +94,10 @@ def run_dags(as_of: date, runs: list[tuple[str, dict]], log: Path, env: dict[str
     when a run fails (the later runs are then not started). ``pass_fds``: the night lock, held by
     that process too, so the lock lasts as long as whatever writes."""
     print(f"running {' then '.join(d for d, _ in runs)} for {as_of} (log: {log})", flush=True)
-    text = _run_logged([sys.executable, "-m", "tools.cli", "dags-test", as_of.isoformat(), json.dumps(runs)],
-                       env, log, pass_fds=pass_fds)
+    text, code = _run_logged([sys.executable, "-m", "tools.cli", "dags-test", as_of.isoformat(), json.dumps(runs)],
+                             env, log, pass_fds=pass_fds)
+    if code < 0:   # killed: it could tell nobody, so this process does
+        _alert_killed(as_of, -code, env)
     try:
         task_logs(text, Path(env["AIRFLOW_HOME"]) / "logs")
     except OSError as e:
@@ -105,6 +108,22 @@ def run_dags(as_of: date, runs: list[tuple[str, dict]], log: Path, env: dict[str
                                                  "its last lines:", *text.splitlines()[-5:]]:
                 print(line)
             raise NightFailed(f"{dag_id} FAILED for {as_of}; see the lines above and {log}")
+
+
+def _alert_killed(as_of: date, signal_number: int, env: dict[str, str]) -> None:
+    """The data team told that the night's Airflow process was killed (by the night's SMTP
+    connection, as every alert): nothing after its last finished task was published."""
+    from iepwatch import alerts
+
+    name = signal.Signals(signal_number).name if signal_number in signal.Signals._value2member_map_ else signal_number
+    print(f"the night's Airflow process was killed ({name}): nothing after its last finished task was published; "
+          "run the night again", flush=True)
+    os.environ.update({k: v for k, v in env.items() if k.startswith("AIRFLOW_CONN_")})
+    cfg = load_config()
+    alerts.mail_data_team(cfg, f"[iepwatch] {cfg.district.name}, night of {as_of}: the night was killed ({name})",
+                          f"<p>The Airflow process running the night of {as_of} was killed ({name}) before the "
+                          "night finished. Whatever it had not published stays unpublished: the last published "
+                          "night is whole. Run the night again (make nightly DATE=" + as_of.isoformat() + ").</p>")
 
 
 _TASK_START = re.compile(r"\[DAG TEST\] starting task_id=(\S+) map_index=(-?\d+)")
