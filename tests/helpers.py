@@ -160,10 +160,10 @@ def send_digests(data_dir, as_of=AS_OF, **email_settings):
 
 def extract_text(name: str, as_of=AS_OF) -> str:
     """One format built, checked (its GX suite compiled to DuckDB) and published with the
-    package's engine; its file's text."""
+    package's engine, its night served as publish_extracts serves it; its file's text."""
     from iepwatch import warehouse
     from iepwatch.district import load_config
-    from iepwatch.extracts import engine
+    from iepwatch.extracts import engine, served
 
     cfg = load_config()
     d = engine.definitions(cfg)[name]
@@ -171,4 +171,5 @@ def extract_text(name: str, as_of=AS_OF) -> str:
         n = engine.build(con, cfg, as_of, d)
         engine.check(con, d, engine.suite(d, as_of, n))
         folder = engine.publish(con, cfg, as_of, d)
+    served.serve(cfg.paths.extracts_dir, as_of.isoformat(), [name])
     return (folder / d.raw["file_name"].format(as_of=as_of)).read_text()

@@ -32,7 +32,8 @@ def test_every_field_of_every_format_says_where_its_value_comes_from():
 
 
 def produce(name: str, cfg=None, as_of=AS_OF):
-    """Build, check and publish one format with the package's engine (GX runs in the DAG test)."""
+    """Build, check and publish one format with the package's engine, its night served as
+    publish_extracts serves it (GX runs in the DAG test)."""
     from iepwatch import warehouse
     from iepwatch.district import load_config
     from iepwatch.extracts import engine
@@ -42,7 +43,9 @@ def produce(name: str, cfg=None, as_of=AS_OF):
     with warehouse.connect(cfg) as con:
         n = engine.build(con, cfg, as_of, d)
         engine.check(con, d, engine.suite(d, as_of, n))
-        return engine.publish(con, cfg, as_of, d)
+        folder = engine.publish(con, cfg, as_of, d)
+    served.serve(cfg.paths.extracts_dir, as_of.isoformat(), [name])
+    return folder
 
 
 @pytest.fixture
@@ -323,6 +326,7 @@ def test_the_calpads_file_is_labelled_a_legacy_layout_with_its_placeholder_codes
     (folder / "manifest.json").write_text(json.dumps({
         "report": "calpads_sped_meetings", "as_of": str(AS_OF), "status": "legacy",
         "status_note": d.raw["status_note"], "files": [{"name": "x.txt", "rows": 1, "sha256": "0" * 64}]}))
+    served.serve(data_dir / "extracts", str(AS_OF), ["calpads_sped_meetings"])
     ui.app.dependency_overrides[ui._user_dep()] = lambda: type("U", (), {"role": "op", "get_name": lambda s: "op"})()
     try:
         page = TestClient(ui.app).get("/").text
