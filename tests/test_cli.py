@@ -185,7 +185,11 @@ def test_the_night_lock_stays_with_the_process_that_writes_when_the_cli_is_kille
     env = {**os.environ, "IEPWATCH_DATA_DIR": str(data_dir)}
     first = subprocess.Popen([sys.executable, "-m", "tools.cli", "night", "--date", str(AS_OF), "--export",
                               str(export)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert "running iep_nightly" in first.stdout.readline()   # the Airflow process has started
+    assert "running iep_nightly" in first.stdout.readline()
+    deadline = time.monotonic() + 60
+    while not _children(first.pid, "dags-test"):   # the Airflow process has started
+        assert time.monotonic() < deadline, "the night's Airflow process never started"
+        time.sleep(0.2)
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
     second = subprocess.run([sys.executable, "-m", "tools.cli", "night", "--date", str(AS_OF + timedelta(days=1)),
@@ -202,3 +206,18 @@ def test_the_night_lock_stays_with_the_process_that_writes_when_the_cli_is_kille
                 assert time.monotonic() < deadline, "the orphan never released the lock"
                 time.sleep(1)
         fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _children(pid: int, needle: str) -> list[int]:
+    """The processes whose parent is ``pid`` and whose command line holds ``needle``."""
+    from pathlib import Path
+
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if parent == pid and needle in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(int(proc.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found

@@ -62,29 +62,20 @@ def failure_lines(log_text: str, most: int = 12) -> list[str]:
 
 
 def _run_logged(cmd: list[str], env: dict[str, str], log: Path, pass_fds: tuple[int, ...] = ()) -> tuple[str, int]:
-    """Run ``cmd``, its output written to ``log`` and kept in memory: a full disk stops the file,
-    never the reading, so the failure's lines are still there to print. Returns the output and
-    the exit code (negative: killed by that signal)."""
-    chunks, out = [], None
-    try:
+    """Run ``cmd``, its output written to ``log`` by ``tee -p`` and read here too: a disk that
+    fills stops the file, never the reading, so the failure's lines are still there to print;
+    and a killed CLI leaves ``tee`` writing the log, so the night's process never meets a broken
+    pipe and runs on (holding the night lock) as it would have. Returns the output and the exit
+    code (negative: killed by that signal)."""
+    with contextlib.suppress(OSError):
         log.parent.mkdir(parents=True, exist_ok=True)
-        out = log.open("w")
-    except OSError as e:
-        print(f"the night's log cannot be written to {log} ({e.strerror}): its lines are kept in memory", flush=True)
-    with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          errors="replace", pass_fds=pass_fds) as proc:
-        for line in proc.stdout:
-            chunks.append(line)
-            if out is not None:
-                try:
-                    out.write(line)
-                except OSError as e:
-                    print(f"the night's log {log} stopped ({e.strerror}): its lines are kept in memory", flush=True)
-                    out = None
-    if out is not None:
-        with contextlib.suppress(OSError):
-            out.close()
-    return "".join(chunks), proc.returncode
+    night = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=pass_fds)
+    tee = subprocess.Popen(["tee", "-p", str(log)], stdin=night.stdout, stdout=subprocess.PIPE, text=True,
+                           errors="replace")
+    night.stdout.close()   # tee holds the only reading end
+    text = tee.stdout.read()
+    tee.wait()
+    return text, night.wait()
 
 
 def run_dags(as_of: date, runs: list[tuple[str, dict]], log: Path, env: dict[str, str],

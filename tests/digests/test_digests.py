@@ -271,7 +271,8 @@ def test_a_night_without_smtp_connection_fails_at_once_naming_it(airflow_db, dat
     assert state == "failed"
     assert tis["send_coordinator_emails"] == ("failed", 1), "failed once, without a retry"
     assert tis["build_exceptions"][0] == "success" and tis["build_data_docs"][0] == "success"
-    assert tis["finish_night"][0] == "upstream_failed", "a failed night never fires the asset of state_reporting"
+    assert tis["publish_night"][0] == "success" and tis["finish_night"][0] == "success", \
+        "the night is published whole: the state's extracts do not wait on mail"
     errors = [ln for ln in log.splitlines() if "CONFIG ERROR" in ln and "raise " not in ln]
     assert errors and "the SMTP connection 'smtp_default' (email.smtp_conn_id) is not defined" in errors[0]
     assert "AIRFLOW_CONN_SMTP_DEFAULT" in errors[0]
