@@ -278,3 +278,35 @@ def test_a_night_published_again_from_a_replaced_export_after_its_digests_tells_
     assert len(to_team) == 1, [m["Subject"] for m in smtp.messages()]
     assert f"after its {len(digests)} coordinator digest" in to_team[0].get_body(("html",)).get_content()
     assert len([m for m in smtp.messages() if m["X-IEPWatch-As-Of"] == str(AS_OF)]) == len(digests)
+
+
+def test_the_space_check_asks_for_what_a_whole_night_writes(small_disk, settings, monkeypatch, tmp_path, smtp):
+    """With exactly the space the check asks for left free (five times the export plus the
+    margin, here 8 MB), a whole night (rules, emails, Data Docs, every extract) fits in it."""
+    import shutil
+
+    from iepwatch.ingest import sources
+    from iepwatch.tasks import iep_nightly as t
+    from iepwatch.tasks import state_reporting as s
+    from tools.demo import generate
+
+    data = small_disk / "data"
+    monkeypatch.setenv("IEPWATCH_DATA_DIR", str(data))
+    settings({"quality": {"min_free_disk_mb": 8}})
+    exports = {day: tmp_path / "exports" / str(day) for day in (AS_OF, NEXT)}
+    for day, folder in exports.items():
+        generate(folder, students=3000, as_of=day)
+
+    def whole(day):
+        night = run_night_in_process(exports[day], day, emails=True)
+        t.build_data_docs(night)
+        s.publish_extracts(night, [s.build_extract(f, night) for f in s.prepare_facts(night)])
+
+    whole(AS_OF)
+    need, free = sources.space_needed(load_config(), exports[NEXT]), shutil.disk_usage(data).free
+    assert free > need
+    with (data / "filler").open("wb") as f:   # leave what the check asks for (to the page)
+        os.posix_fallocate(f.fileno(), 0, (free - need) // 4096 * 4096)
+    assert need <= shutil.disk_usage(data).free < need + 4096
+    whole(NEXT)
+    assert seen(data)["page"] == seen(data)["core"] == str(NEXT)
