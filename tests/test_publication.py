@@ -262,8 +262,9 @@ def test_a_night_published_again_from_a_replaced_export_after_its_digests_tells_
     from datetime import timedelta
 
     settings({"quality": {"quarantine_threshold_pct": 100}})
-    late = district.student(school="SCH1")
-    district.meeting(late, held=AS_OF - timedelta(days=400), kind="annual", team=False, notice=False)
+    late, still_late = district.student(school="SCH1"), district.student(school="SCH1")
+    for student in (late, still_late):
+        district.meeting(student, held=AS_OF - timedelta(days=400), kind="annual", team=False, notice=False)
     run_night_in_process(district.write(tmp_path / "first"), AS_OF, emails=True)
     digests = [m for m in smtp.messages() if m["X-IEPWatch-As-Of"] == str(AS_OF)]
     assert digests
@@ -278,6 +279,14 @@ def test_a_night_published_again_from_a_replaced_export_after_its_digests_tells_
     assert len(to_team) == 1, [m["Subject"] for m in smtp.messages()]
     assert f"after its {len(digests)} coordinator digest" in to_team[0].get_body(("html",)).get_content()
     assert len([m for m in smtp.messages() if m["X-IEPWatch-As-Of"] == str(AS_OF)]) == len(digests)
+    # the next night: the coordinator's digest says what changed against the digest of the night they had
+    run_night_in_process(district.write(tmp_path / "next"), NEXT, emails=True)
+    (following,) = [m for m in smtp.messages() if m["X-IEPWatch-As-Of"] == str(NEXT)]
+    text = following.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert (f"The night of {AS_OF} of your last report was published again from a corrected export: 1 item it "
+            "listed is no longer exceptions that night; 1 was not in it") in " ".join(text.split()), text[:800]
+    # the review held since (late): not in the digest they had, so marked new though detected that night
+    assert "New since the last report: 1" in text and "[NEW]" in text
 
 
 def test_the_space_check_asks_for_what_a_whole_night_writes(small_disk, settings, monkeypatch, tmp_path, smtp):

@@ -26,6 +26,10 @@ CREATE TABLE IF NOT EXISTS ops.email_sends (
     as_of DATE, staff_id VARCHAR, digest VARCHAR, message_id VARCHAR, PRIMARY KEY (as_of, staff_id));
 CREATE TABLE IF NOT EXISTS ops.digest_lines (
     recipient VARCHAR, rule_id VARCHAR, student_id VARCHAR, meeting_key VARCHAR, status VARCHAR, as_of DATE);
+-- ops: nights published again from a replaced export after their digests went out (tasks.publish_night);
+-- the next digest of each recipient says what changed against the digest it had (digests/corrected.sql)
+CREATE TABLE IF NOT EXISTS ops.republished (
+    as_of DATE, export_before VARCHAR, export_after VARCHAR, digests BIGINT);
 
 -- compliance: the nights' exceptions, what each night resolved, every evaluated night
 -- (exceptions.sql, exceptions_history.sql)

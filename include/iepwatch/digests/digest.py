@@ -84,6 +84,7 @@ class Digest:
     attachments: list[Attachment] = field(default_factory=list)   # the CSV of a long digest
     due: list[tuple] = field(default_factory=list)   # open items due within 30 days: the calendar (render)
     cancelled: list[tuple] = field(default_factory=list)   # items of the last report's calendar no longer open
+    corrected: tuple | None = None   # (night, items gone, items added): the last report's night published again
 
     def total(self, key: str) -> int:
         return sum(s.counts[key] for s in self.schools)
@@ -199,6 +200,8 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
     if ledger_night is not None:
         for rec, school, *line in con.execute(sql("digests/findings", **safe, ledger_night=ledger_night)).fetchall():
             to_correct.setdefault((rec, school), []).append(tuple(line))
+    corrected = {rec: (str(night), gone, added)
+                 for rec, night, gone, added in con.execute(sql("digests/corrected", **safe)).fetchall()}
     recipients = rows(con, sql("digests/recipient_list", as_of=as_of.isoformat()))
     by_status = ", ".join(f"count_if(status = {literal(st)})" for st in DIGEST_STATUSES)
     for start in range(0, len(recipients), BATCH):
@@ -259,6 +262,7 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
             if rec["recipient"] in csvs:
                 d.attachments.append(Attachment(f"{d.file_stem}.csv", "text/csv",
                                                 (",".join(CSV_COLUMNS) + "\r\n" + csvs[rec["recipient"]]).encode()))
+            d.corrected = corrected.get(rec["recipient"])
             d.due = due.get(rec["recipient"], [])
             d.cancelled = cancelled.get(rec["recipient"], [])
             yield d

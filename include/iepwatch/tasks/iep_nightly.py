@@ -222,6 +222,8 @@ def publish_night(night: Night, outlet_events=None) -> Night:
             counts = load.publish(con, night.slot, night.as_of, night.export_id)
             log.info("published the night of %s (export %s): %s", night.as_of, night.export_id, counts)
             if before not in (None, night.export_id) and digests:
+                con.execute("INSERT INTO ops.republished VALUES (?, ?, ?, ?)",
+                            [night.as_of, before, night.export_id, digests])
                 _republished(cfg, night, before, digests)
         run = cfg.run_dir(night.as_of)
         rules.write_exceptions_csv(con, night.as_of, run / run_record.EXCEPTIONS)
@@ -253,7 +255,7 @@ def finish_night(night: Night, params: dict | None = None, outlet_events=None) -
 
 def _republished(cfg, night: Night, before: str, digests: int) -> None:
     """A night published again from another export after its digests went out: said in the night's
-    warnings and told to the data team at once."""
+    warnings and told to the data team at once (each coordinator's next digest says what changed)."""
     from iepwatch import alerts
 
     _warn(cfg, night, f"the night was published again from a replaced export ({night.export_id}; it was {before}) "

@@ -61,7 +61,13 @@ picked AS (
            e.case_manager_staff_id AS cm_id,
            coalesce(cm.case_manager, 'No case manager') AS case_manager,
            {{ rule_title("e.rule_id") }} AS rule,
-           coalesce(e.first_detected_on > l.last_as_of, false) AS is_new,
+           coalesce(e.first_detected_on > l.last_as_of
+               -- the last digest's night was published again from a replaced export: what it did not list
+               OR (l.last_as_of IN (SELECT as_of FROM ops.republished)
+                   AND NOT EXISTS (SELECT 1 FROM ops.email_items i
+                                   WHERE i.recipient = r.recipient AND i.as_of = l.last_as_of
+                                     AND i.rule_id = e.rule_id AND i.student_id = e.student_id
+                                     AND i.meeting_key = coalesce(e.meeting_id, ''))), false) AS is_new,
            e.status IN ({{ statuses.sql_list(statuses.OPEN) }})
                AND e.due_date BETWEEN DATE '{{ as_of }}' AND h.act_by AS act_now,
            DATE '{{ as_of }}' - e.first_detected_on AS age_days,
