@@ -33,6 +33,16 @@ def cli_night(day, export: Path, data: Path, **env) -> subprocess.CompletedProce
                           timeout=900)
 
 
+def two_exports(folder: Path, students: int) -> dict:
+    """The demo district's exports of AS_OF and NEXT under ``folder``, by night."""
+    from tools.demo import generate
+
+    exports = {day: folder / str(day) for day in (AS_OF, NEXT)}
+    for day, export in exports.items():
+        generate(export, students=students, as_of=day)
+    return exports
+
+
 def seen(data: Path) -> dict:
     """What the readers of the data folder see as the published night: the warehouse's core and
     facts views, the record of what is published, the page's latest night, the extracts' night."""
@@ -65,12 +75,9 @@ def test_a_night_killed_after_any_task_leaves_a_whole_night_and_its_rerun_is_a_c
     commits, every reader sees the previous night whole (core, facts, the page, the extracts);
     from then on the new night whole. The next `make nightly` of the night needs no backfill and
     gives the files a clean run gives, with each digest sent once."""
-    from tools.demo import generate
     from tools.mailcatcher import MailCatcher, connection_uri
 
-    exports = {day: tmp_path / "exports" / str(day) for day in (AS_OF, NEXT)}
-    for day, folder in exports.items():
-        generate(folder, students=60, as_of=day)
+    exports = two_exports(tmp_path / "exports", students=60)
     data, clean = tmp_path / "data", tmp_path / "clean"
 
     assert cli_night(AS_OF, exports[AS_OF], data).returncode == 0
@@ -115,11 +122,8 @@ def test_a_night_does_not_publish_over_a_newer_one(data_dir, tmp_path):
     from iepwatch.district import load_config
     from iepwatch.ingest import load
     from iepwatch.tasks import iep_nightly as t
-    from tools.demo import generate
 
-    exports = {day: tmp_path / str(day) for day in (AS_OF, NEXT)}
-    for day, folder in exports.items():
-        generate(folder, students=40, as_of=day)
+    exports = two_exports(tmp_path, students=40)
     first = run_night_in_process(exports[AS_OF], AS_OF)
     run_night_in_process(exports[NEXT], NEXT)
     with pytest.raises(AirflowFailException, match=f"the night of {NEXT} was published while the night of {AS_OF} "
@@ -173,14 +177,11 @@ def test_a_disk_that_fills_during_any_writing_task_is_named_alerted_and_leaves_t
     from helpers import run_dag
 
     from iepwatch.tasks import iep_nightly as t
-    from tools.demo import generate
 
     data = small_disk / "data"
     monkeypatch.setenv("IEPWATCH_DATA_DIR", str(data))
     settings({"quality": {"min_free_disk_mb": 1}})
-    exports = {day: tmp_path / "exports" / str(day) for day in (AS_OF, NEXT)}
-    for day, folder in exports.items():
-        generate(folder, students=60, as_of=day)
+    exports = two_exports(tmp_path / "exports", students=60)
     state, tis = run_dag("iep_nightly", AS_OF, {"export_dir": str(exports[AS_OF])})
     assert state == "success", tis
     yesterday = seen(data)
@@ -304,14 +305,11 @@ def test_the_space_check_asks_for_what_a_whole_night_writes(small_disk, settings
     from iepwatch.ingest import sources
     from iepwatch.tasks import iep_nightly as t
     from iepwatch.tasks import state_reporting as s
-    from tools.demo import generate
 
     data = small_disk / "data"
     monkeypatch.setenv("IEPWATCH_DATA_DIR", str(data))
     settings({"quality": {"min_free_disk_mb": 8}})
-    exports = {day: tmp_path / "exports" / str(day) for day in (AS_OF, NEXT)}
-    for day, folder in exports.items():
-        generate(folder, students=3000, as_of=day)
+    exports = two_exports(tmp_path / "exports", students=3000)
 
     def whole(day):
         night = run_night_in_process(exports[day], day, emails=True)

@@ -106,7 +106,7 @@ def _alert_killed(as_of: date, signal_number: int, env: dict[str, str]) -> None:
     connection, as every alert): nothing after its last finished task was published."""
     from iepwatch import alerts
 
-    name = signal.Signals(signal_number).name if signal_number in signal.Signals._value2member_map_ else signal_number
+    name = signal.Signals(signal_number).name
     print(f"the night's Airflow process was killed ({name}): nothing after its last finished task was published; "
           "run the night again", flush=True)
     os.environ.update({k: v for k, v in env.items() if k.startswith("AIRFLOW_CONN_")})

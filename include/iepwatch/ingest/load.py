@@ -94,7 +94,7 @@ def load_table(con, folder: Path, table: Table, slot: str) -> dict:
     lines = lines_table(slot, table.name)
     con.execute(f"DROP TABLE IF EXISTS {lines}")
     if present and _newlines(path) > rows + 1:   # a quoted field spans lines: records and lines part
-        _map_lines(con, path, lines)
+        _map_lines(con, path, read_header(path, table)[0], lines)
         con.execute(f"CREATE OR REPLACE VIEW staging.{table.name} AS "
                     f"SELECT m.line AS _line, s.* FROM {slot}.{table.name} s POSITIONAL JOIN {lines} m")
     else:
@@ -117,18 +117,22 @@ def _newlines(path: Path) -> int:
     return n
 
 
-def _map_lines(con, path: Path, lines: str) -> None:
+def _csv_reader(path: Path, header: list[str], options: str = "") -> str:
+    """DuckDB's reader of a contract CSV: every column of its header as text, the contract's dialect."""
+    columns = "{" + ", ".join(f"'{h.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for h in header) + "}"
+    return (f"read_csv({literal(path)}, header = true, columns = {columns}, auto_detect = false, "
+            f"""delim = ',', quote = '"', escape = '"', encoding = 'utf-8'{options})""")
+
+
+def _map_lines(con, path: Path, header: list[str], lines: str) -> None:
     """Each record's first physical line, for a file whose quoted fields hold line breaks: the file
     read again as text, each record's line breaks counted and summed over the records before it."""
-    header = next(csv.reader(io.StringIO(path.open("rb").readline().decode("utf-8-sig"))))
-    columns = "{" + ", ".join(f"'{h.strip().replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for h in header) + "}"
-    joined = " || ".join(f"coalesce({quote(h.strip())}, '')" for h in header)
+    joined = " || ".join(f"coalesce({quote(h)}, '')" for h in header)
     con.execute(f"""
         CREATE TABLE {lines} AS
         WITH r AS (SELECT row_number() OVER () - 1 AS rid,
                           length({joined}) - length(replace({joined}, chr(10), '')) AS nl
-                   FROM read_csv({literal(path)}, header = true, columns = {columns}, auto_detect = false,
-                                 delim = ',', quote = '"', escape = '"', encoding = 'utf-8'))
+                   FROM {_csv_reader(path, header)})
         SELECT rid, 2 + rid + coalesce(sum(nl) OVER (ORDER BY rid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
                                       0) AS line
         FROM r ORDER BY rid""")
@@ -137,14 +141,12 @@ def _map_lines(con, path: Path, lines: str) -> None:
 def _read_into(con, path: Path, table: Table, slot: str) -> list[str]:
     """The CSV into ``<slot>.<table>`` with DuckDB's reader; returns the file's extra columns."""
     header, extra = read_header(path, table)
-    columns = "{" + ", ".join(f"'{h.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for h in header) + "}"
+    rejects = (f", store_rejects = true, rejects_table = 'rejects_{table.name}', "
+               f"rejects_scan = 'rejects_scan_{table.name}'")
     con.execute(f"""
         CREATE OR REPLACE TABLE {slot}.{table.name} AS
         SELECT {_slot_select(table, header)}
-        FROM read_csv({literal(path)}, header = true, columns = {columns}, auto_detect = false,
-                      delim = ',', quote = '"', escape = '"', encoding = 'utf-8',
-                      store_rejects = true, rejects_table = 'rejects_{table.name}',
-                      rejects_scan = 'rejects_scan_{table.name}')""")
+        FROM {_csv_reader(path, header, rejects)}""")
     rejects = con.execute(f"SELECT line, error_type, column_name FROM rejects_{table.name} ORDER BY line").fetchall()
     if rejects:
         kinds = sorted({r[1].lower() for r in rejects})
@@ -281,10 +283,9 @@ def night_views(con, slot: str, schema: str) -> dict[str, int]:
 
 def stage(con, slot: str, as_of: date, export_id: str, backfill: bool = False) -> dict[str, int]:
     """After the gate: the night's tables as views the rules read (schema ``pending``, or ``backfill``
-    for an older night), and an empty facts schema beside the slot. Nothing published changes."""
+    for an older night; the rules make the facts schema beside the slot). Nothing published changes."""
     check_slot(con, slot, as_of, export_id)
     with transaction(con):
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {facts_schema(slot)}")
         return night_views(con, slot, BACKFILL if backfill else PENDING)
 
 
