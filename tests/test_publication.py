@@ -292,7 +292,7 @@ def test_a_night_published_again_from_a_replaced_export_after_its_digests_tells_
     (following,) = [m for m in smtp.messages() if m["X-IEPWatch-As-Of"] == str(NEXT)]
     text = following.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert (f"The night of {AS_OF} of your last report was published again from a corrected export: 1 item it "
-            "listed is no longer exceptions that night; 1 was not in it") in " ".join(text.split()), text[:800]
+            "listed is no longer an exception that night; 1 was not in it") in " ".join(text.split()), text[:800]
     # the review held since (late): not in the digest they had, so marked new though detected that night
     assert "New since the last report: 1" in text and "[NEW]" in text
 
