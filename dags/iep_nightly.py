@@ -37,8 +37,9 @@ next one the night (as-of date, export id, load slot) through XCom; no student d
    every reader sees the previous night, whole; emits `{core.name}`
 9. `send_coordinator_emails` — one digest per coordinator over `{cfg.email.smtp_conn_id}`,
    each sent once per as-of date (`ops.email_sends`)
-10. `build_data_docs` — GX validates the ingest suites (must agree with the gate) and the
-   compliance suite (one expectation per rule); Data Docs in `datadocs/`
+10. `build_data_docs` — GX renders the night's one validation as the Data Docs (`datadocs/`):
+   the gate's result of every ingest expectation, the rules' of the compliance suite (one
+   expectation per rule); nothing is evaluated twice
 11. `finish_night` — once the night is published and its Data Docs built, emits `{compliance.name}`,
    which schedules `state_reporting`: a night that failed never triggers its extracts, and a mail
    server that is down never holds them back (the emails are retried on their own)

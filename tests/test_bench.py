@@ -18,25 +18,49 @@ STUDENTS = 300
 
 
 def test_the_bench_prints_every_stage_of_both_dags_and_its_floor(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "tools.bench", "--students", str(STUDENTS), "--no-nightly"],
-                         capture_output=True, text=True, timeout=600,
+    out = subprocess.run([sys.executable, "-m", "tools.bench", "--students", str(STUDENTS), "--no-nightly",
+                          "--no-districts"],
+                         capture_output=True, text=True, timeout=900,
                          env={**os.environ, "IEPWATCH_DATA_DIR": str(tmp_path), "PYTHONWARNINGS": "ignore"})
     assert out.returncode == 0, out.stderr[-3000:]
     printed = out.stdout
-    sent = re.search(r"NIGHT   300 students, [\d,]+ MB of CSV; ([\d,]+) digests sent to a local SMTP server", printed)
-    assert sent and int(sent.group(1)) > 0, printed
+    nights = re.findall(r"^NIGHT   300 students, [\d,]+ MB of CSV, (the demo's teams|larger teams \(\+12\)): "
+                        r"([\d.]+) members per meeting \([\d,]+ rows\); ([\d,]+) digests sent", printed, re.MULTILINE)
+    assert [n[0] for n in nights] == ["the demo's teams", "larger teams (+12)"], printed
+    assert float(nights[0][1]) < 7 and 15 < float(nights[1][1]) < 19, "the larger teams: about 17 members"
+    assert all(int(n[2].replace(",", "")) > 0 for n in nights)
     stages = [*bench.NIGHTLY, "resolve_as_of", "prepare_facts", *(f"build_extract {f}" for f in bench._formats()),
-              "publish_extracts (GX + files)"]
+              "publish_extracts (files + Data Docs)"]
     for stage in stages:
-        assert re.search(rf"^  {re.escape(stage)}\s+\d+\.\d\d\s+[\d,]+$", printed, re.MULTILINE), stage
-    assert re.search(r"^  floor: bare read_csv \(best of 2\)\s+\d+\.\d\d$", printed, re.MULTILINE)
-    assert re.search(r"load \+ rules \(archive \.\. evaluate_rules\)\s+[\d.]+  = [\d.]+x the floor", printed)
-    same = re.search(r"same work: bare read \+ the rules SQL\s+[\d.]+  \(the night's rules SQL in memory: "
-                     r"([\d,]+) rule results, the night ([\d,]+); load \+ rules = [\d.]+x", printed)
-    assert same and same.group(1) == same.group(2) != "0", "the same rules on the same export, the same results"
-    assert re.search(r"rules stage, texas pack \(best of 2\)\s+[\d.]+  = [\d.]+x federal", printed)
+        assert len(re.findall(rf"^  {re.escape(stage)}\s+\d+\.\d\d\s+[\d,]+$", printed, re.MULTILINE)) == 2, stage
+    same = re.findall(r"floor: \+ the rules SQL on it\s+[\d.]+  \(([\d,]+) rule results; the night's ([\d,]+): "
+                      r"the same\)", printed)
+    assert len(same) == 2 and all(a == b != "0" for a, b in same), "the same rules on the same export, the same results"
+    ratios = re.findall(r"load \+ rules \(archive \.\. evaluate_rules\)\s+([\d.]+)  = ([\d.]+)x the floor "
+                        r"\(target <= 2x: (met|NOT MET)\)", printed)
+    floors = [float(f) for f in re.findall(r"floor: the same work, plain DuckDB\s+([\d.]+)", printed)]
+    assert len(ratios) == len(floors) == 2
+    for (seconds, ratio, verdict), fl in zip(ratios, floors, strict=True):
+        assert abs(float(seconds) / fl - float(ratio)) < 0.01
+        assert verdict == ("met" if float(seconds) <= 2 * fl else "NOT MET")
+    assert re.search(r"rules stage, texas pack \(best of 2\)\s+[\d.]+  = [\d.]+x federal \(target <= 1.25x: "
+                     r"(met|NOT MET)\)", printed)
     assert re.search(r"read from PostgreSQL \(export_source\)\s+([\d.]+  = [\d.]+x|skipped: )", printed)
+    assert re.search(r"^MACHINE   \d+ cores .*load average [\d.]+ / [\d.]+ / [\d.]+", printed, re.MULTILINE)
     assert (tmp_path / "bench" / "night-300" / "extracts").is_dir()
+
+
+def test_the_scheduler_gaps_are_the_time_no_task_of_the_run_ran():
+    from datetime import datetime, timedelta
+
+    from tools.bench_districts import _busy
+
+    t = datetime(2026, 12, 1, 2)
+    s = lambda a, b: (t + timedelta(seconds=a), t + timedelta(seconds=b))   # noqa: E731
+    assert _busy([s(0, 10), s(12, 20)]) == 18      # a gap of 2 s between two tasks
+    assert _busy([s(0, 10), s(5, 15), s(30, 31)]) == 16   # overlapping tasks count once
+    assert _busy([s(0, 10), s(2, 3)]) == 10        # one inside another
+    assert _busy([]) == 0
 
 
 def test_the_coordinator_table_grows_the_coordinators_and_keeps_the_exceptions(tmp_path, capsys):

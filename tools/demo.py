@@ -47,10 +47,11 @@ def _generator_sql(**params) -> str:
 
 def generate(out: Path, students: int = 2000, as_of: date = DEMO_AS_OF, seed: int = 7,
              schools: int | None = None, transition_age: int = 16,
-             email_domain: str = "example.org", state: str = "california") -> dict[str, int]:
+             email_domain: str = "example.org", state: str = "california", team_extra: int = 0) -> dict[str, int]:
     """Write one CSV per contract table into ``out``; returns row counts. Staff addresses are in
     ``email_domain`` (a deployment's demo districts each have their own); identifiers are shaped
-    like ``state``'s (``STATE_IDS``; California's for any other name)."""
+    like ``state``'s (``STATE_IDS``; California's for any other name). ``team_extra`` more members
+    join each meeting's team (related services, agencies, advocates: the bench's larger teams)."""
     import re
 
     if not re.fullmatch(r"[a-z0-9]+([.-][a-z0-9]+)*", email_domain):
@@ -63,7 +64,7 @@ def generate(out: Path, students: int = 2000, as_of: date = DEMO_AS_OF, seed: in
     try:
         con.execute(_generator_sql(students=students, schools=schools, as_of=as_of.isoformat(),
                         seed=seed, transition_age=transition_age, email_domain=email_domain,
-                        ids=STATE_IDS.get(state, STATE_IDS["california"])))
+                        ids=STATE_IDS.get(state, STATE_IDS["california"]), team_extra=team_extra))
         counts = {}
         for t in TABLES:
             cols = ", ".join(t.columns)

@@ -241,7 +241,16 @@ UNION ALL
 SELECT meeting_id, 'student', lpad(i::VARCHAR, 7, '0'), 'student',
        CASE WHEN ustu < 0.85 THEN 'attended' ELSE 'absent' END, CASE WHEN ustu < 0.85 THEN 'in_person' END,
        NULL, NULL, NULL, NULL
-FROM x WHERE transition;
+FROM x WHERE transition
+{%- if team_extra %}
+UNION ALL   -- larger teams (the bench's second district): related services, agencies, advocates, others
+SELECT meeting_id, 'other', 'X' || lpad(mid::VARCHAR, 9, '0') || '-' || k::VARCHAR,
+       ['related_service_provider', 'agency_representative', 'advocate', 'other'][1 + k % 4],
+       CASE WHEN u(mid * 100 + k, 'xa') < 0.8 THEN 'attended' ELSE 'absent' END,
+       CASE WHEN u(mid * 100 + k, 'xa') < 0.6 THEN 'in_person' WHEN u(mid * 100 + k, 'xa') < 0.8 THEN 'video' END,
+       NULL, NULL, NULL, NULL
+FROM x, range({{ team_extra }}) r(k)
+{%- endif %};
 
 -- Documented attempts to reach an absent parent: 0, 1 or 2.
 CREATE OR REPLACE TABLE parent_contact_attempts AS

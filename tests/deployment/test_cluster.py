@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from airflow_api import call, token, wait
 from helpers import free_port
 
+from tools.airflow_api import call, token, wait
 from tools.mailcatcher import MailCatcher, connection_uri
 
 pytestmark = pytest.mark.cluster

@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from airflow_api import call, wait
 from builder import AS_OF
 from helpers import free_port, logical_date
 
 from iepwatch.deployment import airflow_env
+from tools.airflow_api import call, wait
 
 ROOT = Path(__file__).resolve().parents[2]
 

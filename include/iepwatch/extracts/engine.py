@@ -192,10 +192,13 @@ def suite(d: Definition, as_of: date, selected: int) -> dict:
             "meta": {"iepwatch": {"table": d.name, "query": f"SELECT * FROM reporting.{d.name}"}}}
 
 
-def check(con, d: Definition, s: dict) -> None:
-    """Run the suite in DuckDB; DataError naming each failing field and its lines."""
-    problems = []
-    for exp in s["expectations"]:
+def check(con, d: Definition, s: dict) -> list[dict]:
+    """Run the suite in DuckDB: DataError naming each failing field and its lines, else the suite's
+    results (``quality.results``), which GX renders as the extract's Data Docs."""
+    from iepwatch.quality import results
+
+    problems, counts = [], {}
+    for i, exp in enumerate(s["expectations"]):
         reason = exp["meta"]["iepwatch"]["reason"]
         if exp["type"] == "expect_table_row_count_to_equal":
             n = con.execute(f"SELECT count(*) FROM reporting.{d.name}").fetchone()[0]
@@ -204,11 +207,12 @@ def check(con, d: Definition, s: dict) -> None:
             continue
         q = failing_lines_sql(exp, f"reporting.{d.name}")
         lines = [r[0] for r in con.execute(f"SELECT _line FROM ({q}) ORDER BY 1 LIMIT 11").fetchall()]
+        counts[i] = con.execute(f"SELECT count(*) FROM ({q})").fetchone()[0] if lines else 0
         if lines:
-            total = con.execute(f"SELECT count(*) FROM ({q})").fetchone()[0]
-            problems.append(f"{reason} on {lines_phrase(lines, total)}")
+            problems.append(f"{reason} on {lines_phrase(lines, counts[i])}")
     if problems:
         raise DataError(f"extract {d.name} not published: " + "; ".join(problems))
+    return results.suite_results(con, s, f"reporting.{d.name}", counts)
 
 
 def _text(d: Definition, f: dict) -> str:

@@ -158,22 +158,3 @@ def write_quarantine_report(con, slot: str, path: Path) -> None:
     con.execute(f"""COPY (SELECT table_name || '.csv' AS file, line, reason FROM quarantine.rows
                           WHERE slot = {literal(slot)} ORDER BY 1, 2, 3)
                     TO {literal(path)} (HEADER)""")
-
-
-def disagreements(con, results: list[dict], slot: str) -> list[str]:
-    """Expectations whose GX count differs from the gate's count in ``slot``.
-
-    The gate runs the suites compiled to DuckDB; GX runs them itself. Any difference is a
-    bug in the compiler (or in GX), never a data problem, and must not pass silently.
-    """
-    gate = dict(con.execute("SELECT expectation, count(*) FROM quarantine.rows WHERE slot = ? GROUP BY 1",
-                            [slot]).fetchall())
-    out = []
-    for r in results:
-        if r["error"]:
-            out.append(f"{r['key']} ({r['type']}): GX could not evaluate it")
-        elif r["on_fail"] == "quarantine" and (r["unexpected_count"] or 0) != gate.get(r["key"], 0):
-            out.append(f"{r['key']} ({r['type']}): GX {r['unexpected_count']} rows, gate {gate.get(r['key'], 0)}")
-    return out
-
-

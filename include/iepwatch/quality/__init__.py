@@ -5,5 +5,6 @@ DuckDB SQL, the quarantine gate that uses it, and the Great Expectations runner.
 - ``compile`` turns a row-level expectation into the SQL that finds its failing lines
   (used by the gate and by the extracts' checks);
 - ``gate``    fails a whole-file problem, quarantines bad rows, applies the threshold;
-- ``gx``      runs the same suites with Great Expectations (results, Data Docs).
+- ``results`` each expectation's result read from the gate's and the rules' own record (evaluated once);
+- ``gx``      Great Expectations: renders those results as the Data Docs; validates the extracts.
 """

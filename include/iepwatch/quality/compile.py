@@ -1,8 +1,9 @@
 """Expectations compiled to DuckDB: the SQL that selects the lines a row-level expectation rejects.
 
 Great Expectations can return failing ids too, but at 10-50x the cost at state scale; the
-gate and the extract checks run these queries instead, and the GX run afterwards must agree
-with their counts (``gate.disagreements``).
+gate and the extract checks run these queries instead. The gate's counts are the night's
+validation (``results``), which GX renders as the Data Docs; that they equal GX's own
+evaluation of the same suites is tested (tests/quality/test_results.py).
 """
 
 from __future__ import annotations

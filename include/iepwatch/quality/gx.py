@@ -1,4 +1,5 @@
-"""Great Expectations runs the suites itself on DuckDB: per-expectation results and the Data Docs."""
+"""Great Expectations: the Data Docs of the night's one validation (``render``), and GX's own
+evaluation of the suites on DuckDB (``run_suites``), to which the tests hold that validation."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from iepwatch.quality import offline
-from iepwatch.quality.suites import batch_query, load_suites, meta, suite_key
+from iepwatch.quality.suites import batch_query, meta, suite_key
 
 
 def _patch_gx_for_duckdb() -> None:
@@ -171,30 +172,13 @@ def _suite_type(gx_type: str) -> str:
     return next((t for t, lean in _lean_types().items() if lean == gx_type), gx_type)
 
 
-def validate(warehouse: Path, kinds: list[str], as_of: date, docs_dir: Path,
-             extra_suites: list[dict] | None = None) -> list[dict]:
-    """Run the suites of ``kinds`` (and ``extra_suites``) with GX; per-expectation results.
-
-    GX opens the warehouse with a connection of its own (duckdb_engine, with a configuration
-    DuckDB will not share with ours in one process), so the caller must hold no connection to it
-    meanwhile. All suites run in one GX context, so the Data Docs index lists every suite of the
-    run and GX's fixed cost (its imports) is paid once per process.
-    """
-    suites = [s for kind in kinds for s in load_suites(kind, as_of).values()] + list(extra_suites or [])
-    return run_suites(warehouse, suites, docs_dir, f"nightly-{as_of.isoformat()}")
-
-
-def run_suites(warehouse: Path, suites: list[dict], docs_dir: Path, run_name: str) -> list[dict]:
-    """Validate each suite with GX against DuckDB and rebuild the Data Docs site.
-
-    Returns one summary per expectation (suite, type, column, success, unexpected count).
-    """
+def _context(docs_dir: Path):
+    """An ephemeral GX context whose Data Docs site is ``docs_dir``; GX imported and patched."""
     for name in ("great_expectations", "tqdm"):
         logging.getLogger(name).setLevel(logging.WARNING)
     _defer_scipy_stats()
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
-    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     _patch_gx_for_duckdb()
     _patch_gx_kwargs()
@@ -206,6 +190,86 @@ def run_suites(warehouse: Path, suites: list[dict], docs_dir: Path, run_name: st
         "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
     })
+    return ctx
+
+
+def render(suites: list[dict], results: list[dict], docs_dir: Path, run_name: str) -> None:
+    """The Data Docs of a validation already made (``quality.results``: the gate's and the rules'
+    own counts), rendered by GX: each suite's page shows every expectation with its result, and
+    the index lists the run. GX evaluates nothing here; what the pages say is what decided the night."""
+    ctx = _context(docs_dir)   # first: it defers scipy.stats before GX is imported
+    import great_expectations as gx
+    from great_expectations.core.expectation_validation_result import (
+        ExpectationSuiteValidationResult,
+        ExpectationValidationResult,
+    )
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    run_id = RunIdentifier(run_name=run_name)
+    by_key = {(r["suite"], r["key"]): r for r in results}
+    for suite_json in suites:
+        table = suite_json["meta"]["iepwatch"]["table"]
+        configs = [ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"],
+                                            meta={"iepwatch": {**meta(e), "key": suite_key(table, i)}})
+                   for i, e in enumerate(suite_json["expectations"])]
+        ctx.suites.add(gx.ExpectationSuite(name=suite_json["name"], meta=suite_json["meta"], expectations=configs))
+        evrs = []
+        for cfg in configs:
+            r = by_key[(suite_json["name"], cfg.meta["iepwatch"]["key"])]
+            evrs.append(ExpectationValidationResult(success=r["success"], expectation_config=cfg,
+                                                    result=_gx_result(r)))
+        good = sum(e.success for e in evrs)
+        batch_id = f"warehouse-{suite_json['name']}"
+        validation = ExpectationSuiteValidationResult(
+            success=good == len(evrs), results=evrs, suite_name=suite_json["name"],
+            statistics={"evaluated_expectations": len(evrs), "successful_expectations": good,
+                        "unsuccessful_expectations": len(evrs) - good,
+                        "success_percent": 100.0 * good / len(evrs) if evrs else None},
+            meta={"great_expectations_version": gx.__version__, "run_id": run_id,
+                  "validation_time": run_id.run_time, "batch_markers": {},
+                  "batch_spec": {"query": batch_query(suite_json)},
+                  "active_batch_definition": {"datasource_name": "warehouse", "data_connector_name": "fluent",
+                                              "data_asset_name": suite_json["name"], "batch_identifiers": {}}},
+            batch_id=batch_id)
+        ctx.validation_results_store.set(ValidationResultIdentifier(
+            ExpectationSuiteIdentifier(name=suite_json["name"]), run_id, batch_id), validation)
+    ctx.build_data_docs(site_names=["iepwatch"])
+    offline.localize(docs_dir)
+
+
+def _gx_result(r: dict) -> dict:
+    """A result in GX's SUMMARY shape (what its renderers read)."""
+    if r["unexpected_count"] is None or r["type"] == "unexpected_rows_expectation":
+        return {"observed_value": r["observed"] if r["unexpected_count"] is None else r["unexpected_count"]}
+    n, bad, missing = r["element_count"], r["unexpected_count"], r["missing_count"]
+    present = n - missing
+    out = {"element_count": n, "unexpected_count": bad,
+           "unexpected_percent": 100.0 * bad / present if present else None,
+           "partial_unexpected_list": []}
+    if r["type"] != "expect_column_values_to_not_be_null":
+        out |= {"missing_count": missing, "missing_percent": 100.0 * missing / n if n else None,
+                "unexpected_percent_total": 100.0 * bad / n if n else None,
+                "unexpected_percent_nonmissing": 100.0 * bad / present if present else None}
+    return out
+
+
+def run_suites(warehouse: Path, suites: list[dict], docs_dir: Path, run_name: str) -> list[dict]:
+    """Validate each suite with GX's own engine against DuckDB and rebuild the Data Docs site: the
+    reference the night's validation (``quality.results``) is tested against. GX opens the
+    warehouse with a connection of its own (duckdb_engine, with a configuration DuckDB will not
+    share with ours in one process), so the caller must hold no connection to it meanwhile.
+
+    Returns one summary per expectation (suite, type, column, success, unexpected count).
+    """
+    ctx = _context(docs_dir)   # first: it defers scipy.stats before GX is imported
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
     ds = ctx.data_sources.add_sql(name="warehouse", connection_string=f"duckdb:///{warehouse}")
     out = []
     try:
@@ -231,14 +295,14 @@ def run_suites(warehouse: Path, suites: list[dict], docs_dir: Path, run_name: st
                     cfg = r.expectation_config
                     res = r.result or {}
                     count = res.get("unexpected_count")
-                    if count is None and isinstance(res.get("observed_value"), int | float):
-                        count = res["observed_value"]
+                    if _suite_type(cfg.type) == "unexpected_rows_expectation":   # its count is its observed value
+                        count = res.get("observed_value")
                     out.append({"suite": suite_json["name"], "key": cfg.meta["iepwatch"]["key"],
                                 "on_fail": cfg.meta["iepwatch"].get("on_fail"),
                                 "type": _suite_type(cfg.type),
                                 "column": cfg.kwargs.get("column") or cfg.kwargs.get("column_A"),
                                 "rule_id": cfg.meta["iepwatch"].get("rule_id"),
-                                "element_count": res.get("element_count"),
+                                "element_count": res.get("element_count"), "missing_count": res.get("missing_count"),
                                 "description": cfg.kwargs.get("description") or cfg.description,
                                 "success": bool(r.success), "unexpected_count": count,
                                 "observed": res.get("observed_value") if count is None else None,

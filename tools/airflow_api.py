@@ -1,4 +1,4 @@
-"""Talking to a real Airflow's REST API from the tests (standalone or the cluster)."""
+"""Talking to a real Airflow's REST API (standalone or the cluster): the tests and the bench."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def wait(what: str, probe, seconds: float, every: float = 2):
         if result:
             return result
         time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise TimeoutError(f"timed out waiting for {what}")
 
 
 def token(base: str, user: str, passwords_file) -> str:

@@ -1,0 +1,163 @@
+"""The bench's deployment of many districts: ``make cluster`` (PostgreSQL metadata, Celery with
+Redis, two workers) serving N generated districts, timed from turning the DAGs on to the
+roll-up, with each district's night and the scheduler's gaps read from Airflow's metadata.
+
+A gap is time within a run when none of its tasks was running: the scheduler noticing that a
+task's upstream finished, queueing it, a worker picking it up and starting its process. A
+district's night is its ``iep_nightly`` run, from its start to its end; its extracts follow
+(``state_reporting``), and the roll-up waits for every district's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import statistics
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+TZ, CRON = "America/Los_Angeles", "0 2 * * *"
+DB, REDIS_DB = "iepwatch_bench", 8
+
+
+def _pg(dbname: str):
+    import psycopg2
+
+    con = psycopg2.connect(f"postgresql://postgres@127.0.0.1:5432/{dbname}")
+    con.autocommit = True
+    return con
+
+
+def _busy(intervals: list[tuple[datetime, datetime]]) -> float:
+    """Seconds covered by the union of ``intervals``."""
+    total, end = 0.0, None
+    for s, e in sorted(intervals):
+        if end is None or s > end:
+            total += (e - s).total_seconds()
+            end = e
+        elif e > end:
+            total += (e - end).total_seconds()
+            end = e
+    return total
+
+
+def runs(dbname: str = DB) -> dict[str, dict]:
+    """Each DAG's (last) run: its start, end, and its tasks' (start, end) from the metadata database."""
+    with contextlib.closing(_pg(dbname)) as con, con.cursor() as cur:
+        cur.execute("SELECT dag_id, run_id, start_date, end_date, state FROM dag_run")
+        out = {dag: {"run_id": run, "start": s, "end": e, "state": st, "tasks": []}
+               for dag, run, s, e, st in cur.fetchall()}
+        cur.execute("SELECT dag_id, run_id, start_date, end_date FROM task_instance "
+                    "WHERE start_date IS NOT NULL AND end_date IS NOT NULL")
+        for dag, run, s, e in cur.fetchall():
+            if dag in out and out[dag]["run_id"] == run:
+                out[dag]["tasks"].append((s, e))
+    return out
+
+
+def measure(root: Path, districts: int = 20, students: int = 2000) -> None:
+    """Generate the districts (kept), start the cluster, turn every DAG on, wait for the roll-up; print."""
+    import psycopg2
+    import redis
+    import yaml
+    from croniter import croniter
+
+    from tools import cluster as c
+    from tools.airflow_api import call, token, wait
+    from tools.demo import generate
+    from tools.mailcatcher import MailCatcher, connection_uri, free_port
+
+    ids = [f"d{i:02d}" for i in range(1, districts + 1)]
+    as_of = croniter(CRON, datetime.now(ZoneInfo(TZ))).get_prev(datetime).date()   # the night the scheduler runs
+    data = (root / f"districts-{districts}x{students}").resolve()
+    deployment = {"name": "Bench SELPA", "data_dir": str(data / "data"), "districts": {
+        d: {"district": {"name": f"District {d}", "timezone": TZ, "schedule": CRON},
+            "email": {"smtp_conn_id": "smtp_default", "fallback_address": f"sped@{d}.example.org",
+                      "recipient_domains": [f"{d}.example.org"]}} for d in ids}}
+    for d in ids:
+        folder = data / "data" / d
+        for old in ("warehouse.duckdb", "runs", "extracts", "landing", "datadocs"):   # a fresh deployment
+            path = folder / old
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+        export = folder / "exports" / as_of.isoformat()
+        if not (export / "students.csv").exists():
+            generate(export, students=students, as_of=as_of, seed=100 + int(d[1:]), email_domain=f"{d}.example.org")
+    shutil.rmtree(data / "data" / "rollup", ignore_errors=True)
+    shutil.rmtree(data / "home", ignore_errors=True)
+    (data / "deployment.yaml").write_text(yaml.safe_dump(deployment))
+    with contextlib.closing(psycopg2.connect("postgresql://postgres@127.0.0.1:5432/postgres")) as con:
+        con.autocommit = True
+        con.cursor().execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+    redis.Redis.from_url(f"redis://127.0.0.1:6379/{REDIS_DB}").flushdb()
+    port = free_port()
+    saved = dict(os.environ)
+    for k in ("IEPWATCH_DATA_DIR", "IEPWATCH_CONFIG", "IEPWATCH_EXPORT_ROOT", "IEPWATCH_DISTRICT"):
+        os.environ.pop(k, None)
+    os.environ.update({"IEPWATCH_DEPLOYMENT": str(data / "deployment.yaml"),
+                       "IEPWATCH_CLUSTER_HOME": str(data / "home"),
+                       "IEPWATCH_CLUSTER_DB": DB, "IEPWATCH_CLUSTER_REDIS": f"redis://127.0.0.1:6379/{REDIS_DB}",
+                       "IEPWATCH_CLUSTER_PORT": str(port)})
+    dags = [f"{k}__{d}" for d in ids for k in ("iep_nightly", "state_reporting")] + ["iepwatch_rollup"]
+    try:
+        with MailCatcher(data / "outbox") as mail:
+            t = time.perf_counter()
+            c.start({"AIRFLOW_CONN_SMTP_DEFAULT": connection_uri(mail.port)})
+            started = time.perf_counter() - t
+            base = f"http://127.0.0.1:{port}"
+            admin = token(base, "admin", data / "home" / "simple_auth_manager_passwords.json.generated")
+            t = time.perf_counter()
+            wait("every district's DAGs parsed", lambda: {x["dag_id"] for x in call(
+                f"{base}/api/v2/dags?limit=1000", admin)[1]["dags"]} >= set(dags), 300)
+            parsed = time.perf_counter() - t
+            t = time.perf_counter()
+            for dag_id in dags:
+                status, body = call(f"{base}/api/v2/dags/{dag_id}", admin, {"is_paused": False}, "PATCH")
+                if status != 200:
+                    raise RuntimeError(f"{dag_id} could not be turned on: {status} {body}")
+
+            def rollup_done():
+                body = call(f"{base}/api/v2/dags/iepwatch_rollup/dagRuns", admin)[1]
+                states = [r["state"] for r in body.get("dag_runs", [])] if isinstance(body, dict) else []
+                if "failed" in states:
+                    raise RuntimeError("the roll-up failed")
+                return "success" in states
+
+            wait("the roll-up", rollup_done, 1800, every=1)
+            total = time.perf_counter() - t
+            sent = mail.received
+        report(runs(), ids, students, total, started, parsed, sent)
+    finally:
+        c.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def report(by_dag: dict[str, dict], ids: list[str], students: int, total: float, started: float, parsed: float,
+           sent: int) -> None:
+    nights, extracts, gaps, failed = [], [], [], [d for d, r in by_dag.items() if r["state"] != "success"]
+    for d in ids:
+        for kind, into in (("iep_nightly", nights), ("state_reporting", extracts)):
+            r = by_dag[f"{kind}__{d}"]
+            span = (r["end"] - r["start"]).total_seconds()
+            into.append(span)
+            gaps.append(span - _busy(r["tasks"]))
+    print(f"\nMANY DISTRICTS   {len(ids)} districts of {students:,} students, make cluster (2 Celery workers, "
+          f"PostgreSQL, Redis); {sent:,} digests sent")
+    print(f"  {'cluster start (not timed below)':<44} {started:8.2f}")
+    print(f"  {'DAG processor: every district parsed':<44} {parsed:8.2f}")
+    print(f"  {'DAGs turned on -> the roll-up':<44} {total:8.2f}  (target < 360 s: "
+          f"{'met' if total < 360 else 'not met'})")
+    print(f"  {'a district night (iep_nightly), median / max':<44} {statistics.median(nights):8.2f} / "
+          f"{max(nights):.2f}")
+    print(f"  {'its extracts (state_reporting), median / max':<44} {statistics.median(extracts):8.2f} / "
+          f"{max(extracts):.2f}")
+    print(f"  {'scheduler gaps in a run, median / max':<44} {statistics.median(gaps):8.2f} / {max(gaps):.2f}"
+          f"  ({sum(gaps):.0f} s in all {2 * len(ids)} runs: no task of the run running)")
+    if failed:
+        print(f"  NOT SUCCESSFUL: {', '.join(sorted(failed))}")
