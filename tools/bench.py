@@ -117,7 +117,7 @@ def task(name: str, night: dict | None, export: Path, as_of: date, arg: str | No
     elif name == "build_extract":
         out = state_reporting.build_extract(arg, n)
     elif name == "publish_extracts":
-        out = state_reporting.publish_extracts(n, json.loads(arg))
+        out = state_reporting.publish_extracts(n, json.loads(Path(arg).read_text()))   # (a file: too long for argv)
     elif name == "prepare_facts":
         out = state_reporting.prepare_facts(n)
     else:
@@ -420,7 +420,8 @@ def night(students: int, root: Path, as_of: date = DEMO_AS_OF, team_extra: int =
         sr = step("resolve_as_of", "resolve_as_of")
         formats = step("prepare_facts", "prepare_facts", sr)
         built = [step(f"build_extract {fmt}", "build_extract", sr, fmt) for fmt in formats]
-        step("publish_extracts (files + Data Docs)", "publish_extracts", sr, json.dumps(built))
+        (data / "built.json").write_text(json.dumps(built))   # what build_extract handed on, as through XCom
+        step("publish_extracts (files + Data Docs)", "publish_extracts", sr, str(data / "built.json"))
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:   # before the texas runs replace them
         results = con.execute("SELECT count(*) FROM facts.rule_results").fetchone()[0]
     # The floor is the best of two runs, one before the night and one after: a single run of it can
@@ -439,8 +440,9 @@ def night(students: int, root: Path, as_of: date = DEMO_AS_OF, team_extra: int =
     total = sum(s for _, s, _ in stages)
     load_rules = sum(s for name, s, _ in stages if name in LOAD_AND_RULES)
     same = best["read"] + best["rules"]
-    members, meetings = duckdb.sql(f"SELECT count(*), count(DISTINCT meeting_id) FROM read_csv("
-                                   f"'{export / 'meeting_participants.csv'}', header = true)").fetchone()
+    with duckdb.connect() as con:
+        members, meetings = con.execute(f"SELECT count(*), count(DISTINCT meeting_id) FROM read_csv("
+                                        f"'{export / 'meeting_participants.csv'}', header = true)").fetchone()
     teams = f"larger teams (+{team_extra})" if team_extra else "the demo's teams"
     print(f"\nNIGHT   {students:,} students, {sum(f.stat().st_size for f in export.glob('*.csv')) / 1e6:,.0f} MB "
           f"of CSV, {teams}: {members / meetings:.1f} members per meeting ({members:,} rows); "

@@ -349,3 +349,21 @@ def test_make_cluster_says_which_server_it_cannot_reach(tmp_path, env, says):
     assert run.returncode == 1 and says.format(port=port) in run.stderr, run.stderr[-2000:]
     assert "Traceback" not in run.stderr
     assert not (tmp_path / "home" / "run").exists(), "nothing started"
+
+
+def test_a_worker_loads_the_task_code_once_for_the_tasks_it_forks():
+    """deploy/airflow.env gives the Celery workers Airflow's own Celery configuration plus the
+    module that imports the task code, DuckDB and GX at a worker's start (tasks fork from it)."""
+    from tools.cluster import shared_settings
+
+    assert shared_settings()["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] == "iepwatch.deployment.worker.CELERY_CONFIG"
+    probe = ("import sys; from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG as d; "
+             "import iepwatch.deployment.worker as w; c = w.CELERY_CONFIG; "
+             "print(c['imports'], {k: v for k, v in c.items() if k != 'imports'} == d, "
+             "[m in sys.modules for m in ('great_expectations', 'duckdb', 'jinja2', 'iepwatch.tasks.iep_nightly', "
+             "'iepwatch.tasks.state_reporting')], type(sys.modules['scipy.stats']).__name__)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env={**os.environ,
+                         "PYTHONWARNINGS": "ignore"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == \
+        "('iepwatch.deployment.worker',) True [True, True, True, True, True] _LazyModule"

@@ -172,16 +172,24 @@ def _suite_type(gx_type: str) -> str:
     return next((t for t, lean in _lean_types().items() if lean == gx_type), gx_type)
 
 
-def _context(docs_dir: Path):
-    """An ephemeral GX context whose Data Docs site is ``docs_dir``; GX imported and patched."""
+def preload() -> None:
+    """GX imported (scipy.stats deferred) and patched, as a run does first: a Celery worker does
+    it once at its start, so its tasks, forked from it, do not (``deployment.worker``)."""
     for name in ("great_expectations", "tqdm"):
         logging.getLogger(name).setLevel(logging.WARNING)
     _defer_scipy_stats()
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    import great_expectations  # noqa: F401
 
     _patch_gx_for_duckdb()
     _patch_gx_kwargs()
+
+
+def _context(docs_dir: Path):
+    """An ephemeral GX context whose Data Docs site is ``docs_dir``; GX imported and patched."""
+    preload()
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     docs_dir.mkdir(parents=True, exist_ok=True)
