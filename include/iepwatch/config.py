@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import os
 import re
 import types
@@ -368,8 +369,20 @@ def deep_merge(base: dict, over: dict) -> dict:
 
 
 def read_yaml(path: Path) -> dict:
+    """The keys of a YAML file (a copy: the caller may change it). Parsed once per version of the
+    file, with libyaml when PyYAML has it: a deployment builds every district's configuration
+    over the project's file, and DAG files are parsed before every task."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        stat = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(f"{path.name}: configuration file not found (file {path})") from None
+    return copy.deepcopy(_parsed_yaml(path, stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_yaml(path: Path, _mtime_ns: int, _size: int) -> dict:
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     except FileNotFoundError:
         raise ConfigError(f"{path.name}: configuration file not found (file {path})") from None
     except yaml.YAMLError as e:

@@ -53,9 +53,17 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None,
 
 
 def district_configs() -> list[Config]:
-    """The configuration of every district the DAG files generate DAGs for."""
+    """The configuration of every district the DAG files generate DAGs for; when a task runner
+    parses a file to run one district's task (Airflow's parsing context names the DAG), that
+    district's only, so that a task of a deployment of many districts does not build every
+    district's DAGs first."""
     dep = districts.active()
-    return dep.configs() if dep else [load_config()]
+    if not dep:
+        return [load_config()]
+    from airflow.sdk import get_parsing_context
+
+    _, wanted = districts.split_dag_id(get_parsing_context().dag_id or "")
+    return [c for c in dep.configs() if c.district_id == wanted] or dep.configs()
 
 
 def pools() -> dict:

@@ -139,6 +139,23 @@ def test_every_district_gets_its_own_dags_pool_and_assets_and_the_rollup_waits_f
     assert sorted(a.name for a in rollup.objects) == ["iepwatch_extracts__north", "iepwatch_extracts__south"]
 
 
+@pytest.mark.parametrize("dag_id, built", [
+    ("iep_nightly__south", ["iep_nightly__south", "iepwatch_rollup", "state_reporting__south"]),
+    ("state_reporting__north", ["iep_nightly__north", "iepwatch_rollup", "state_reporting__north"]),
+    ("iepwatch_rollup", ["iep_nightly__north", "iep_nightly__south", "iepwatch_rollup", "state_reporting__north",
+                         "state_reporting__south"]),
+])
+def test_a_task_runner_parses_only_its_own_district_s_dags(deploy, monkeypatch, dag_id, built):
+    """Airflow names the DAG a task runner parses a file for (its parsing context): the DAG files
+    build that district's DAGs only, not every district's before each task; the roll-up's task
+    still finds every district's."""
+    deploy(TWO)
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", dag_id)
+    bag = _dagbag()
+    assert bag.import_errors == {}
+    assert sorted(bag.dags) == built
+
+
 def test_one_district_keeps_the_dags_and_assets_it_always_had(monkeypatch):
     monkeypatch.delenv("IEPWATCH_DEPLOYMENT", raising=False)
     bag = _dagbag()

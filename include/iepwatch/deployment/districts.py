@@ -50,6 +50,7 @@ class Deployment:
     data_dir: Path                     # <data_dir>/<district id>/ per district, <data_dir>/rollup/
     districts: dict[str, dict]         # id -> the district's own keys (the sections of iepwatch.yaml)
     source: Path
+    _built: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)   # configs, built once
 
     @property
     def rollup_dir(self) -> Path:
@@ -76,7 +77,10 @@ class Deployment:
         return dataclasses.replace(cfg, district_id=district)
 
     def configs(self) -> list[Config]:
-        return [self.config(d) for d in self.districts]
+        """Every district's configuration, built once (``load`` checks them all; the DAG files read them)."""
+        if "all" not in self._built:
+            self._built["all"] = [self.config(d) for d in self.districts]
+        return list(self._built["all"])
 
     def pools(self) -> dict:
         """Airflow's pools file for the deployment: one slot per district."""
