@@ -51,17 +51,23 @@ def test_the_bench_prints_every_stage_of_both_dags_and_its_floor(tmp_path):
     assert (tmp_path / "bench" / "night-300" / "extracts").is_dir()
 
 
-def test_the_scheduler_gaps_are_the_time_no_task_of_the_run_ran():
+def test_the_scheduler_gaps_are_the_worker_slots_that_ran_no_task(capsys):
     from datetime import datetime, timedelta
 
-    from tools.bench_districts import _busy
+    from tools.bench_districts import report
 
     t = datetime(2026, 12, 1, 2)
-    s = lambda a, b: (t + timedelta(seconds=a), t + timedelta(seconds=b))   # noqa: E731
-    assert _busy([s(0, 10), s(12, 20)]) == 18      # a gap of 2 s between two tasks
-    assert _busy([s(0, 10), s(5, 15), s(30, 31)]) == 16   # overlapping tasks count once
-    assert _busy([s(0, 10), s(2, 3)]) == 10        # one inside another
-    assert _busy([]) == 0
+    at = lambda a, b: (t + timedelta(seconds=a), t + timedelta(seconds=b))   # noqa: E731
+    runs = {f"{k}__{d}": dict(zip(("start", "end"), at(a, b), strict=True)) | {"state": "success"}
+            for k, d, a, b in [("iep_nightly", "d1", 0, 30), ("state_reporting", "d1", 31, 50),
+                               ("iep_nightly", "d2", 0, 40), ("state_reporting", "d2", 41, 58)]}
+    tasks = [at(0, 10), at(1, 11), at(12, 30), at(13, 40), at(31, 50), at(41, 58)]   # 10+10+18+27+19+17 s
+    report(runs, tasks, ["d1", "d2"], 2000, total=60.0, started=20.0, parsed=1.0, sent=4, slots=4)
+    out = capsys.readouterr().out
+    assert re.search(r"DAGs turned on -> the roll-up\s+60.00  \(target < 360 s: met\)", out)
+    assert re.search(r"a district night \(iep_nightly\), median / max\s+35.00 / 40.00", out)
+    assert re.search(r"task time in all .*\s+101.00", out)
+    assert re.search(r"scheduler gaps: worker slots running no task\s+139.00  \(58 % of 4 slots x 60 s\)", out)
 
 
 def test_the_coordinator_table_grows_the_coordinators_and_keeps_the_exceptions(tmp_path, capsys):
