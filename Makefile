@@ -65,7 +65,7 @@ rule-docs: venv ## write docs/rules.md's rule tables from the rule catalog (incl
 lint: venv ## ruff, with Airflow 3's rules on the DAGs
 	$(CURDIR)/.venv/bin/ruff check . && $(CURDIR)/.venv/bin/ruff check --select AIR3 dags/
 
-bench: venv ## figures at 100,000 and 1,000,000 students, then make nightly next to Airflow's floor
+bench: venv ## every figure of "Performance" with its target: nights at 100,000 and 1,000,000 students (and larger teams), make nightly, 20 districts through make cluster
 	$(PY) -m tools.bench
 
 clean: ## remove the data folder and the local Airflow
