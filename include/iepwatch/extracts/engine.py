@@ -9,8 +9,8 @@ its model.
 
 1. ``build``: the model's rows, mapped, into ``reporting.<name>`` (``_line`` = file line);
 2. ``check``: the definition's suite (required fields, code sets, lengths, date range, row
-   count) compiled to DuckDB, naming field and lines of any failure; GX validates the same
-   suite for Data Docs;
+   count) compiled to DuckDB, naming field and lines of any failure; its results (counts only)
+   are what GX renders as the extract's Data Docs;
 3. ``publish``: the lines are formatted in DuckDB and written, with ``manifest.json``, to a
    temporary folder that replaces ``extracts/<name>/<as-of>/`` in one rename. Nothing reads
    the wall clock, so the same night regenerates byte-identical files.
