@@ -11,7 +11,6 @@ district's night is its ``iep_nightly`` run, from its start to its end; its extr
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import statistics
 import time
@@ -44,8 +43,6 @@ def runs(dbname: str = DB) -> tuple[dict[str, dict], list[tuple[datetime, dateti
 
 def measure(root: Path, districts: int = 20, students: int = 2000) -> None:
     """Generate the districts (kept), start the cluster, turn every DAG on, wait for the roll-up; print."""
-    import psycopg2
-    import redis
     import yaml
     from croniter import croniter
 
@@ -75,22 +72,12 @@ def measure(root: Path, districts: int = 20, students: int = 2000) -> None:
     shutil.rmtree(data / "data" / "rollup", ignore_errors=True)
     shutil.rmtree(data / "home", ignore_errors=True)
     (data / "deployment.yaml").write_text(yaml.safe_dump(deployment))
-    with contextlib.closing(psycopg2.connect("postgresql://postgres@127.0.0.1:5432/postgres")) as con:
-        con.autocommit = True
-        con.cursor().execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-    redis.Redis.from_url(f"redis://127.0.0.1:6379/{REDIS_DB}").flushdb()
     port = free_port()
-    saved = dict(os.environ)
-    for k in ("IEPWATCH_DATA_DIR", "IEPWATCH_CONFIG", "IEPWATCH_EXPORT_ROOT", "IEPWATCH_DISTRICT"):
-        os.environ.pop(k, None)
-    os.environ.update({"IEPWATCH_DEPLOYMENT": str(data / "deployment.yaml"),
-                       "IEPWATCH_CLUSTER_HOME": str(data / "home"),
-                       "IEPWATCH_CLUSTER_DB": DB, "IEPWATCH_CLUSTER_REDIS": f"redis://127.0.0.1:6379/{REDIS_DB}",
-                       "IEPWATCH_CLUSTER_PORT": str(port)})
     dags = [f"{k}__{d}" for d in ids for k in ("iep_nightly", "state_reporting")] + ["iepwatch_rollup"]
-    try:
-        with MailCatcher(data / "outbox") as mail:
-            t = time.perf_counter()
+    with c.fresh_deployment(data / "deployment.yaml", data / "home", DB, REDIS_DB, port), \
+            MailCatcher(data / "outbox") as mail:
+        t = time.perf_counter()
+        try:
             c.start({"AIRFLOW_CONN_SMTP_DEFAULT": connection_uri(mail.port)})
             started = time.perf_counter() - t
             base = f"http://127.0.0.1:{port}"
@@ -115,13 +102,10 @@ def measure(root: Path, districts: int = 20, students: int = 2000) -> None:
             wait("the roll-up", rollup_done, 1800, every=1)
             total = time.perf_counter() - t
             sent = mail.received
-        slots = 2 * int(c.environment()["AIRFLOW__CELERY__WORKER_CONCURRENCY"])
-        report(*runs(), ids, students, total, started, parsed, sent, slots)
-    finally:
-        c.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-
+            slots = 2 * int(c.environment()["AIRFLOW__CELERY__WORKER_CONCURRENCY"])
+            report(*runs(), ids, students, total, started, parsed, sent, slots)
+        finally:
+            c.stop()
 
 def report(by_dag: dict[str, dict], tasks: list[tuple[datetime, datetime]], ids: list[str], students: int,
            total: float, started: float, parsed: float, sent: int, slots: int) -> None:

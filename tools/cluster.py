@@ -16,6 +16,7 @@ and ``IEPWATCH_DEPLOYMENT`` for many districts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -24,6 +25,7 @@ import signal
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from iepwatch.config import PROJECT_ROOT
@@ -261,3 +263,28 @@ def status() -> None:
     procs = running()
     for name in commands():
         print(f"{name:14} {'pid ' + str(procs[name]) if name in procs else 'not running'}")
+
+
+@contextlib.contextmanager
+def fresh_deployment(deployment: Path, home_: Path, db: str, redis_db: int, port_: int) -> Iterator[None]:
+    """A clean cluster's environment for the deployment file ``deployment`` (the tests and the
+    bench): its metadata database dropped, its Redis database emptied, the cluster's variables
+    set and a single district's unset; the process environment restored after."""
+    import psycopg2
+    import redis
+
+    with contextlib.closing(psycopg2.connect(database_url().rsplit("/", 1)[0] + "/postgres")) as con:
+        con.autocommit = True
+        con.cursor().execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    redis.Redis.from_url(f"redis://127.0.0.1:6379/{redis_db}").flushdb()
+    saved = dict(os.environ)
+    for k in ("IEPWATCH_DATA_DIR", "IEPWATCH_CONFIG", "IEPWATCH_EXPORT_ROOT", "IEPWATCH_DISTRICT"):
+        os.environ.pop(k, None)
+    os.environ.update({"IEPWATCH_DEPLOYMENT": str(deployment), "IEPWATCH_CLUSTER_HOME": str(home_),
+                       "IEPWATCH_CLUSTER_DB": db, "IEPWATCH_CLUSTER_REDIS": f"redis://127.0.0.1:6379/{redis_db}",
+                       "IEPWATCH_CLUSTER_PORT": str(port_)})
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

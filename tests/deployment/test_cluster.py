@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-import os
 import socket
 import time
 from datetime import datetime
@@ -70,8 +69,6 @@ def tis(dag_id: str, run_id: str | None = None) -> list[dict]:
 def cluster(tmp_path_factory):
     if not (_listening(5432) and _listening(6379)):
         pytest.skip("the cluster needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379")
-    import psycopg2
-    import redis
     from croniter import croniter
 
     from tools import cluster as c
@@ -90,20 +87,9 @@ def cluster(tmp_path_factory):
     for d, (students, seed, _, _) in DISTRICTS.items():
         generate(root / "data" / d / "exports" / as_of.isoformat(), students=students, as_of=as_of, seed=seed,
                  email_domain=f"{d}.example.org")
-    con = psycopg2.connect("postgresql://postgres@127.0.0.1:5432/postgres")
-    con.autocommit = True
-    con.cursor().execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-    con.close()
-    redis.Redis.from_url(f"redis://127.0.0.1:6379/{REDIS_DB}").flushdb()
     port = free_port()
-    saved = dict(os.environ)
-    for k in ("IEPWATCH_DATA_DIR", "IEPWATCH_CONFIG", "IEPWATCH_EXPORT_ROOT", "IEPWATCH_DISTRICT"):
-        os.environ.pop(k, None)
-    os.environ.update({"IEPWATCH_DEPLOYMENT": str(root / "deployment.yaml"),
-                       "IEPWATCH_CLUSTER_HOME": str(root / "home"), "IEPWATCH_CLUSTER_DB": DB,
-                       "IEPWATCH_CLUSTER_REDIS": f"redis://127.0.0.1:6379/{REDIS_DB}",
-                       "IEPWATCH_CLUSTER_PORT": str(port)})
-    with contextlib.ExitStack() as stack:
+    with c.fresh_deployment(root / "deployment.yaml", root / "home", DB, REDIS_DB, port), \
+            contextlib.ExitStack() as stack:
         mail = {"north": stack.enter_context(MailCatcher(root / "mail-north")),
                 "shared": stack.enter_context(MailCatcher(root / "mail-shared"))}
         extra = {"AIRFLOW_CONN_SMTP_NORTH": connection_uri(mail["north"].port),
@@ -124,8 +110,6 @@ def cluster(tmp_path_factory):
                                   extra=extra, c=c)
         finally:
             c.stop()
-            os.environ.clear()
-            os.environ.update(saved)
 
 
 def _runs(cl, dag_id: str) -> list[dict]:
