@@ -43,7 +43,8 @@ def test_the_bench_prints_every_stage_of_both_dags_and_its_floor(tmp_path):
     for (seconds, ratio, verdict), fl in zip(ratios, floors, strict=True):
         low, high = (float(seconds) - 0.005) / (fl + 0.005), (float(seconds) + 0.005) / (fl - 0.005)   # (rounded)
         assert low - 0.005 <= float(ratio) <= high + 0.005
-        assert verdict == ("met" if float(seconds) <= 2 * fl else "NOT MET")
+        if abs(float(seconds) - 2 * fl) > 0.02:   # clearly on one side (the figures are rounded to 0.01 s)
+            assert verdict == ("met" if float(seconds) < 2 * fl else "NOT MET")
     assert re.search(r"rules stage, texas pack \(best of 2\)\s+[\d.]+  = [\d.]+x federal \(target <= 1.25x: "
                      r"(met|NOT MET)\)", printed)
     assert re.search(r"read from PostgreSQL \(export_source\)\s+([\d.]+  = [\d.]+x|skipped: )", printed)
