@@ -6,5 +6,5 @@ DuckDB SQL, the quarantine gate that uses it, and the Great Expectations runner.
   (used by the gate and by the extracts' checks);
 - ``gate``    fails a whole-file problem, quarantines bad rows, applies the threshold;
 - ``results`` each expectation's result read from the gate's and the rules' own record (evaluated once);
-- ``gx``      Great Expectations: renders those results as the Data Docs; validates the extracts.
+- ``gx``      Great Expectations: renders those results as the Data Docs; its own evaluation for the tests.
 """
