@@ -216,15 +216,11 @@ def render(suites: list[dict], results: list[dict], docs_dir: Path, run_name: st
         ExpectationSuiteIdentifier,
         ValidationResultIdentifier,
     )
-    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     run_id = RunIdentifier(run_name=run_name)
     by_key = {(r["suite"], r["key"]): r for r in results}
     for suite_json in suites:
-        table = suite_json["meta"]["iepwatch"]["table"]
-        configs = [ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"],
-                                            meta={"iepwatch": {**meta(e), "key": suite_key(table, i)}})
-                   for i, e in enumerate(suite_json["expectations"])]
+        configs = _configurations(suite_json)
         ctx.suites.add(gx.ExpectationSuite(name=suite_json["name"], meta=suite_json["meta"], expectations=configs))
         evrs = []
         for cfg in configs:
@@ -248,6 +244,17 @@ def render(suites: list[dict], results: list[dict], docs_dir: Path, run_name: st
             ExpectationSuiteIdentifier(name=suite_json["name"]), run_id, batch_id), validation)
     ctx.build_data_docs(site_names=["iepwatch"])
     offline.localize(docs_dir)
+
+
+def _configurations(suite_json: dict, types: dict[str, str] | None = None) -> list:
+    """A suite's expectations as GX configurations, each keyed ``<table>#<index>`` in its meta;
+    ``types`` maps a suite type to the type GX runs it as (``_lean_types``)."""
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    table = suite_json["meta"]["iepwatch"]["table"]
+    return [ExpectationConfiguration(type=(types or {}).get(e["type"], e["type"]), kwargs=e["kwargs"],
+                                     meta={"iepwatch": {**meta(e), "key": suite_key(table, i)}})
+            for i, e in enumerate(suite_json["expectations"])]
 
 
 def _gx_result(r: dict) -> dict:
@@ -276,22 +283,18 @@ def run_suites(warehouse: Path, suites: list[dict], docs_dir: Path, run_name: st
     """
     ctx = _context(docs_dir)   # first: it defers scipy.stats before GX is imported
     import great_expectations as gx
-    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     ds = ctx.data_sources.add_sql(name="warehouse", connection_string=f"duckdb:///{warehouse}")
     out = []
     try:
         for suite_json in suites:
-            table = suite_json["meta"]["iepwatch"]["table"]
             asset = ds.add_query_asset(name=suite_json["name"], query=batch_query(suite_json))
             batch = asset.add_batch_definition_whole_table("night")
             # Passed to the constructor, not added one by one: add_expectation upserts by domain and
             # would keep only the last of several unexpected_rows expectations on one table.
             suite = ctx.suites.add(gx.ExpectationSuite(
                 name=suite_json["name"], meta=suite_json["meta"],
-                expectations=[ExpectationConfiguration(type=_lean_types().get(e["type"], e["type"]), kwargs=e["kwargs"],
-                                                       meta={"iepwatch": {**meta(e), "key": suite_key(table, i)}})
-                              for i, e in enumerate(suite_json["expectations"])]))
+                expectations=_configurations(suite_json, _lean_types())))
             vd = ctx.validation_definitions.add(
                 gx.ValidationDefinition(name=f"{suite_json['name']}:{run_name}", data=batch, suite=suite))
             checkpoint = ctx.checkpoints.add(gx.Checkpoint(
