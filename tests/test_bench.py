@@ -40,6 +40,12 @@ def test_the_bench_prints_every_stage_of_both_dags_and_its_floor(tmp_path):
                         r"\(target <= 2x: (met|NOT MET)\)", printed)
     floors = [float(f) for f in re.findall(r"floor: the same work, plain DuckDB\s+([\d.]+)", printed)]
     assert len(ratios) == len(floors) == 2
+    kept = re.findall(r"the same work kept in a DuckDB file\s+([\d.]+)  = ([\d.]+)x the floor \(read ([\d.]+) \+ rules "
+                      r"([\d.]+): ", printed)
+    assert len(kept) == 2, "the same work with its tables written to a file, beside the floor"
+    for (seconds, ratio, read, rules), fl in zip(kept, floors, strict=True):
+        assert abs(float(read) + float(rules) - float(seconds)) <= 0.02
+        assert abs(float(seconds) / fl - float(ratio)) <= 0.02 + 0.01 / fl
     for (seconds, ratio, verdict), fl in zip(ratios, floors, strict=True):
         low, high = (float(seconds) - 0.005) / (fl + 0.005), (float(seconds) + 0.005) / (fl - 0.005)   # (rounded)
         assert low - 0.005 <= float(ratio) <= high + 0.005
