@@ -65,10 +65,6 @@ class Night:
         return [r for r in self.results if r["rule_id"] == rule and (student is None or r["student_id"] == student)]
 
 
-INGEST_AND_RULES = ("archive_export", "load_staging", "validate_export", "evaluate_rules", "build_exceptions",
-                    "update_corrections_ledger", "publish_night")
-
-
 def run_night_in_process(folder: Path | None, as_of: date, emails: bool = False, **params):
     """The night's task bodies, called in order as the DAG wires them (no Airflow): up to the
     exceptions, and the coordinator emails with ``emails``. ``params`` are the run's params."""
@@ -76,7 +72,7 @@ def run_night_in_process(folder: Path | None, as_of: date, emails: bool = False,
 
     params = {**({"export_dir": str(folder)} if folder else {}), **params}   # no folder: export_source decides
     night = t.find_export(params=params, logical_date=logical_date(as_of))
-    for name in INGEST_AND_RULES:
+    for name in t.INGEST:
         night = getattr(t, name)(night, params=params) if name == "validate_export" else getattr(t, name)(night)
     if emails:
         t.send_coordinator_emails(night)

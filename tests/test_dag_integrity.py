@@ -77,6 +77,18 @@ def test_nightly_shape(dagbag):
     assert str(dag.timetable.timezone) == "America/Los_Angeles"
 
 
+def test_the_task_order_of_the_tools_is_one_the_dag_allows(dagbag):
+    """``iep_nightly.ORDER`` (what the bench, the fingerprint and the tests call a night's bodies in)
+    holds every task of the DAG, each after the tasks it waits on."""
+    from iepwatch.tasks.iep_nightly import ORDER
+
+    dag = dagbag.dags["iep_nightly"]
+    assert sorted(ORDER) == sorted(dag.task_ids)
+    for task_id in ORDER:
+        upstream = dag.get_task(task_id).upstream_task_ids
+        assert all(ORDER.index(u) < ORDER.index(task_id) for u in upstream), (task_id, upstream)
+
+
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
 def test_parses_fast_without_heavy_imports(path):
     code = f"""

@@ -43,11 +43,11 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+from iepwatch.tasks import iep_nightly
 from tools.demo import DEMO_AS_OF
 
 DEFAULT_SIZES = [100_000, 1_000_000]
-NIGHTLY = ["find_export", "archive_export", "load_staging", "validate_export", "evaluate_rules", "build_exceptions",
-           "update_corrections_ledger", "publish_night", "send_coordinator_emails", "build_data_docs", "finish_night"]
+NIGHTLY = list(iep_nightly.ORDER)
 LEDGER = ["update_corrections_ledger", "build_extract correction_evidence", "build_extract correction_evidence_review",
           "build_extract correction_evidence_summary"]
 FINDINGS_PER_STUDENT, CASES = 1 / 1000, 50   # 1,000 findings of 50 cases at 1,000,000 students

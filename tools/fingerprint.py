@@ -45,8 +45,7 @@ def one_night(pack: str, students: int, as_of: date, data_dir: Path) -> list[str
         os.environ["AIRFLOW_CONN_SMTP_DEFAULT"] = connection_uri(catcher.port)
         params = {"export_dir": str(export)}
         night = n.find_export(params=params, logical_date=logical_date(as_of, cfg.district.timezone))
-        for name in ("archive_export", "load_staging", "validate_export", "evaluate_rules", "build_exceptions",
-                     "update_corrections_ledger", "publish_night"):
+        for name in n.INGEST:
             night = getattr(n, name)(night, params=params) if name == "validate_export" else getattr(n, name)(night)
         n.send_coordinator_emails(night)
     formats = s.prepare_facts(night)

@@ -17,6 +17,12 @@ from iepwatch.tasks import fail_fast
 
 log = logging.getLogger(__name__)
 
+ORDER = ("find_export", "archive_export", "load_staging", "validate_export", "evaluate_rules", "build_exceptions",
+         "update_corrections_ledger", "publish_night", "send_coordinator_emails", "build_data_docs", "finish_night")
+"""The tasks in an order the DAG's wiring allows (each after its upstream tasks; tested): the order in
+which the tools and tests that run a night without a scheduler call the bodies."""
+INGEST = ORDER[1:ORDER.index("publish_night") + 1]   # from the archive to the published night
+
 
 @fail_fast
 def find_export(params: dict | None = None, logical_date: datetime | None = None) -> Night:
