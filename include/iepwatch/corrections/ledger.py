@@ -113,4 +113,4 @@ def later_nights(con, as_of: date) -> list[date]:
 def latest(con, as_of: date) -> date | None:
     """The ledger's night shown for ``as_of``: tonight's, or the last good one before it (a broken
     findings folder leaves the last good ledger published)."""
-    return con.execute("SELECT max(as_of) FROM corrections.nights WHERE as_of <= ?", [as_of]).fetchone()[0]
+    return con.execute(f"SELECT {sql('corrections/ledger_night', as_of=as_of.isoformat())}").fetchone()[0]

@@ -5,4 +5,4 @@ SELECT DATE '{{ as_of }}' AS as_of, i.as_of AS ledger_as_of, i.finding_id, f.req
        i.corrected_on, i.evidence_as_of, i.evidence_export_id, i.evidence_event_date, i.evidence_meeting_id
 FROM corrections.ledger_instances i
 JOIN corrections.ledger_findings f USING (as_of, finding_id)
-WHERE i.as_of = (SELECT max(as_of) FROM corrections.nights WHERE as_of <= DATE '{{ as_of }}')
+WHERE i.as_of = {% include "corrections/ledger_night.sql" %}

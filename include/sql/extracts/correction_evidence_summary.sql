@@ -4,4 +4,4 @@ SELECT DATE '{{ as_of }}' AS as_of, f.as_of AS ledger_as_of, f.finding_id, f.req
        f.days_left, f.instances, f.corrected, f.no_longer_in_jurisdiction, f.not_corrected, f.unmatched,
        f.prong2_count, {{ prong2_records }} AS prong2_required, f.prong2_since, f.prong2_met_on
 FROM corrections.ledger_findings f
-WHERE f.as_of = (SELECT max(as_of) FROM corrections.nights WHERE as_of <= DATE '{{ as_of }}')
+WHERE f.as_of = {% include "corrections/ledger_night.sql" %}
