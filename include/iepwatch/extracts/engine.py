@@ -26,9 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import yaml
-
-from iepwatch.config import Config
+from iepwatch.config import Config, read_yaml
 from iepwatch.errors import ConfigError, DataError, lines_phrase
 from iepwatch.extracts import history
 from iepwatch.files import replace_folder
@@ -86,7 +84,7 @@ def all_definitions(cfg: Config) -> dict[str, Definition]:
     out = {}
     for folder in folders:
         for p in sorted(folder.glob("*.yaml")):
-            raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+            raw = read_yaml(p)   # parsed once per version of the file: every extract task reads them all
             raw["fields"] = [g for f in raw.get("fields") or [] for g in
                              (rule_catalog.summary_fields(f["rules"]) if "rules" in f else [f])]
             out[raw["name"]] = Definition(raw)
