@@ -72,8 +72,7 @@ def run_night_in_process(folder: Path | None, as_of: date, emails: bool = False,
 
     params = {**({"export_dir": str(folder)} if folder else {}), **params}   # no folder: export_source decides
     night = t.find_export(params=params, logical_date=logical_date(as_of))
-    for name in t.INGEST:
-        night = getattr(t, name)(night, params=params) if name == "validate_export" else getattr(t, name)(night)
+    night = t.ingest(night, params)
     if emails:
         t.send_coordinator_emails(night)
     return night

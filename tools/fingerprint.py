@@ -45,8 +45,7 @@ def one_night(pack: str, students: int, as_of: date, data_dir: Path) -> list[str
         os.environ["AIRFLOW_CONN_SMTP_DEFAULT"] = connection_uri(catcher.port)
         params = {"export_dir": str(export)}
         night = n.find_export(params=params, logical_date=logical_date(as_of, cfg.district.timezone))
-        for name in n.INGEST:
-            night = getattr(n, name)(night, params=params) if name == "validate_export" else getattr(n, name)(night)
+        night = n.ingest(night, params)
         n.send_coordinator_emails(night)
     formats = s.prepare_facts(night)
     s.publish_extracts(night, [s.build_extract(f, night) for f in formats])

@@ -24,6 +24,14 @@ which the tools and tests that run a night without a scheduler call the bodies."
 INGEST = ORDER[1:ORDER.index("publish_night") + 1]   # from the archive to the published night
 
 
+def ingest(night: Night, params: dict) -> Night:
+    """The bodies of ``INGEST`` in order on the night ``find_export`` found (the gate gets the run's
+    params): a night up to its publication without a scheduler, for the tools and the tests."""
+    for name in INGEST:
+        night = globals()[name](night, params=params) if name == "validate_export" else globals()[name](night)
+    return night
+
+
 @fail_fast
 def find_export(params: dict | None = None, logical_date: datetime | None = None) -> Night:
     """``<export_root>/<as-of>/``, or the folder of the run's ``export_dir`` param.
