@@ -107,6 +107,7 @@ def measure(root: Path, districts: int = 20, students: int = 2000) -> None:
         finally:
             c.stop()
 
+
 def report(by_dag: dict[str, dict], tasks: list[tuple[datetime, datetime]], ids: list[str], students: int,
            total: float, started: float, parsed: float, sent: int, slots: int) -> None:
     """The figures. The workers' gaps: of the time from the DAGs turned on to the roll-up, times

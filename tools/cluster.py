@@ -276,12 +276,13 @@ def fresh_deployment(deployment: Path, home_: Path, db: str, redis_db: int, port
     with contextlib.closing(psycopg2.connect(database_url().rsplit("/", 1)[0] + "/postgres")) as con:
         con.autocommit = True
         con.cursor().execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-    redis.Redis.from_url(f"redis://127.0.0.1:6379/{redis_db}").flushdb()
+    broker = f"redis://127.0.0.1:6379/{redis_db}"
+    redis.Redis.from_url(broker).flushdb()
     saved = dict(os.environ)
     for k in ("IEPWATCH_DATA_DIR", "IEPWATCH_CONFIG", "IEPWATCH_EXPORT_ROOT", "IEPWATCH_DISTRICT"):
         os.environ.pop(k, None)
     os.environ.update({"IEPWATCH_DEPLOYMENT": str(deployment), "IEPWATCH_CLUSTER_HOME": str(home_),
-                       "IEPWATCH_CLUSTER_DB": db, "IEPWATCH_CLUSTER_REDIS": f"redis://127.0.0.1:6379/{redis_db}",
+                       "IEPWATCH_CLUSTER_DB": db, "IEPWATCH_CLUSTER_REDIS": broker,
                        "IEPWATCH_CLUSTER_PORT": str(port_)})
     try:
         yield
