@@ -40,6 +40,18 @@ def test_every_rule_has_its_sql_a_section_with_its_defaults_and_a_detail():
     assert defaults.EVAL_60_DAY.initial_evaluation_days == 60 and defaults.NOTICE_LEAD_TIME.notice_lead_days == 10
 
 
+def test_the_timelines_met_by_a_meeting_are_said_in_the_catalog_and_the_packs():
+    """The digest's to-do names the meeting notice for these (and only these): a flag of the
+    entry, not a guess from the wording of its action."""
+    from iepwatch.rules import packs
+
+    federal = {r.rule_id for r in catalog.rules().values() if r.meeting}
+    assert federal == {"IEP_INITIAL_30_DAY", "IEP_ANNUAL_REVIEW", "PARENT_REQUEST_RESPONSE"}
+    assert all(r.kind == "timeline" for r in catalog.rules().values() if r.meeting)
+    state = {rid for rid, e in packs.catalog_entries().items() if e["meeting"]}
+    assert state == {"CA_INITIAL_IEP_60", "IL_INITIAL_60_SCHOOL_DAYS", "TX_ARD_30"}
+
+
 def test_a_rule_setting_is_typed_and_checked_from_its_catalog_entry(settings):
     from iepwatch.district import load_config
     from iepwatch.errors import ConfigError

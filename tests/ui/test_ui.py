@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from builder import AS_OF
@@ -453,3 +454,39 @@ def test_a_finding_is_opened_from_a_b11_detail_generation_and_the_next_ledger_re
     with create_session() as session:
         assert session.execute(select(Log.owner).where(Log.event == "iepwatch.finding_opened")).scalars().all() \
             == ["op"]
+
+
+def test_the_page_reads_at_390_px(district, data_dir, settings, tmp_path, airflow_db, monkeypatch, chromium):
+    """In headless Chromium at a phone's 390 px, as the op (the widest page: drill-down links): the
+    schedule-off notice with its long paths and the findings table, no sideways scrolling of the
+    page (a wide table scrolls inside itself) and no paragraph past the edge."""
+    from datetime import date
+
+    from cdp import browser
+    from corrections.test_ledger import finding, write_findings
+    from helpers import run_night_in_process
+
+    from iepwatch.tasks import iep_nightly as t
+    from iepwatch.ui import page as ui
+
+    monkeypatch.setattr(ui, "nightly_paused", lambda: True)
+    todo = district.student()
+    district.evaluation(todo, consent=date(2026, 3, 2))
+    write_findings(data_dir, [finding("F-B11", date(2026, 6, 1), "EVAL_60_DAY")],
+                   [{"finding_id": "F-B11", "student_id": todo, "due_date": "2026-05-01"}])
+    settings({"quality": {"quarantine_threshold_pct": 100}})
+    t.update_corrections_ledger(run_night_in_process(district.write(tmp_path / "export"), AS_OF))
+    try:
+        html = client_as("op").get("/").text
+    finally:
+        ui.app.dependency_overrides.clear()
+    assert 'id="schedule-off"' in html and 'id="findings-table"' in html
+    page = tmp_path / "page.html"
+    page.write_text(html, encoding="utf-8")
+    with browser(width=390, height=900) as b:
+        b.open(page.as_uri(), settle=0.2)
+        assert b.evaluate("document.documentElement.scrollWidth") <= 390
+        right = b.evaluate("Math.max(...[...document.querySelectorAll('p, li, h1, h2, table')]"
+                           ".map(e => e.getBoundingClientRect().right))")
+        assert right <= 390, right
+        b.screenshot(Path(data_dir) / "screenshots" / "page-390.png", full_page=True)

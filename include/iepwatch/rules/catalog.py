@@ -44,6 +44,7 @@ class Rule:
     fails_as: str | None = None
     summary: dict | str | None = None
     action: str = ""   # what meets a timeline, said as what a coordinator does
+    meeting: bool = False   # a timeline met by holding a meeting (its written notice is due before it)
 
     @property
     def sql_file(self) -> str:
@@ -51,9 +52,10 @@ class Rule:
         return f"rules/{self.kind}/{self.sql or self.rule_id}.sql"
 
     def entry(self) -> dict:
-        """What the page, emails and Data Docs know of a rule: id, citation, title, kind, action."""
+        """What the page, emails and Data Docs know of a rule: id, citation, title, kind, action,
+        whether a meeting meets it."""
         return {"rule_id": self.rule_id, "citation": self.citation, "title": self.title, "kind": self.kind,
-                "action": self.action}
+                "action": self.action, "meeting": self.meeting}
 
 
 def _setting(rule_id: str, name: str, spec: dict) -> Setting:
@@ -79,13 +81,16 @@ def rules() -> dict[str, Rule]:
         if (spec.get("fails_as") is None) != (spec["kind"] == "timeline"):
             raise ValueError(f"{where}: a meeting or plan rule says fails_as (violation or warning); "
                              "a timeline does not")
+        if spec.get("meeting") and spec["kind"] != "timeline":
+            raise ValueError(f"{where}: only a timeline is met by a meeting (meeting: true)")
         settings = tuple(_setting(rule_id, n, s) for n, s in (spec.get("settings") or {}).items())
         if spec["kind"] == "timeline" and ("warn_days" not in {s.name for s in settings} or not spec.get("action")):
             raise ValueError(f"{where}: a timeline rule has warn_days (when an open item is due soon) and an "
                              "action (what meets it, for the calendar)")
         out[rule_id] = Rule(rule_id, spec["citation"], spec["title"], spec["kind"], " ".join(spec["checks"].split()),
                             spec["detail"], settings, spec.get("sql", ""), spec.get("params") or {},
-                            spec.get("fails_as"), spec.get("summary"), spec.get("action", ""))
+                            spec.get("fails_as"), spec.get("summary"), spec.get("action", ""),
+                            bool(spec.get("meeting", False)))
     return out
 
 

@@ -207,12 +207,13 @@ ACTIONS = {  # what meets a pack rule, said as what a coordinator does (the cale
     "eligibility_meeting": "Hold the initial IEP meeting",
     "ard_meeting": "Hold the ARD committee meeting",
 }
+MEETINGS = frozenset({"eligibility_meeting", "ard_meeting"})   # what a pack rule measures that is a meeting
 
 
 def catalog_entry(rule_id: str, citation: str, title: str, measures: str = "") -> dict:
     """A pack rule as the rule catalog shows a rule (``catalog.Rule.entry``): a timeline."""
     return {"rule_id": rule_id, "citation": citation, "title": title, "kind": "timeline",
-            "action": ACTIONS.get(measures, "")}
+            "action": ACTIONS.get(measures, ""), "meeting": measures in MEETINGS}
 
 
 def catalog_entries() -> dict[str, dict]:
