@@ -77,6 +77,28 @@ def test_the_scheduler_gaps_are_the_worker_slots_that_ran_no_task(capsys):
     assert re.search(r"scheduler gaps: worker slots running no task\s+139.00  \(58 % of 4 slots x 60 s\)", out)
 
 
+def test_a_deployment_measured_or_tested_runs_one_night_and_no_deadline_alert():
+    """The districts' schedule ticked an hour before they are turned on: the next tick and the
+    deadline are 22 hours or more away, and the night is the one of the last tick."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from croniter import croniter
+
+    from tools.cluster import quiet_schedule
+
+    la = ZoneInfo("America/Los_Angeles")
+    for now, cron, deadline, as_of in [(datetime(2026, 12, 7, 1, 58, tzinfo=la), "58 0 * * *", "22:58", "2026-12-07"),
+                                       (datetime(2026, 12, 7, 0, 30, tzinfo=la), "30 23 * * *", "21:30", "2026-12-06"),
+                                       (datetime(2026, 12, 7, 7, 15, tzinfo=la), "15 6 * * *", "04:15", "2026-12-07")]:
+        q = quiet_schedule("America/Los_Angeles", now)
+        assert (q.cron, q.deadline, q.as_of.isoformat()) == (cron, deadline, as_of)
+        assert croniter(q.cron, now).get_next(datetime) - now >= timedelta(hours=22)
+        tick = croniter(q.cron, now).get_prev(datetime)
+        h, m = map(int, q.deadline.split(":"))
+        assert croniter(f"{m} {h} * * *", tick).get_next(datetime) - tick == timedelta(hours=22)
+
+
 def test_the_coordinator_table_grows_the_coordinators_and_keeps_the_exceptions(tmp_path, capsys):
     from tools.demo import demo_schools
 

@@ -16,9 +16,8 @@ import statistics
 import time
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-TZ, CRON = "America/Los_Angeles", "0 2 * * *"
+TZ = "America/Los_Angeles"
 DB, REDIS_DB = "iepwatch_bench", 8
 
 
@@ -31,20 +30,21 @@ def _pg(dbname: str):
 
 
 def runs(dbname: str = DB) -> tuple[dict[str, dict], list[tuple[datetime, datetime]]]:
-    """Each DAG's (last) run: its start, end and state; and every task's (start, end), from the
-    metadata database."""
+    """Each DAG's first run (the night measured): its start, end and state; and every task's
+    (start, end), from the metadata database."""
     with contextlib.closing(_pg(dbname)) as con, con.cursor() as cur:
-        cur.execute("SELECT dag_id, start_date, end_date, state FROM dag_run")
-        out = {dag: {"start": s, "end": e, "state": st} for dag, s, e, st in cur.fetchall()}
-        cur.execute("SELECT start_date, end_date FROM task_instance "
-                    "WHERE start_date IS NOT NULL AND end_date IS NOT NULL")
+        first = "SELECT DISTINCT ON (dag_id) dag_id, run_id, start_date, end_date, state FROM dag_run " \
+                "ORDER BY dag_id, start_date"
+        cur.execute(first)
+        out = {dag: {"start": s, "end": e, "state": st} for dag, _, s, e, st in cur.fetchall()}
+        cur.execute(f"SELECT ti.start_date, ti.end_date FROM task_instance ti JOIN ({first}) r USING (dag_id, run_id) "
+                    "WHERE ti.start_date IS NOT NULL AND ti.end_date IS NOT NULL")
         return out, cur.fetchall()
 
 
 def measure(root: Path, districts: int = 20, students: int = 2000) -> None:
     """Generate the districts (kept), start the cluster, turn every DAG on, wait for the roll-up; print."""
     import yaml
-    from croniter import croniter
 
     from tools import cluster as c
     from tools.airflow_api import call, token, wait
@@ -52,10 +52,12 @@ def measure(root: Path, districts: int = 20, students: int = 2000) -> None:
     from tools.mailcatcher import MailCatcher, connection_uri, free_port
 
     ids = [f"d{i:02d}" for i in range(1, districts + 1)]
-    as_of = croniter(CRON, datetime.now(ZoneInfo(TZ))).get_prev(datetime).date()   # the night the scheduler runs
+    quiet = c.quiet_schedule(TZ)   # the one night the scheduler runs
+    as_of = quiet.as_of
     data = (root / f"districts-{districts}x{students}").resolve()
     deployment = {"name": "Bench SELPA", "data_dir": str(data / "data"), "districts": {
-        d: {"district": {"name": f"District {d}", "timezone": TZ, "schedule": CRON},
+        d: {"district": {"name": f"District {d}", "timezone": TZ, "schedule": quiet.cron},
+            "alerts": {"deadline_local_time": quiet.deadline},
             "email": {"smtp_conn_id": "smtp_default", "fallback_address": f"sped@{d}.example.org",
                       "recipient_domains": [f"{d}.example.org"]}} for d in ids}}
     for d in ids:

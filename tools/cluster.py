@@ -26,7 +26,10 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from iepwatch.config import PROJECT_ROOT
 from iepwatch.deployment import airflow_env
@@ -263,6 +266,27 @@ def status() -> None:
     procs = running()
     for name in commands():
         print(f"{name:14} {'pid ' + str(procs[name]) if name in procs else 'not running'}")
+
+
+class QuietSchedule(NamedTuple):
+    cron: str        # district.schedule
+    deadline: str    # alerts.deadline_local_time
+    as_of: date      # the night of the tick
+
+
+def quiet_schedule(timezone: str, now: datetime | None = None) -> QuietSchedule:
+    """A daily schedule whose last tick was an hour ago, its deadline 22 hours after the tick,
+    and that tick's night: a deployment turned on now runs that one night, and neither the next
+    tick nor the deadline alert comes while it is measured or tested. A fixed time (02:00) let
+    a run that crossed it start the next night in the middle of a measurement (a bench at 01:58
+    in Los Angeles did: 20 more nights, failing for want of an export, beside those measured)."""
+    from croniter import croniter
+
+    now = now or datetime.now(ZoneInfo(timezone))
+    tick = now - timedelta(hours=1)
+    cron = f"{tick.minute} {tick.hour} * * *"
+    return QuietSchedule(cron, (tick - timedelta(hours=2)).strftime("%H:%M"),
+                         croniter(cron, now).get_prev(datetime).date())
 
 
 @contextlib.contextmanager

@@ -16,10 +16,8 @@ import csv
 import json
 import socket
 import time
-from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -30,7 +28,7 @@ from tools.mailcatcher import MailCatcher, connection_uri
 
 pytestmark = pytest.mark.cluster
 
-TZ, CRON = "America/Los_Angeles", "0 2 * * *"
+TZ = "America/Los_Angeles"
 # id -> students, seed, state pack, SMTP connection (north has its own mail server)
 DISTRICTS = {"north": (20000, 11, "federal", "smtp_north"),
              "south": (400, 12, "california", "smtp_default"),
@@ -69,16 +67,16 @@ def tis(dag_id: str, run_id: str | None = None) -> list[dict]:
 def cluster(tmp_path_factory):
     if not (_listening(5432) and _listening(6379)):
         pytest.skip("the cluster needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379")
-    from croniter import croniter
-
     from tools import cluster as c
     from tools.demo import generate
 
     root = tmp_path_factory.mktemp("cluster")
-    as_of = croniter(CRON, datetime.now(ZoneInfo(TZ))).get_prev(datetime).date()   # the night the scheduler runs
+    quiet = c.quiet_schedule(TZ)   # the one night the scheduler runs
+    as_of = quiet.as_of
     deployment = {"name": "Test SELPA", "data_dir": str(root / "data"), "districts": {
-        d: {"district": {"name": f"{d.title()} Test USD", "timezone": TZ, "schedule": CRON,
+        d: {"district": {"name": f"{d.title()} Test USD", "timezone": TZ, "schedule": quiet.cron,
                          "retry_delay_seconds": 5},
+            "alerts": {"deadline_local_time": quiet.deadline},
             "rules": {"state_pack": pack},
             "email": {"smtp_conn_id": conn, "recipient_domains": [f"{d}.example.org"],
                       "fallback_address": f"sped@{d}.example.org"}}
