@@ -282,11 +282,13 @@ def quiet_schedule(timezone: str, now: datetime | None = None) -> QuietSchedule:
     in Los Angeles did: 20 more nights, failing for want of an export, beside those measured)."""
     from croniter import croniter
 
+    from iepwatch.night import as_of_date
+
     now = now or datetime.now(ZoneInfo(timezone))
     tick = now - timedelta(hours=1)
     cron = f"{tick.minute} {tick.hour} * * *"
     return QuietSchedule(cron, (tick - timedelta(hours=2)).strftime("%H:%M"),
-                         croniter(cron, now).get_prev(datetime).date())
+                         as_of_date(croniter(cron, now).get_prev(datetime), timezone))
 
 
 @contextlib.contextmanager

@@ -185,7 +185,7 @@ def build(con, cfg: Config, as_of: date) -> Iterator[Digest]:
             "as_of": as_of.isoformat(), "most": cfg.email.max_rows_per_section}
     con.execute("CREATE OR REPLACE TEMP TABLE digest_rows AS "
                 + sql("digests/rows", **safe, actions=actions, school_days=SCHOOL_DAYS,
-                      meeting_actions=[k for k, r in rules.items() if r.get("meeting")],
+                      meeting_rules=[k for k, r in rules.items() if r.get("meeting")],
                       notice_days=cfg.rules.NOTICE_LEAD_TIME.notice_lead_days,
                       formula_guard=formula_guard_sql, csv_columns=CSV_COLUMNS))
     with transaction(con):   # tonight's lines of every recipient not sent yet (a sent digest keeps its own)

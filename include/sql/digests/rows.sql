@@ -106,7 +106,7 @@ ranked AS (
            CASE WHEN x.act_now   -- what to do, by when (a meeting: its notice too)
                 THEN coalesce(CASE x.rule_id {% for id, action in actions.items() if action %}WHEN {{ literal(id) }} THEN {{ literal(action) }} {% endfor %}WHEN NULL THEN NULL END, x.rule)
                      || ' by ' || x.due_date
-                     || CASE WHEN x.rule_id NOT IN ({{ meeting_actions | map("literal") | join(", ") or "NULL" }}) THEN ''
+                     || CASE WHEN x.rule_id NOT IN ({{ meeting_rules | map("literal") | join(", ") or "NULL" }}) THEN ''
                              WHEN x.due_date - {{ notice_days }} >= DATE '{{ as_of }}'
                              THEN '; send the meeting notice by ' || (x.due_date - {{ notice_days }})
                              ELSE '; send the meeting notice today (due {{ notice_days }} days before the meeting unless the parents waive it)' END
