@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
 import os
 import re
 import types
@@ -22,10 +21,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from iepwatch import run_record
 from iepwatch.errors import ConfigError
+from iepwatch.files import read_yaml
 from iepwatch.rules import catalog, packs
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -366,32 +364,6 @@ def deep_merge(base: dict, over: dict) -> dict:
     for k, v in over.items():
         out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
-
-
-def read_yaml(path: Path) -> dict:
-    """The keys of a YAML file (a copy: the caller may change it). Parsed once per version of the
-    file, with libyaml when PyYAML has it: a deployment builds every district's configuration
-    over the project's file, and DAG files are parsed before every task."""
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        raise ConfigError(f"{path.name}: configuration file not found (file {path})") from None
-    return copy.deepcopy(_parsed_yaml(path, stat.st_mtime_ns, stat.st_size))
-
-
-@functools.lru_cache(maxsize=64)
-def _parsed_yaml(path: Path, _mtime_ns: int, _size: int) -> dict:
-    try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path.name}: configuration file not found (file {path})") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "?"
-        raise ConfigError(f"{path.name}: not valid YAML at {where} (file {path})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path.name}: expected keys at the top level (file {path})")
-    return raw
 
 
 def build_config(path: Path, own: dict, where: str = "", env_paths: bool = True) -> Config:

@@ -1,14 +1,21 @@
 """Writing files so that a reader never sees half of one (a whole file or folder appears at its
-name in one rename, or the old one stays), and working through an export's files on both cores."""
+name in one rename, or the old one stays), working through an export's files on both cores, and
+reading the project's YAML files (configuration, rule catalog, extract definitions) once each."""
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+
+import yaml
+
+from iepwatch.errors import ConfigError
 
 T = TypeVar("T")
 FILE_THREADS = 2   # files worked on at a time: reading, hashlib and DuckDB release the interpreter lock
@@ -44,3 +51,29 @@ def replace_folder(staged: Path, target: Path) -> Path:
     os.rename(staged, target)
     shutil.rmtree(previous, ignore_errors=True)
     return target
+
+
+def read_yaml(path: Path) -> dict:
+    """The keys of a YAML file (a copy: the caller may change it). Parsed once per version of the
+    file, with libyaml when PyYAML has it: a deployment builds every district's configuration
+    over the project's file, and DAG files are parsed before every task."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(f"{path.name}: configuration file not found (file {path})") from None
+    return copy.deepcopy(_parsed_yaml(path, stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_yaml(path: Path, _mtime_ns: int, _size: int) -> dict:
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path.name}: configuration file not found (file {path})") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "?"
+        raise ConfigError(f"{path.name}: not valid YAML at {where} (file {path})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path.name}: expected keys at the top level (file {path})")
+    return raw

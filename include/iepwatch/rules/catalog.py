@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import yaml
+from iepwatch.files import read_yaml
 
 CATALOG = Path(__file__).resolve().with_name("catalog.yaml")
 KINDS = ("timeline", "meeting", "plan")
@@ -72,7 +72,7 @@ def _setting(rule_id: str, name: str, spec: dict) -> Setting:
 @cache
 def rules() -> dict[str, Rule]:
     """The federal rules by id, in the catalog's order (docs/rules.md's)."""
-    raw = yaml.safe_load(CATALOG.read_text(encoding="utf-8"))
+    raw = read_yaml(CATALOG)
     out = {}
     for rule_id, spec in raw.items():
         where = f"{CATALOG.name}: {rule_id}"
