@@ -46,6 +46,14 @@ def test_the_bench_prints_every_stage_of_both_dags_and_its_floor(tmp_path):
     for (seconds, ratio, read, rules), fl in zip(kept, floors, strict=True):
         assert abs(float(read) + float(rules) - float(seconds)) <= 0.02
         assert abs(float(seconds) / fl - float(ratio)) <= 0.02 + 0.01 / fl
+    against_kept = re.findall(r"load \+ rules against the work kept\s+([\d.]+)  = ([\d.]+)x the same work kept in a "
+                              r"DuckDB file \(a yardstick proposed .*: <= 2x (met|NOT MET)\)", printed)
+    assert len(against_kept) == 2, "the night against the floor's work kept in a file, beside it"
+    for (seconds, ratio, verdict), (kept_s, _, _, _) in zip(against_kept, kept, strict=True):
+        s, k = float(seconds), float(kept_s)
+        assert (s - 0.005) / (k + 0.005) - 0.005 <= float(ratio) <= (s + 0.005) / (k - 0.005) + 0.005   # (rounded)
+        if abs(s - 2 * k) > 0.02:
+            assert verdict == ("met" if s < 2 * k else "NOT MET")
     for (seconds, ratio, verdict), fl in zip(ratios, floors, strict=True):
         low, high = (float(seconds) - 0.005) / (fl + 0.005), (float(seconds) + 0.005) / (fl - 0.005)   # (rounded)
         assert low - 0.005 <= float(ratio) <= high + 0.005
