@@ -50,20 +50,23 @@ def test_the_bench_prints_every_stage_of_both_dags_and_its_floor(tmp_path):
                               r"DuckDB file \(a yardstick proposed .*: <= 2x (met|NOT MET)\)", printed)
     assert len(against_kept) == 2, "the night against the floor's work kept in a file, beside it"
     for (seconds, ratio, verdict), (kept_s, _, _, _) in zip(against_kept, kept, strict=True):
-        s, k = float(seconds), float(kept_s)
-        assert (s - 0.005) / (k + 0.005) - 0.005 <= float(ratio) <= (s + 0.005) / (k - 0.005) + 0.005   # (rounded)
-        if abs(s - 2 * k) > 0.02:
-            assert verdict == ("met" if s < 2 * k else "NOT MET")
+        _check_ratio(float(seconds), float(kept_s), ratio, verdict)
     for (seconds, ratio, verdict), fl in zip(ratios, floors, strict=True):
-        low, high = (float(seconds) - 0.005) / (fl + 0.005), (float(seconds) + 0.005) / (fl - 0.005)   # (rounded)
-        assert low - 0.005 <= float(ratio) <= high + 0.005
-        if abs(float(seconds) - 2 * fl) > 0.02:   # clearly on one side (the figures are rounded to 0.01 s)
-            assert verdict == ("met" if float(seconds) < 2 * fl else "NOT MET")
+        _check_ratio(float(seconds), fl, ratio, verdict)
     assert re.search(r"rules stage, texas pack \(best of 2\)\s+[\d.]+  = [\d.]+x federal \(target <= 1.25x: "
                      r"(met|NOT MET)\)", printed)
     assert re.search(r"read from PostgreSQL \(export_source\)\s+([\d.]+  = [\d.]+x|skipped: )", printed)
     assert re.search(r"^MACHINE   \d+ cores .*load average [\d.]+ / [\d.]+ / [\d.]+", printed, re.MULTILINE)
     assert (tmp_path / "bench" / "night-300" / "extracts").is_dir()
+
+
+def _check_ratio(seconds: float, base: float, ratio: str, verdict: str) -> None:
+    """A printed ``seconds / base`` within the rounding of both printed figures (0.01 s), and its
+    verdict against 2x where the figures are clearly on one side of it."""
+    low, high = (seconds - 0.005) / (base + 0.005), (seconds + 0.005) / (base - 0.005)
+    assert low - 0.005 <= float(ratio) <= high + 0.005
+    if abs(seconds - 2 * base) > 0.02:
+        assert verdict == ("met" if seconds < 2 * base else "NOT MET")
 
 
 def test_the_scheduler_gaps_are_the_worker_slots_that_ran_no_task(capsys):
