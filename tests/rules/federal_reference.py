@@ -1,0 +1,235 @@
+"""A second, independent evaluation of the federal rules that ``spec_reference`` leaves out: the
+annual review, the reevaluation, the Part C transition, the parent request, every meeting rule
+and both plan rules. Plain Python over the published ``core`` tables, written from the rules as
+docs/rules.md states them (including its readings "where the text leaves room"); it shares
+nothing with the SQL. The differential test compares the night's exceptions with what this says.
+
+Each row is ``(rule_id, student_id, meeting_id or "", status, due_date, event_date)``. Where one
+key (rule, student, meeting, status) has several candidates, ``evaluate`` returns them all
+under that key and the test compares the key only (docs/rules.md: the most overdue is kept).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+
+DAY = timedelta(days=1)
+REQUIRED = ("general_education_teacher", "special_education_teacher", "lea_representative",
+            "evaluation_interpreter")
+TEAM_RULE = {"general_education_teacher": "TEAM_GENERAL_ED_TEACHER",
+             "special_education_teacher": "TEAM_SPECIAL_ED_TEACHER",
+             "lea_representative": "TEAM_LEA_REPRESENTATIVE",
+             "evaluation_interpreter": "TEAM_EVALUATION_INTERPRETER"}
+RULES = ("IEP_ANNUAL_REVIEW", "REEVALUATION_3_YEAR", "PART_C_TRANSITION_BY_3", "PARENT_REQUEST_RESPONSE",
+         "TEAM_PARENT", *TEAM_RULE.values(), "EXCUSAL_INVALID", "NOTICE_MISSING", "NOTICE_LEAD_TIME",
+         "NOTICE_CONTENT", "TRANSITION_NOTICE", "TRANSITION_STUDENT_ABSENT", "IEP_DATED_BEFORE_MEETING",
+         "TRANSITION_PLAN")
+
+
+def add_years(d: date, n: int) -> date:
+    """Month and day kept; Feb 29 becomes Feb 28 in a year without one."""
+    try:
+        return d.replace(year=d.year + n)
+    except ValueError:
+        return d.replace(year=d.year + n, day=28)
+
+
+def window_start(as_of: date) -> date:
+    start = date(as_of.year, 7, 1)
+    return start if start <= as_of else date(as_of.year - 1, 7, 1)
+
+
+def timeline(due: date, event: date | None, as_of: date, warn: int) -> str:
+    """The status of one deadline before scope and exemptions: ok, late, overdue or due_soon."""
+    if event is not None:
+        return "late" if event > due else "ok"
+    if as_of > due:
+        return "overdue"
+    return "due_soon" if (due - as_of).days <= warn else "ok"
+
+
+def valid_excusal(p: dict, day: date) -> bool:
+    """Parent consent and district agreement on or before the meeting; written input too when the
+    member's area was discussed."""
+    def by(d):
+        return d is not None and d <= day
+    return (by(p["excusal_parent_consent_date"]) and by(p["excusal_district_agreement_date"])
+            and (p["excusal_area_discussed"] != "Y" or by(p["written_input_date"])))
+
+
+def reevaluation_due(start: date, waivers: list[date], until: date | None) -> date:
+    """Three years after the clock start, or after the latest waiver after it (up to ``until``)."""
+    covered = [w for w in waivers if w > start and (until is None or w <= until)]
+    return add_years(max(covered), 3) if covered else add_years(start, 3)
+
+
+def evaluate(t: dict[str, list[dict]], as_of: date) -> dict[tuple, set[tuple]]:
+    """(rule, student, meeting, status) -> the candidate rows of that key, as the defaults set the rules."""
+    ws = window_start(as_of)
+    students = {s["student_id"]: s for s in t["students"]}
+    active = {k for k, s in students.items() if s["enrollment_status"] == "active"}
+    by_student: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for table in ("evaluations", "meetings", "ieps", "parent_requests"):
+        for r in t[table]:
+            by_student[r["student_id"]][table].append(r)
+    out: dict[tuple, set[tuple]] = defaultdict(set)
+
+    def put(rule, sid, meeting, status, due=None, event=None, exempt=False):
+        if status == "ok":
+            return
+        if status in ("overdue", "due_soon") and sid not in active:
+            return   # open statuses: students in scope only
+        if event is not None and status in ("late", "ok") and not ws <= event <= as_of:
+            return   # a late event outside the reporting window is history
+        if exempt and status in ("overdue", "late"):
+            status = "exempt"
+        out[(rule, sid, meeting or "", status)].add((due, event))
+
+    held = [m for m in t["meetings"] if m["status"] == "held"]
+
+    # IEP_ANNUAL_REVIEW (365 days, warn 30)
+    for sid, s in students.items():
+        if s["sped_status"] != "eligible":
+            continue
+        mine = by_student[sid]
+        eligible = [e for e in mine["evaluations"] if e["evaluation_type"] == "initial"
+                    and e["eligibility_outcome"] == "eligible" and e["eligibility_determination_date"]]
+        e0 = max((e["eligibility_determination_date"] for e in eligible), default=None)
+        reviews = sorted((m["held_date"], m["meeting_id"]) for m in mine["meetings"]
+                         if m["status"] == "held" and m["iep_reviewed"] == "Y"
+                         and (e0 is None or m["held_date"] >= e0))
+        if not reviews:
+            continue
+        put("IEP_ANNUAL_REVIEW", sid, "", timeline(reviews[-1][0] + 365 * DAY, None, as_of, 30),
+            reviews[-1][0] + 365 * DAY)
+        for (prev, _), (this, mid) in zip(reviews, reviews[1:], strict=False):
+            if this > prev + 365 * DAY:
+                put("IEP_ANNUAL_REVIEW", sid, mid, "late", prev + 365 * DAY, this)
+
+    # REEVALUATION_3_YEAR (3 years, warn 60)
+    for sid, s in students.items():
+        if s["sped_status"] != "eligible":
+            continue
+        evs = by_student[sid]["evaluations"]
+        starts = sorted(e["evaluation_completed_date"] for e in evs if e["evaluation_completed_date"] and (
+            e["evaluation_type"] == "reevaluation" or e["eligibility_outcome"] == "eligible"))
+        waivers = sorted(e["reevaluation_waived_date"] for e in evs if e["reevaluation_waived_date"])
+
+        if starts:
+            due = reevaluation_due(starts[-1], waivers, None)
+            put("REEVALUATION_3_YEAR", sid, "", timeline(due, None, as_of, 60), due)
+        for e in evs:
+            done = e["evaluation_completed_date"]
+            if e["evaluation_type"] != "reevaluation" or not done:
+                continue
+            before = [x for x in starts if x < done]
+            if before:
+                due = reevaluation_due(before[-1], waivers, done)
+                put("REEVALUATION_3_YEAR", sid, "", timeline(due, done, as_of, 60), due, done)
+
+    # PART_C_TRANSITION_BY_3 (warn 45; exempt reasons; late referral 90 days)
+    exempt_reasons = {"parent_consent_delay", "parent_did_not_produce_child", "transfer_agreed_timeline"}
+    for p in t["part_c_transitions"]:
+        sid = p["student_id"]
+        birthday = add_years(students[sid]["birth_date"], 3)
+        referral = p["referral_received_date"]
+        evs = sorted((e for e in by_student[sid]["evaluations"] if e["evaluation_type"] == "initial"
+                      and e["consent_received_date"] and e["consent_received_date"] >= referral),
+                     key=lambda e: (e["consent_received_date"], e["evaluation_id"]))
+        ev = evs[-1] if evs else None
+        event = None
+        if ev and ev["eligibility_outcome"] == "eligible":
+            event = min((i["begin_date"] for i in by_student[sid]["ieps"] if i["status"] in ("active", "superseded")
+                         and i["begin_date"] and i["begin_date"] >= referral), default=None)
+        elif ev and ev["eligibility_outcome"] == "not_eligible":
+            event = ev["eligibility_determination_date"]
+        exempt = (ev is not None and (ev["delay_reason_code"] in exempt_reasons
+                                      or ev["services_consent_refused_date"] is not None)) \
+            or (birthday - (p["part_c_eligible_date"] or referral)).days < 90 or p["continued_part_c"] == "Y"
+        put("PART_C_TRANSITION_BY_3", sid, "", timeline(birthday, event, as_of, 45), birthday, event, exempt)
+
+    # PARENT_REQUEST_RESPONSE (30 days, warn 7): written requests only
+    for r in t["parent_requests"]:
+        if r["in_writing"] != "Y":
+            continue
+        sid, q = r["student_id"], r["received_date"]
+        event = min((m["held_date"] for m in by_student[sid]["meetings"]
+                     if m["status"] == "held" and m["held_date"] >= q), default=None)
+        put("PARENT_REQUEST_RESPONSE", sid, "", timeline(q + 30 * DAY, event, as_of, 7), q + 30 * DAY, event)
+
+    # Meeting rules: every held meeting in the window
+    people = defaultdict(list)
+    for p in t["meeting_participants"]:
+        people[p["meeting_id"]].append(p)
+    notices = defaultdict(list)
+    for n in t["meeting_notices"]:
+        notices[n["meeting_id"]].append(n)
+    attempts = defaultdict(list)
+    for a in t["parent_contact_attempts"]:
+        attempts[a["meeting_id"]].append(a["attempt_date"])
+
+    def transition_age_on(sid: str, d: date) -> bool:
+        return d >= add_years(students[sid]["birth_date"], 16)
+
+    for m in held:
+        day, mid, sid = m["held_date"], m["meeting_id"], m["student_id"]
+        if not ws <= day <= as_of:
+            continue
+        team = people[mid]
+        broken: list[tuple[str, str]] = []   # (rule, status) of this meeting
+
+        if not any(p["team_role"] == "parent" and p["attendance"] == "attended" for p in team) \
+                and sum(1 for a in attempts[mid] if a <= day) < 2:
+            broken.append(("TEAM_PARENT", "violation"))
+        invalid = []
+        for role in REQUIRED:
+            if role == "general_education_teacher" and students[sid]["in_regular_education"] == "N":
+                continue
+            in_role = [p for p in team if p["team_role"] == role]
+            if any(p["attendance"] == "attended" or (p["attendance"] == "excused" and valid_excusal(p, day))
+                   for p in in_role):
+                continue
+            if any(p["attendance"] == "excused" for p in in_role):
+                invalid.append(role)
+            else:
+                broken.append((TEAM_RULE[role], "violation"))
+        if invalid:
+            broken.append(("EXCUSAL_INVALID", "violation"))
+        before = sorted((n for n in notices[mid] if n["sent_date"] is not None and n["sent_date"] <= day),
+                        key=lambda n: (n["sent_date"], n["notice_id"]))
+        if not before:
+            broken.append(("NOTICE_MISSING", "violation"))
+        else:
+            first = before[0]["sent_date"]
+            waived = any(n["parent_waived_notice_period"] == "Y" for n in before if n["sent_date"] == first)
+            if (day - first).days < 10 and not waived:
+                broken.append(("NOTICE_LEAD_TIME", "violation"))
+            last = before[-1]
+            if not all(last[f] == "Y" for f in ("states_purpose", "states_time", "states_location",
+                                                 "states_attendees")):
+                broken.append(("NOTICE_CONTENT", "violation"))
+        transition = (transition_age_on(sid, day) or add_years(students[sid]["birth_date"], 16) < add_years(day, 1)
+                      or m["includes_transition"] == "Y")
+        if transition:
+            if before and not (before[-1]["states_transition_purpose"] == "Y" and before[-1]["invites_student"] == "Y"):
+                broken.append(("TRANSITION_NOTICE", "violation"))
+            if not any(p["team_role"] == "student" and p["attendance"] == "attended" for p in team):
+                broken.append(("TRANSITION_STUDENT_ABSENT", "warning"))
+        for rule, status in broken:
+            put(rule, sid, mid, status, None, day)
+
+    # Plan rules
+    in_window = {m["meeting_id"]: m["held_date"] for m in held if ws <= m["held_date"] <= as_of}
+    for i in t["ieps"]:
+        if i["status"] in ("active", "superseded") and i["meeting_id"] in in_window \
+                and i["begin_date"] is not None and i["begin_date"] < in_window[i["meeting_id"]]:
+            put("IEP_DATED_BEFORE_MEETING", i["student_id"], i["meeting_id"], "warning", None,
+                in_window[i["meeting_id"]])
+        sid = i["student_id"]
+        if i["status"] == "active" and i["begin_date"] is not None and i["end_date"] is not None \
+                and i["begin_date"] <= as_of <= i["end_date"] and sid in active \
+                and add_years(students[sid]["birth_date"], 16) <= i["end_date"] \
+                and i["has_transition_plan"] != "Y":
+            put("TRANSITION_PLAN", sid, "", "violation")
+    return dict(out)
