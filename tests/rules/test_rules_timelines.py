@@ -61,13 +61,15 @@ def test_eval_60_exempt_delay_reasons(district, evaluate, reason, expected):
     e = evaluate(district).exception("EVAL_60_DAY", s)
     assert e["status"] == expected
     assert e["severity"] == ("low" if expected == "exempt" else "high")
+    assert e["days_overdue"] == 30, "an exempt row keeps the days of the overdue it replaces"
 
 
 def test_eval_60_late_with_exempt_reason_is_exempt(district, evaluate):
     s = referred(district)
     district.evaluation(s, consent=date(2026, 8, 1), completed=date(2026, 10, 20), outcome="pending",
                         delay="transfer_agreed_timeline")
-    assert evaluate(district).statuses("EVAL_60_DAY", s) == {"exempt"}
+    e = evaluate(district).exception("EVAL_60_DAY", s)
+    assert (e["status"], e["days_overdue"]) == ("exempt", 20), "the days of the late it replaces (due 2026-09-30)"
 
 
 def test_exempt_reasons_are_a_setting(district, evaluate):
