@@ -104,6 +104,20 @@ def write_rows(path: Path, data: list[list[str]]) -> None:
         csv.writer(f, lineterminator="\n").writerows(data)
 
 
+def read_records(path: Path) -> list[dict]:
+    """A CSV file's records as dicts (header = keys)."""
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def write_records(path: Path, records: list[dict], fields: list[str] | None = None) -> None:
+    """Records back to a CSV file, with the header ``fields`` (else the first record's keys)."""
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=fields or list(records[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(records)
+
+
 def set_value(folder: Path, table: str, line: int, column: str, value: str) -> None:
     """Set one cell; ``line`` is the file's line number (header is line 1)."""
     data = rows(folder / f"{table}.csv")

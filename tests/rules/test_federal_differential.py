@@ -10,40 +10,22 @@ that every reading of the rules is tried on both sides of its line."""
 
 from __future__ import annotations
 
-import csv
 import random
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from federal_reference import add_years
+from helpers import read_records, write_records
 
 STUDENTS = 1_500
 DAY = timedelta(days=1)
 
 
-def _read(path: Path) -> list[dict]:
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
-def _write(path: Path, rows: list[dict], fields: list[str]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-
-
-def _years(d: date, n: int) -> date:
-    try:
-        return d.replace(year=d.year + n)
-    except ValueError:
-        return d.replace(year=d.year + n, day=28)
-
-
 def shake(folder: Path, as_of: date, seed: int) -> None:
     """Move the export's dates to the rules' edges and flip its flags (see the module's text)."""
     rnd = random.Random(seed)
-    t = {name: _read(folder / f"{name}.csv") for name in (
+    t = {name: read_records(folder / f"{name}.csv") for name in (
         "students", "meetings", "meeting_participants", "meeting_notices", "parent_contact_attempts",
         "evaluations", "ieps", "part_c_transitions", "parent_requests")}
     fields = {name: list(rows[0]) for name, rows in t.items()}
@@ -71,7 +53,7 @@ def shake(folder: Path, as_of: date, seed: int) -> None:
     for m in sorted(t["meetings"], key=lambda m: m["held_date"]):   # a review 364 to 366 days after the one before
         if m["held_date"] and m["iep_reviewed"] == "Y":
             prev = reviews.get(m["student_id"])
-            if prev and rnd.random() < 0.3 and _years(prev, 1) < as_of:
+            if prev and rnd.random() < 0.3 and add_years(prev, 1) < as_of:
                 m["held_date"] = m["scheduled_date"] = near(prev + 365 * DAY, 1)
             reviews[m["student_id"]] = day(m["held_date"])
     part_c = {p["student_id"] for p in t["part_c_transitions"]}
@@ -80,12 +62,12 @@ def shake(folder: Path, as_of: date, seed: int) -> None:
         dates = by_student.get(s["student_id"])
         if r < 0.25 and dates:      # 16 on a meeting's date, or a year after it, give or take a day
             anchor = rnd.choice(dates) + (365 * DAY if rnd.random() < 0.5 else timedelta())
-            s["birth_date"] = iso(_years(anchor, -16) + rnd.randint(-1, 1) * DAY)
+            s["birth_date"] = iso(add_years(anchor, -16) + rnd.randint(-1, 1) * DAY)
         elif r < 0.3:
             born = date(rnd.choice([2008, 2010, 2012]), 2, 28) + rnd.randint(0, 1) * DAY   # Feb 29 in 2008, 2012
             s["birth_date"] = iso(born)
         elif r < 0.35:
-            s["birth_date"] = iso(_years(as_of, -16) + rnd.randint(-1, 1) * DAY)
+            s["birth_date"] = iso(add_years(as_of, -16) + rnd.randint(-1, 1) * DAY)
         if rnd.random() < 0.1:
             s["in_regular_education"] = flip(s["in_regular_education"])
         if rnd.random() < 0.1 and s["enrollment_status"] == "active":
@@ -123,7 +105,7 @@ def shake(folder: Path, as_of: date, seed: int) -> None:
     for e in t["evaluations"]:
         done = e["evaluation_completed_date"]
         if done and rnd.random() < 0.15:
-            e["reevaluation_waived_date"] = near(_years(day(done), rnd.choice([0, 2, 3])), 2)
+            e["reevaluation_waived_date"] = near(add_years(day(done), rnd.choice([0, 2, 3])), 2)
         if done and e["evaluation_type"] == "reevaluation" and rnd.random() < 0.1:
             e["evaluation_completed_date"] = max(e["consent_received_date"], near(day(done)))
         if e["evaluation_type"] == "initial" and e["eligibility_outcome"] == "eligible" and rnd.random() < 0.05:
@@ -143,7 +125,7 @@ def shake(folder: Path, as_of: date, seed: int) -> None:
             i["end_date"] = near(as_of, 1)
     births = {s["student_id"]: day(s["birth_date"]) for s in t["students"]}
     for p in t["part_c_transitions"]:
-        third = _years(births[p["student_id"]], 3)
+        third = add_years(births[p["student_id"]], 3)
         if rnd.random() < 0.4:
             p["part_c_eligible_date"] = iso(third - rnd.randint(89, 91) * DAY) if rnd.random() < 0.8 else ""
         if rnd.random() < 0.1:
@@ -154,7 +136,7 @@ def shake(folder: Path, as_of: date, seed: int) -> None:
         if rnd.random() < 0.3:
             r["received_date"] = near(as_of - 30 * DAY, 8)
     for name, rows in t.items():
-        _write(folder / f"{name}.csv", rows, fields[name])
+        write_records(folder / f"{name}.csv", rows, fields[name])
     (folder / "export_complete.json").unlink(missing_ok=True)
 
 

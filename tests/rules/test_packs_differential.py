@@ -5,29 +5,17 @@ rules (tests/rules/spec_reference.py), row for row."""
 
 from __future__ import annotations
 
-import csv
 import random
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from helpers import read_records, write_records
 
 AS_OF = date(2027, 5, 14)          # spring: the end-of-year provisions and the short calendars decide
 STUDENTS = 20_000
 SHORT = {"SCH0001": date(2027, 5, 28)}   # a school's own calendar published only to here
 PACKS = ("federal", "california", "illinois", "texas", "pennsylvania")
-
-
-def _read(path: Path) -> list[dict]:
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
-def _write(path: Path, rows: list[dict]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
 
 
 def make_export(folder: Path, pack: str) -> Path:
@@ -36,16 +24,16 @@ def make_export(folder: Path, pack: str) -> Path:
     from tools.demo import generate
 
     generate(folder, students=STUDENTS, as_of=AS_OF, state=pack)
-    cal = _read(folder / "school_calendar.csv")
+    cal = read_records(folder / "school_calendar.csv")
     year_round = max(r["school_id"] for r in cal if r["school_id"])
     district = [r for r in cal if not r["school_id"]]
     cal = [r for r in cal if r["school_id"] != year_round or r["calendar_date"] <= "2027-06-10"]
     for school, end in SHORT.items():
         cal += [{**r, "school_id": school} for r in district if r["calendar_date"] <= end.isoformat()]
-    _write(folder / "school_calendar.csv", cal)
+    write_records(folder / "school_calendar.csv", cal)
 
     rnd = random.Random(29)
-    evaluations = _read(folder / "evaluations.csv")
+    evaluations = read_records(folder / "evaluations.csv")
     extra = []
     for e in evaluations:
         if e["evaluation_type"] != "initial" or not e["consent_received_date"]:
@@ -62,7 +50,7 @@ def make_export(folder: Path, pack: str) -> Path:
                               "consent_received_date": second.isoformat(), "evaluation_completed_date": "",
                               "eligibility_determination_date": "", "eligibility_outcome": "pending",
                               "delay_reason_code": "", "services_consent_refused_date": ""})
-    _write(folder / "evaluations.csv", evaluations + extra)
+    write_records(folder / "evaluations.csv", evaluations + extra)
     (folder / "export_complete.json").unlink(missing_ok=True)
     return folder
 
