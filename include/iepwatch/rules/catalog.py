@@ -107,7 +107,10 @@ def expectation(rule_id: str, citation: str, title: str, kind: str) -> dict:
     """A rule's expectation in the compliance suite: its items' statuses, counted (never failing)."""
     return {"type": "expect_column_values_to_be_in_set",
             "kwargs": {"column": "status", "value_set": list(PASSING),
-                       "row_condition": f'col("rule_id")=="{rule_id}"', "condition_parser": "great_expectations",
+                       # GX's condition object (Column("rule_id") == rule_id) as it serializes: the string
+                       # form with a condition_parser is deprecated since GX 1.9 and goes in 2.0
+                       "row_condition": {"type": "comparison", "column": {"name": "rule_id"}, "operator": "==",
+                                         "parameter": rule_id},
                        "description": f"{rule_id}: {title} ({citation})"},
             "meta": {"iepwatch": {"rule_id": rule_id, "citation": citation, "title": title, "kind": kind,
                                   "on_fail": "report"}}}
