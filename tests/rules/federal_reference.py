@@ -12,6 +12,7 @@ under that key and the test compares the key only (docs/rules.md: the most overd
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 DAY = timedelta(days=1)
@@ -27,6 +28,29 @@ RULES = ("IEP_ANNUAL_REVIEW", "REEVALUATION_3_YEAR", "PART_C_TRANSITION_BY_3", "
          "TRANSITION_PLAN")
 
 
+@dataclass(frozen=True)
+class Settings:
+    """The numbers the rules read, with docs/rules.md's defaults."""
+    school_year_start: tuple[int, int] = (7, 1)
+    transition_age: int = 16
+    annual_review_basis: str = "365_days"
+    annual_warn: int = 30
+    reevaluation_years: int = 3
+    reevaluation_warn: int = 60
+    part_c_warn: int = 45
+    part_c_exempt: frozenset[str] = frozenset({"parent_consent_delay", "parent_did_not_produce_child",
+                                               "transfer_agreed_timeline"})
+    late_referral_days: int = 90
+    parent_request_enabled: bool = True
+    parent_request_days: int = 30
+    parent_request_warn: int = 7
+    parent_contact_attempts_min: int = 2
+    notice_lead_days: int = 10
+
+
+DEFAULTS = Settings()
+
+
 def add_years(d: date, n: int) -> date:
     """Month and day kept; Feb 29 becomes Feb 28 in a year without one."""
     try:
@@ -35,9 +59,14 @@ def add_years(d: date, n: int) -> date:
         return d.replace(year=d.year + n, day=28)
 
 
-def window_start(as_of: date) -> date:
-    start = date(as_of.year, 7, 1)
-    return start if start <= as_of else date(as_of.year - 1, 7, 1)
+def next_review(d: date, st: Settings) -> date:
+    """The annual review due one span after a review: 365 days, or the same day a year later."""
+    return add_years(d, 1) if st.annual_review_basis == "anniversary" else d + 365 * DAY
+
+
+def window_start(as_of: date, month_day: tuple[int, int] = (7, 1)) -> date:
+    start = date(as_of.year, *month_day)
+    return start if start <= as_of else date(as_of.year - 1, *month_day)
 
 
 def timeline(due: date, event: date | None, as_of: date, warn: int) -> str:
@@ -58,15 +87,15 @@ def valid_excusal(p: dict, day: date) -> bool:
             and (p["excusal_area_discussed"] != "Y" or by(p["written_input_date"])))
 
 
-def reevaluation_due(start: date, waivers: list[date], until: date | None) -> date:
-    """Three years after the clock start, or after the latest waiver after it (up to ``until``)."""
+def reevaluation_due(start: date, waivers: list[date], until: date | None, years: int) -> date:
+    """``years`` after the clock start, or after the latest waiver after it (up to ``until``)."""
     covered = [w for w in waivers if w > start and (until is None or w <= until)]
-    return add_years(max(covered), 3) if covered else add_years(start, 3)
+    return add_years(max(covered), years) if covered else add_years(start, years)
 
 
-def evaluate(t: dict[str, list[dict]], as_of: date) -> dict[tuple, set[tuple]]:
-    """(rule, student, meeting, status) -> the candidate rows of that key, as the defaults set the rules."""
-    ws = window_start(as_of)
+def evaluate(t: dict[str, list[dict]], as_of: date, st: Settings = DEFAULTS) -> dict[tuple, set[tuple]]:
+    """(rule, student, meeting, status) -> the candidate rows of that key, under the settings ``st``."""
+    ws = window_start(as_of, st.school_year_start)
     students = {s["student_id"]: s for s in t["students"]}
     active = {k for k, s in students.items() if s["enrollment_status"] == "active"}
     by_student: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
@@ -88,7 +117,7 @@ def evaluate(t: dict[str, list[dict]], as_of: date) -> dict[tuple, set[tuple]]:
 
     held = [m for m in t["meetings"] if m["status"] == "held"]
 
-    # IEP_ANNUAL_REVIEW (365 days, warn 30)
+    # IEP_ANNUAL_REVIEW
     for sid, s in students.items():
         if s["sped_status"] != "eligible":
             continue
@@ -101,13 +130,13 @@ def evaluate(t: dict[str, list[dict]], as_of: date) -> dict[tuple, set[tuple]]:
                          and (e0 is None or m["held_date"] >= e0))
         if not reviews:
             continue
-        put("IEP_ANNUAL_REVIEW", sid, "", timeline(reviews[-1][0] + 365 * DAY, None, as_of, 30),
-            reviews[-1][0] + 365 * DAY)
+        due = next_review(reviews[-1][0], st)
+        put("IEP_ANNUAL_REVIEW", sid, "", timeline(due, None, as_of, st.annual_warn), due)
         for (prev, _), (this, mid) in zip(reviews, reviews[1:], strict=False):
-            if this > prev + 365 * DAY:
-                put("IEP_ANNUAL_REVIEW", sid, mid, "late", prev + 365 * DAY, this)
+            if this > next_review(prev, st):
+                put("IEP_ANNUAL_REVIEW", sid, mid, "late", next_review(prev, st), this)
 
-    # REEVALUATION_3_YEAR (3 years, warn 60)
+    # REEVALUATION_3_YEAR
     for sid, s in students.items():
         if s["sped_status"] != "eligible":
             continue
@@ -117,19 +146,18 @@ def evaluate(t: dict[str, list[dict]], as_of: date) -> dict[tuple, set[tuple]]:
         waivers = sorted(e["reevaluation_waived_date"] for e in evs if e["reevaluation_waived_date"])
 
         if starts:
-            due = reevaluation_due(starts[-1], waivers, None)
-            put("REEVALUATION_3_YEAR", sid, "", timeline(due, None, as_of, 60), due)
+            due = reevaluation_due(starts[-1], waivers, None, st.reevaluation_years)
+            put("REEVALUATION_3_YEAR", sid, "", timeline(due, None, as_of, st.reevaluation_warn), due)
         for e in evs:
             done = e["evaluation_completed_date"]
             if e["evaluation_type"] != "reevaluation" or not done:
                 continue
             before = [x for x in starts if x < done]
             if before:
-                due = reevaluation_due(before[-1], waivers, done)
-                put("REEVALUATION_3_YEAR", sid, "", timeline(due, done, as_of, 60), due, done)
+                due = reevaluation_due(before[-1], waivers, done, st.reevaluation_years)
+                put("REEVALUATION_3_YEAR", sid, "", timeline(due, done, as_of, st.reevaluation_warn), due, done)
 
-    # PART_C_TRANSITION_BY_3 (warn 45; exempt reasons; late referral 90 days)
-    exempt_reasons = {"parent_consent_delay", "parent_did_not_produce_child", "transfer_agreed_timeline"}
+    # PART_C_TRANSITION_BY_3
     for p in t["part_c_transitions"]:
         sid = p["student_id"]
         birthday = add_years(students[sid]["birth_date"], 3)
@@ -144,19 +172,22 @@ def evaluate(t: dict[str, list[dict]], as_of: date) -> dict[tuple, set[tuple]]:
                          and i["begin_date"] and i["begin_date"] >= referral), default=None)
         elif ev and ev["eligibility_outcome"] == "not_eligible":
             event = ev["eligibility_determination_date"]
-        exempt = (ev is not None and (ev["delay_reason_code"] in exempt_reasons
+        exempt = (ev is not None and (ev["delay_reason_code"] in st.part_c_exempt
                                       or ev["services_consent_refused_date"] is not None)) \
-            or (birthday - (p["part_c_eligible_date"] or referral)).days < 90 or p["continued_part_c"] == "Y"
-        put("PART_C_TRANSITION_BY_3", sid, "", timeline(birthday, event, as_of, 45), birthday, event, exempt)
+            or (birthday - (p["part_c_eligible_date"] or referral)).days < st.late_referral_days \
+            or p["continued_part_c"] == "Y"
+        put("PART_C_TRANSITION_BY_3", sid, "", timeline(birthday, event, as_of, st.part_c_warn), birthday, event,
+            exempt)
 
-    # PARENT_REQUEST_RESPONSE (30 days, warn 7): written requests only
+    # PARENT_REQUEST_RESPONSE: written requests only
     for r in t["parent_requests"]:
-        if r["in_writing"] != "Y":
+        if r["in_writing"] != "Y" or not st.parent_request_enabled:
             continue
         sid, q = r["student_id"], r["received_date"]
         event = min((m["held_date"] for m in by_student[sid]["meetings"]
                      if m["status"] == "held" and m["held_date"] >= q), default=None)
-        put("PARENT_REQUEST_RESPONSE", sid, "", timeline(q + 30 * DAY, event, as_of, 7), q + 30 * DAY, event)
+        due = q + st.parent_request_days * DAY
+        put("PARENT_REQUEST_RESPONSE", sid, "", timeline(due, event, as_of, st.parent_request_warn), due, event)
 
     # Meeting rules: every held meeting in the window
     people = defaultdict(list)
@@ -170,7 +201,7 @@ def evaluate(t: dict[str, list[dict]], as_of: date) -> dict[tuple, set[tuple]]:
         attempts[a["meeting_id"]].append(a["attempt_date"])
 
     def transition_age_on(sid: str, d: date) -> bool:
-        return d >= add_years(students[sid]["birth_date"], 16)
+        return d >= add_years(students[sid]["birth_date"], st.transition_age)
 
     for m in held:
         day, mid, sid = m["held_date"], m["meeting_id"], m["student_id"]
@@ -180,7 +211,7 @@ def evaluate(t: dict[str, list[dict]], as_of: date) -> dict[tuple, set[tuple]]:
         broken: list[tuple[str, str]] = []   # (rule, status) of this meeting
 
         if not any(p["team_role"] == "parent" and p["attendance"] == "attended" for p in team) \
-                and sum(1 for a in attempts[mid] if a <= day) < 2:
+                and sum(1 for a in attempts[mid] if a <= day) < st.parent_contact_attempts_min:
             broken.append(("TEAM_PARENT", "violation"))
         invalid = []
         for role in REQUIRED:
@@ -203,14 +234,14 @@ def evaluate(t: dict[str, list[dict]], as_of: date) -> dict[tuple, set[tuple]]:
         else:
             first = before[0]["sent_date"]
             waived = any(n["parent_waived_notice_period"] == "Y" for n in before if n["sent_date"] == first)
-            if (day - first).days < 10 and not waived:
+            if (day - first).days < st.notice_lead_days and not waived:
                 broken.append(("NOTICE_LEAD_TIME", "violation"))
             last = before[-1]
             if not all(last[f] == "Y" for f in ("states_purpose", "states_time", "states_location",
                                                  "states_attendees")):
                 broken.append(("NOTICE_CONTENT", "violation"))
-        transition = (transition_age_on(sid, day) or add_years(students[sid]["birth_date"], 16) < add_years(day, 1)
-                      or m["includes_transition"] == "Y")
+        turns = add_years(students[sid]["birth_date"], st.transition_age)
+        transition = transition_age_on(sid, day) or turns < add_years(day, 1) or m["includes_transition"] == "Y"
         if transition:
             if before and not (before[-1]["states_transition_purpose"] == "Y" and before[-1]["invites_student"] == "Y"):
                 broken.append(("TRANSITION_NOTICE", "violation"))
@@ -229,7 +260,7 @@ def evaluate(t: dict[str, list[dict]], as_of: date) -> dict[tuple, set[tuple]]:
         sid = i["student_id"]
         if i["status"] == "active" and i["begin_date"] is not None and i["end_date"] is not None \
                 and i["begin_date"] <= as_of <= i["end_date"] and sid in active \
-                and add_years(students[sid]["birth_date"], 16) <= i["end_date"] \
+                and add_years(students[sid]["birth_date"], st.transition_age) <= i["end_date"] \
                 and i["has_transition_plan"] != "Y":
             put("TRANSITION_PLAN", sid, "", "violation")
     return dict(out)
