@@ -109,13 +109,14 @@ def evaluate(t: dict[str, list[dict]], as_of: date, st: Settings = DEFAULTS) -> 
             return
         if status in ("overdue", "due_soon") and sid not in active:
             return   # open statuses: students in scope only
-        if event is not None and status in ("late", "ok") and not ws <= event <= as_of:
+        if event is not None and status == "late" and not ws <= event <= as_of:
             return   # a late event outside the reporting window is history
         if exempt and status in ("overdue", "late"):
             status = "exempt"
         out[(rule, sid, meeting or "", status)].add((due, event))
 
     held = [m for m in t["meetings"] if m["status"] == "held"]
+    turns = {sid: add_years(s["birth_date"], st.transition_age) for sid, s in students.items()}   # transition age
 
     # IEP_ANNUAL_REVIEW
     for sid, s in students.items():
@@ -200,9 +201,6 @@ def evaluate(t: dict[str, list[dict]], as_of: date, st: Settings = DEFAULTS) -> 
     for a in t["parent_contact_attempts"]:
         attempts[a["meeting_id"]].append(a["attempt_date"])
 
-    def transition_age_on(sid: str, d: date) -> bool:
-        return d >= add_years(students[sid]["birth_date"], st.transition_age)
-
     for m in held:
         day, mid, sid = m["held_date"], m["meeting_id"], m["student_id"]
         if not ws <= day <= as_of:
@@ -240,8 +238,8 @@ def evaluate(t: dict[str, list[dict]], as_of: date, st: Settings = DEFAULTS) -> 
             if not all(last[f] == "Y" for f in ("states_purpose", "states_time", "states_location",
                                                  "states_attendees")):
                 broken.append(("NOTICE_CONTENT", "violation"))
-        turns = add_years(students[sid]["birth_date"], st.transition_age)
-        transition = transition_age_on(sid, day) or turns < add_years(day, 1) or m["includes_transition"] == "Y"
+        # transition age on the meeting date, or reached before the IEP's year ends (the first implies the second)
+        transition = turns[sid] < add_years(day, 1) or m["includes_transition"] == "Y"
         if transition:
             if before and not (before[-1]["states_transition_purpose"] == "Y" and before[-1]["invites_student"] == "Y"):
                 broken.append(("TRANSITION_NOTICE", "violation"))
@@ -260,7 +258,7 @@ def evaluate(t: dict[str, list[dict]], as_of: date, st: Settings = DEFAULTS) -> 
         sid = i["student_id"]
         if i["status"] == "active" and i["begin_date"] is not None and i["end_date"] is not None \
                 and i["begin_date"] <= as_of <= i["end_date"] and sid in active \
-                and add_years(students[sid]["birth_date"], st.transition_age) <= i["end_date"] \
+                and turns[sid] <= i["end_date"] \
                 and i["has_transition_plan"] != "Y":
             put("TRANSITION_PLAN", sid, "", "violation")
     return dict(out)

@@ -12,6 +12,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from federal_reference import window_start
+
 from iepwatch.rules.packs import Pack
 
 DAY = timedelta(days=1)
@@ -273,10 +275,10 @@ def evaluate(tables: dict[str, list[dict]], pack: Pack, as_of: date, exempt_reas
                 due = None
             rows.append(Row(rule.rule_id, sid, due, event, i == 0 and e["delay_reason_code"] in exempt_reasons))
 
-    window_start = date(as_of.year if (as_of.month, as_of.day) >= (7, 1) else as_of.year - 1, 7, 1)
+    start = window_start(as_of)
     kept: dict[tuple, tuple] = {}
     for r in rows:
-        if r.event is not None and not window_start <= r.event <= as_of:
+        if r.event is not None and not start <= r.event <= as_of:
             continue
         if r.event is None and students[r.student_id]["enrollment_status"] != "active":
             continue

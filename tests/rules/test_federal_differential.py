@@ -40,7 +40,7 @@ def shake(folder: Path, as_of: date, seed: int, st: Settings = DEFAULTS) -> None
     def flip(v: str) -> str:
         return "N" if v == "Y" else "Y"
 
-    held = {m["meeting_id"]: m for m in t["meetings"]}
+    meeting = {m["meeting_id"]: m for m in t["meetings"]}
     for m in t["meetings"]:
         if m["status"] == "held" and rnd.random() < 0.15:
             m["iep_reviewed"] = flip(m["iep_reviewed"])
@@ -78,7 +78,7 @@ def shake(folder: Path, as_of: date, seed: int, st: Settings = DEFAULTS) -> None
         if rnd.random() < 0.05:
             s["sped_status"] = rnd.choice(["referred", "eligible", "not_eligible", "exited_sped"])
     for p in t["meeting_participants"]:
-        m = held.get(p["meeting_id"])
+        m = meeting.get(p["meeting_id"])
         if not m or not m["held_date"] or rnd.random() > 0.25:
             continue
         h = day(m["held_date"])
@@ -90,7 +90,7 @@ def shake(folder: Path, as_of: date, seed: int, st: Settings = DEFAULTS) -> None
             p["excusal_area_discussed"] = rnd.choice(["Y", "N", ""])
             p["written_input_date"] = near(h, 1) if rnd.random() < 0.7 else ""
     for n in t["meeting_notices"]:
-        m = held.get(n["meeting_id"])
+        m = meeting.get(n["meeting_id"])
         if m and m["held_date"] and rnd.random() < 0.4:
             n["sent_date"] = iso(day(m["held_date"]) - rnd.randint(-1, st.notice_lead_days + 1) * DAY)
         for f in ("states_purpose", "states_time", "states_location", "states_attendees", "states_transition_purpose",
@@ -99,7 +99,7 @@ def shake(folder: Path, as_of: date, seed: int, st: Settings = DEFAULTS) -> None
                 n[f] = flip(n[f])
     extra = []
     for a in t["parent_contact_attempts"]:
-        m = held.get(a["meeting_id"])
+        m = meeting.get(a["meeting_id"])
         if m and m["held_date"] and rnd.random() < 0.5:
             a["attempt_date"] = near(day(m["held_date"]), 1)
             if rnd.random() < 0.5:
@@ -117,7 +117,7 @@ def shake(folder: Path, as_of: date, seed: int, st: Settings = DEFAULTS) -> None
             e["delay_reason_code"] = rnd.choice(["parent_did_not_produce_child", "transfer_agreed_timeline",
                                                  "parent_consent_delay", "school_break", "other"])
     for i in t["ieps"]:
-        m = held.get(i["meeting_id"])
+        m = meeting.get(i["meeting_id"])
         if m and m["held_date"] and rnd.random() < 0.15:
             i["begin_date"] = near(day(m["held_date"]), 1)
         if rnd.random() < 0.1:
