@@ -138,6 +138,34 @@ def test_a_meeting_rule_is_corrected_by_a_later_compliant_meeting_of_the_same_st
     assert i[("F-N", s)]["evidence_meeting_id"] == m3
 
 
+def test_a_meeting_of_a_past_school_year_is_judged_by_its_rule_not_taken_for_compliant(district, night, data_dir):
+    """NOTICE_MISSING issued 2026-03-01, prong2_records = 1; the night 2026-11-27 (its reporting window
+    from 2026-07-01: the meeting rules report nothing held before). The case M1 (2026-01-10) had no
+    notice, nor had its student's next meeting (2026-02-01, before the finding): that meeting
+    corrects nothing. Another student's meetings: 2026-04-01 with a notice, 2026-05-01 without:
+    L = 2026-05-01, so the April one is not prong 2's evidence. A compliant meeting of 2026-09-10
+    then meets prong 2, and the case's student's M3 (2026-10-01, with a notice) corrects the case."""
+    s, other = district.student(), district.student()
+    m1 = district.meeting(s, held=date(2026, 1, 10), kind="amendment", notice=False)
+    district.meeting(s, held=date(2026, 2, 1), kind="amendment", notice=False)
+    district.meeting(other, held=date(2026, 4, 1), kind="amendment")
+    district.meeting(other, held=date(2026, 5, 1), kind="amendment", notice=False)
+    write_findings(data_dir, [finding("F-N", date(2026, 3, 1), "NOTICE_MISSING", citation="300.322")],
+                   [{"finding_id": "F-N", "student_id": s, "meeting_id": m1}])
+    night(prong2_records=1)
+    f, i, v = ledger(data_dir)
+    assert i[("F-N", s)]["status"] == "not_corrected" and i[("F-N", s)]["corrected_on"] is None
+    assert (f["F-N"]["prong2_count"], f["F-N"]["prong2_since"], f["F-N"]["prong2_met_on"]) == \
+        (0, date(2026, 5, 1), None) and v == []
+    compliant = district.meeting(other, held=date(2026, 9, 10), kind="amendment")
+    m3 = district.meeting(s, held=date(2026, 10, 1), kind="amendment")
+    night(AS_OF + timedelta(days=1), prong2_records=1)
+    f, i, v = ledger(data_dir, AS_OF + timedelta(days=1))
+    assert (i[("F-N", s)]["status"], i[("F-N", s)]["evidence_meeting_id"]) == ("corrected", m3)
+    assert (f["F-N"]["prong2_count"], f["F-N"]["prong2_since"]) == (2, date(2026, 5, 1))
+    assert [r["meeting_key"] for r in v] == [compliant] and f["F-N"]["status"] == "corrected"
+
+
 def test_prong_2_counts_compliant_records_after_the_latest_noncompliant_one(district, night, data_dir):
     """EVAL_60_DAY finding issued 2026-06-01, prong2_records = 2. Records due after it: 2026-07-10
     on time, 2026-08-01 late (completed 2026-08-05), 2026-08-20 and 2026-09-05 on time, 2026-12-10

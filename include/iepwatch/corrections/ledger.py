@@ -14,6 +14,7 @@ from iepwatch.config import Config
 from iepwatch.corrections import findings
 from iepwatch.files import write_json
 from iepwatch.rules import catalog as rule_catalog
+from iepwatch.rules.evaluate import params as rule_params
 from iepwatch.rules.evaluate import rules_in_force
 from iepwatch.warehouse import formula_guard_sql, literal, sql, transaction
 
@@ -37,12 +38,23 @@ def update(con, cfg: Config, as_of: date, export_id: str, src: str = "core", fac
     the ledger of tonight and the later nights."""
     findings.read(con, cfg.corrections.folder, rules_in_force(cfg))
     with transaction(con):
+        con.execute(meeting_checks(con, cfg, as_of, src, facts))
         con.execute(sql("corrections/checks", as_of=as_of.isoformat(), src=src, facts=facts, export_id=export_id,
                         prong2_records=cfg.corrections.prong2_records, transition_rules=transition_rules()))
         con.execute(sql("corrections/ledger", since=as_of.isoformat()))
     by_status = dict(con.execute("SELECT status, count(*) FROM corrections.ledger_findings WHERE as_of = ? "
                                  "GROUP BY 1 ORDER BY 1", [as_of]).fetchall())
     return Update(sum(by_status.values()), by_status, alerts(con, as_of))
+
+
+def meeting_checks(con, cfg: Config, as_of: date, src: str, facts: str) -> str:
+    """The SQL of ``temp.meeting_checks``: each meeting rule with a finding judges the meetings the
+    ledger reads, before the reporting window too (``corrections/meeting_checks.sql``)."""
+    named = {r for (r,) in con.execute("SELECT DISTINCT requirement FROM temp.findings_in WHERE kind = 'meeting'"
+                                       ).fetchall()}
+    p = rule_params(cfg, as_of, src, facts)
+    return sql("corrections/meeting_checks", **p,
+               meeting_rules=[rule for rule in p["meeting_catalog"] if rule.rule_id in named])
 
 
 def alerts(con, as_of: date) -> list[str]:

@@ -62,7 +62,8 @@ def params(cfg: Config, as_of: date, src: str = "core", facts: str = "facts") ->
     warn_days = {**{rule.rule_id: getattr(r, rule.rule_id).warn_days for rule in rule_catalog.of_kind("timeline")},
                  **{p.rule_id: p.warn_days for p in pack.rules}}
     federal = [rule for k, rule in rule_catalog.rules().items() if k in in_force]
-    base = {"as_of": as_of.isoformat(), "src": src, "facts": facts, "transition_age": r.transition_age}
+    base = {"as_of": as_of.isoformat(), "src": src, "facts": facts, "meetings": f"{facts}.meetings",
+            "transition_age": r.transition_age}
     team = rule_catalog.team_roles()
     return {
         **base,

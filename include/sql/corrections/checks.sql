@@ -19,6 +19,9 @@ WITH i AS (
 fails AS (   -- tonight's rows of a requirement that are not compliant
     SELECT rule_id, student_id, meeting_id FROM {{ facts }}.rule_results WHERE status <> 'ok'
 ),
+meeting_fails AS (   -- the meetings a meeting rule judged not compliant, before the window too
+    SELECT rule_id, meeting_id FROM temp.meeting_checks WHERE NOT ok
+),
 tl AS (
     SELECT i.finding_id, i.student_id, i.meeting_key, i.due_date, i.kind, count(c.rule_id) > 0 AS found,
            min(c.event_date) FILTER (WHERE c.event_date <= DATE '{{ as_of }}') AS x
@@ -37,7 +40,7 @@ mt AS (
           AND m.held_date <= DATE '{{ as_of }}'
           AND (i.requirement NOT IN ({{ transition_rules | map("literal") | join(", ") or "NULL" }})
                OR m.includes_transition = 'Y')
-          AND NOT EXISTS (SELECT 1 FROM fails r WHERE r.rule_id = i.requirement AND r.meeting_id = m.meeting_id)
+          AND NOT EXISTS (SELECT 1 FROM meeting_fails r WHERE r.rule_id = i.requirement AND r.meeting_id = m.meeting_id)
     WHERE i.kind = 'meeting' GROUP BY ALL
 ),
 pl AS (
@@ -75,7 +78,7 @@ LEFT JOIN {{ src }}.students st ON st.student_id = c.student_id;
 CREATE OR REPLACE TEMP TABLE review_records AS
 WITH q AS (SELECT DISTINCT requirement, kind FROM corrections.findings WHERE as_of = DATE '{{ as_of }}'),
 st AS (SELECT student_id, school_id FROM {{ src }}.students),
-fails AS (SELECT DISTINCT rule_id, meeting_id FROM {{ facts }}.rule_results WHERE status <> 'ok' AND meeting_id IS NOT NULL),
+fails AS (SELECT DISTINCT rule_id, meeting_id FROM temp.meeting_checks WHERE NOT ok),
 rv AS (
     SELECT q.requirement, c.student_id, '' AS meeting_key, c.due_date AS record_date, st.school_id,
            coalesce(c.event_date <= c.due_date, false) OR c.exempt AS compliant

@@ -1,11 +1,13 @@
 {% import 'rules/reporting_window.sql' as window with context %}
--- One row per held meeting in the reporting window, with what the meeting rules need.
-CREATE OR REPLACE TABLE {{ facts }}.meetings AS
+-- One row per held meeting in the reporting window, with what the meeting rules need (``meetings``,
+-- the table the meeting rules read). The findings ledger (corrections/meeting_checks.sql) makes the same table
+-- of the meetings held before the window (``held``: its span), a temp table of its own.
+CREATE OR REPLACE {{ "TEMP " if held is defined }}TABLE {{ meetings }} AS
 WITH m AS (
     SELECT m.meeting_id, m.student_id, m.held_date, s.in_regular_education,
            (s.transition_birthday < CAST(m.held_date + INTERVAL 1 YEAR AS DATE) OR m.includes_transition = 'Y') AS transition
     FROM {{ src }}.meetings m JOIN {{ facts }}.students s USING (student_id)
-    WHERE m.status = 'held' AND {{ window.in_window('m.held_date') }}
+    WHERE m.status = 'held' AND {{ held | default(window.in_window('m.held_date')) }}
 ),
 p AS (
     SELECT p.meeting_id, p.team_role, p.attendance, m.held_date,

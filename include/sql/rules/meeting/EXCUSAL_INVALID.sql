@@ -1,3 +1,3 @@
 -- EXCUSAL_INVALID: no required member excused without a valid written excusal (facts_meetings.sql)
 SELECT *, (len(invalid_excusals) > 0) IS NOT TRUE AS passes
-FROM {{ facts }}.meetings
+FROM {{ meetings }}

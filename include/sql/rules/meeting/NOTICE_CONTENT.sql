@@ -1,3 +1,3 @@
 -- NOTICE_CONTENT: the latest notice states purpose, time, location and attendees
 SELECT *, states_purpose = 'Y' AND states_time = 'Y' AND states_location = 'Y' AND states_attendees = 'Y' AS passes
-FROM {{ facts }}.meetings WHERE notices > 0
+FROM {{ meetings }} WHERE notices > 0

@@ -1,3 +1,3 @@
 -- NOTICE_MISSING: a notice sent on or before the meeting
 SELECT *, notices > 0 AS passes
-FROM {{ facts }}.meetings
+FROM {{ meetings }}

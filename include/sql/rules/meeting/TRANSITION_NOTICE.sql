@@ -1,3 +1,3 @@
 -- TRANSITION_NOTICE: a transition meeting's notice states the transition purpose and invites the student
 SELECT *, states_transition_purpose = 'Y' AND invites_student = 'Y' AS passes
-FROM {{ facts }}.meetings WHERE transition AND notices > 0
+FROM {{ meetings }} WHERE transition AND notices > 0

@@ -2,4 +2,4 @@
 -- (attended, or validly excused), or its excusal is invalid (then EXCUSAL_INVALID says so, not this
 -- rule); the general-education teacher only when the student is in regular education
 SELECT *, {{ params.role }}_covered OR {{ params.role }}_invalid AS passes
-FROM {{ facts }}.meetings {% if params.role == 'general_education_teacher' %}WHERE in_regular_education <> 'N'{% endif %}
+FROM {{ meetings }} {% if params.role == 'general_education_teacher' %}WHERE in_regular_education <> 'N'{% endif %}
