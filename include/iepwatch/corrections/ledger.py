@@ -38,7 +38,7 @@ def update(con, cfg: Config, as_of: date, export_id: str, src: str = "core", fac
     the ledger of tonight and the later nights."""
     findings.read(con, cfg.corrections.folder, rules_in_force(cfg))
     with transaction(con):
-        con.execute(meeting_checks(con, cfg, as_of, src, facts))
+        con.execute(meeting_fails(con, cfg, as_of, src, facts))
         con.execute(sql("corrections/checks", as_of=as_of.isoformat(), src=src, facts=facts, export_id=export_id,
                         prong2_records=cfg.corrections.prong2_records, transition_rules=transition_rules()))
         con.execute(sql("corrections/ledger", since=as_of.isoformat()))
@@ -47,13 +47,13 @@ def update(con, cfg: Config, as_of: date, export_id: str, src: str = "core", fac
     return Update(sum(by_status.values()), by_status, alerts(con, as_of))
 
 
-def meeting_checks(con, cfg: Config, as_of: date, src: str, facts: str) -> str:
-    """The SQL of ``temp.meeting_checks``: each meeting rule with a finding judges the meetings the
-    ledger reads, before the reporting window too (``corrections/meeting_checks.sql``)."""
+def meeting_fails(con, cfg: Config, as_of: date, src: str, facts: str) -> str:
+    """The SQL of ``temp.meeting_fails``: each meeting rule with a finding judges the meetings the
+    ledger reads, before the reporting window too (``corrections/meeting_fails.sql``)."""
     named = {r for (r,) in con.execute("SELECT DISTINCT requirement FROM temp.findings_in WHERE kind = 'meeting'"
                                        ).fetchall()}
     p = rule_params(cfg, as_of, src, facts)
-    return sql("corrections/meeting_checks", **p,
+    return sql("corrections/meeting_fails", **p,
                meeting_rules=[rule for rule in p["meeting_catalog"] if rule.rule_id in named])
 
 

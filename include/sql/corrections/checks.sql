@@ -19,9 +19,6 @@ WITH i AS (
 fails AS (   -- tonight's rows of a requirement that are not compliant
     SELECT rule_id, student_id, meeting_id FROM {{ facts }}.rule_results WHERE status <> 'ok'
 ),
-meeting_fails AS (   -- the meetings a meeting rule judged not compliant, before the window too
-    SELECT rule_id, meeting_id FROM temp.meeting_checks WHERE NOT ok
-),
 tl AS (
     SELECT i.finding_id, i.student_id, i.meeting_key, i.due_date, i.kind, count(c.rule_id) > 0 AS found,
            min(c.event_date) FILTER (WHERE c.event_date <= DATE '{{ as_of }}') AS x
@@ -40,7 +37,8 @@ mt AS (
           AND m.held_date <= DATE '{{ as_of }}'
           AND (i.requirement NOT IN ({{ transition_rules | map("literal") | join(", ") or "NULL" }})
                OR m.includes_transition = 'Y')
-          AND NOT EXISTS (SELECT 1 FROM meeting_fails r WHERE r.rule_id = i.requirement AND r.meeting_id = m.meeting_id)
+          AND NOT EXISTS (SELECT 1 FROM temp.meeting_fails r   -- before the window too
+                          WHERE r.rule_id = i.requirement AND r.meeting_id = m.meeting_id)
     WHERE i.kind = 'meeting' GROUP BY ALL
 ),
 pl AS (
@@ -78,7 +76,6 @@ LEFT JOIN {{ src }}.students st ON st.student_id = c.student_id;
 CREATE OR REPLACE TEMP TABLE review_records AS
 WITH q AS (SELECT DISTINCT requirement, kind FROM corrections.findings WHERE as_of = DATE '{{ as_of }}'),
 st AS (SELECT student_id, school_id FROM {{ src }}.students),
-fails AS (SELECT DISTINCT rule_id, meeting_id FROM temp.meeting_checks WHERE NOT ok),
 rv AS (
     SELECT q.requirement, c.student_id, '' AS meeting_key, c.due_date AS record_date, st.school_id,
            coalesce(c.event_date <= c.due_date, false) OR c.exempt AS compliant
@@ -89,7 +86,8 @@ rv AS (
     SELECT q.requirement, m.student_id, m.meeting_id, m.held_date, st.school_id, x.meeting_id IS NULL
     FROM q JOIN {{ src }}.meetings m ON m.status = 'held' AND m.held_date <= DATE '{{ as_of }}'
     JOIN st ON st.student_id = m.student_id
-    LEFT JOIN fails x ON x.rule_id = q.requirement AND x.meeting_id = m.meeting_id
+    LEFT JOIN (SELECT DISTINCT rule_id, meeting_id FROM temp.meeting_fails) x
+           ON x.rule_id = q.requirement AND x.meeting_id = m.meeting_id
     WHERE q.kind = 'meeting' AND (q.requirement NOT IN ({{ transition_rules | map("literal") | join(", ") or "NULL" }})
                                   OR m.includes_transition = 'Y')
     UNION ALL   -- a plan rule: its rows of IEPs that began by D (our reading: docs/corrections.md)

@@ -1,7 +1,7 @@
 {% import 'rules/reporting_window.sql' as window with context %}
 -- One row per held meeting in the reporting window, with what the meeting rules need (``meetings``,
--- the table the meeting rules read). The findings ledger (corrections/meeting_checks.sql) makes the same table
--- of the meetings held before the window (``held``: its span), a temp table of its own.
+-- the table the meeting rules read). The findings ledger (corrections/meeting_fails.sql) makes
+-- the same table of the meetings held before the window (``held``: its span), a temp table.
 CREATE OR REPLACE {{ "TEMP " if held is defined }}TABLE {{ meetings }} AS
 WITH m AS (
     SELECT m.meeting_id, m.student_id, m.held_date, s.in_regular_education,
