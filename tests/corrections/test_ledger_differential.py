@@ -19,13 +19,12 @@ from rules.federal_reference import meeting_verdicts, shake
 STUDENTS = 1_500
 RULES = ("TEAM_PARENT", "TEAM_GENERAL_ED_TEACHER", "TEAM_LEA_REPRESENTATIVE", "EXCUSAL_INVALID",
          "NOTICE_MISSING", "NOTICE_LEAD_TIME", "NOTICE_CONTENT", "TRANSITION_NOTICE", "TRANSITION_STUDENT_ABSENT")
-TRANSITION_RULES = {"TRANSITION_NOTICE", "TRANSITION_STUDENT_ABSENT"}   # transition meetings only (the catalog)
 
 
 def make_findings(export, folder, as_of: date, seed: int) -> None:
     """Two findings of each meeting rule: issued 10 to 540 days before the night, one district-wide,
-    one for a school; up to 12 cases each, held meetings before the issued date, one of them
-    sometimes a meeting or a student the export does not have."""
+    one for a school; up to 12 cases each, held meetings before the issued date, and sometimes a
+    case of a meeting the export does not have, or of a student it does not have."""
     rnd = random.Random(seed)
     schools = [s["school_id"] for s in read_records(export / "schools.csv")]
     held = sorted((m for m in read_records(export / "meetings.csv") if m["status"] == "held"),
@@ -44,6 +43,9 @@ def make_findings(export, folder, as_of: date, seed: int) -> None:
             if rnd.random() < 0.5 and before:
                 cases.append({"finding_id": fid, "student_id": before[0]["student_id"], "meeting_id": "M-NONE",
                               "due_date": ""})
+            if rnd.random() < 0.3 and before:
+                cases.append({"finding_id": fid, "student_id": "S-NONE", "meeting_id": before[-1]["meeting_id"],
+                              "due_date": ""})
     folder.mkdir(parents=True, exist_ok=True)
     write_records(folder / "findings.csv", findings)
     write_records(folder / "finding_instances.csv", cases)
@@ -52,6 +54,9 @@ def make_findings(export, folder, as_of: date, seed: int) -> None:
 def reference(tables: dict, findings: list[dict], cases: list[dict], as_of: date, prong2_records: int):
     """(case statuses: (finding, student, meeting) -> status or ("corrected", meeting),
     prong 2: finding -> (L, compliant records after L, met))."""
+    from iepwatch.corrections.ledger import transition_rules
+
+    transition_only = set(transition_rules())   # the catalog's rules of transition meetings
     students = {s["student_id"]: s for s in tables["students"]}
     verdicts = meeting_verdicts(tables)
     held = sorted(((mid, sid, day) for mid, (sid, day, _) in verdicts.items() if day <= as_of),
@@ -60,7 +65,7 @@ def reference(tables: dict, findings: list[dict], cases: list[dict], as_of: date
     transition = {m["meeting_id"] for m in tables["meetings"] if m["includes_transition"] == "Y"}
 
     def counted(rule, mid):   # a rule of transition meetings counts the meetings that include transition
-        return rule not in TRANSITION_RULES or mid in transition
+        return rule not in transition_only or mid in transition
 
     by_id = {f["finding_id"]: f for f in findings if f["issued_date"] <= as_of}
     status = {}

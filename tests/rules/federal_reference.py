@@ -99,11 +99,16 @@ def reevaluation_due(start: date, waivers: list[date], until: date | None, years
     return add_years(max(covered), years) if covered else add_years(start, years)
 
 
+def transition_birthdays(students: dict[str, dict], st: Settings) -> dict[str, date]:
+    """Each student's date of reaching transition age."""
+    return {sid: add_years(s["birth_date"], st.transition_age) for sid, s in students.items()}
+
+
 def meeting_verdicts(t: dict[str, list[dict]], st: Settings = DEFAULTS) -> dict[str, tuple]:
     """Each held meeting, of any date -> (student, held date, the meeting rules it breaks with
     their status). The rules report the reporting window's; the findings ledger reads older ones."""
     students = {s["student_id"]: s for s in t["students"]}
-    turns = {sid: add_years(s["birth_date"], st.transition_age) for sid, s in students.items()}   # transition age
+    turns = transition_birthdays(students, st)
     people = defaultdict(list)
     for p in t["meeting_participants"]:
         people[p["meeting_id"]].append(p)
@@ -186,7 +191,7 @@ def evaluate(t: dict[str, list[dict]], as_of: date, st: Settings = DEFAULTS) -> 
         out[(rule, sid, meeting or "", status)].add((due, event))
 
     held = [m for m in t["meetings"] if m["status"] == "held"]
-    turns = {sid: add_years(s["birth_date"], st.transition_age) for sid, s in students.items()}   # transition age
+    turns = transition_birthdays(students, st)
 
     # IEP_ANNUAL_REVIEW
     for sid, s in students.items():
